@@ -1,0 +1,138 @@
+"""The one place that decides: a verified principal, a tenant's route rules, a caller.
+
+Semantics (``docs/decisions/0004-route-rules.md``): a rule *adds requirements* to the
+routes it covers. A request is allowed when every rule covering it is satisfied; a
+request no rule covers follows the tenant's ``default_route_access``. Paths use IAM glob
+semantics (``*`` matches anything, ``/`` included), so the decision taken here and the
+IAM policy API Gateway caches for the token always agree: the policy lists every
+resource the principal may call (Allow) and every covered resource it may not (Deny).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from .config import ClaimValue, RouteRule, TenantConfig
+from .errors import Reason
+from .events import Caller
+
+# "*" as a method is expanded, because in IAM a leading "*" also swallows the path.
+EXPANDED_METHODS: Final = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+_PARAM_RE: Final = re.compile(r"\{[^/{}]*\}")
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    """A route rule with its IAM resource suffixes and the matcher equivalent to them."""
+
+    rule: RouteRule
+    resources: tuple[str, ...]  # after "arn:...:api/stage/", e.g. "GET/orders/*"
+    pattern: re.Pattern[str]
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSet:
+    """A tenant's compiled rules and the default for routes no rule covers."""
+
+    rules: tuple[CompiledRule, ...]
+    default_allow: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """What one principal may call on one API: the cache-safe part of a decision."""
+
+    satisfied: tuple[bool, ...]  # per rule, in order
+    failure: tuple[Reason, ...]  # per rule: why it is not satisfied (OK when it is)
+    allow: tuple[str, ...]  # resource suffixes to Allow
+    deny: tuple[str, ...]  # resource suffixes to Deny explicitly
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The answer for the current request, plus the full grant the policy carries."""
+
+    allowed: bool
+    reason: Reason
+    grant: Grant
+
+
+def _resource_glob(method: str, path: str) -> str:
+    if method == "$connect" or method.startswith("$"):
+        return method
+    glob_path = "*" if path == "*" else _PARAM_RE.sub("*", path).lstrip("/")
+    # "{proxy+}" became "*"; collapse runs so the glob stays minimal.
+    glob_path = re.sub(r"\*+", "*", glob_path)
+    return f"{method}/{glob_path}"
+
+
+def _glob_regex(globs: Iterable[str]) -> re.Pattern[str]:
+    parts = ("".join(".*" if ch == "*" else re.escape(ch) for ch in g) for g in globs)
+    return re.compile("(?:" + "|".join(parts) + r")\Z", re.DOTALL)
+
+
+def compile_rules(tenant: TenantConfig) -> RuleSet:
+    """Compile a tenant's route rules once, when its config is loaded."""
+    compiled = []
+    for rule in tenant.rules:
+        methods = EXPANDED_METHODS if "*" in rule.methods else rule.methods
+        resources = tuple(dict.fromkeys(_resource_glob(m, rule.path) for m in methods))
+        compiled.append(CompiledRule(rule, resources, _glob_regex(resources)))
+    return RuleSet(tuple(compiled), tenant.default_route_access == "allow")
+
+
+def claim_matches(actual: Any, expected: tuple[ClaimValue, ...]) -> bool:
+    """True when ``actual`` (or any item of a list claim) equals one of ``expected``.
+
+    Types are compared too: the boolean ``true`` never equals the number ``1``.
+    """
+    values = actual if isinstance(actual, list) else (actual,)
+    return any(type(v) is type(e) and v == e for v in values for e in expected)
+
+
+def _rule_failure(rule: RouteRule, scopes: frozenset[str], claims: Mapping[str, Any]) -> Reason:
+    if rule.scopes_all and not scopes.issuperset(rule.scopes_all):
+        return Reason.SCOPE_INSUFFICIENT
+    if rule.scopes_any and scopes.isdisjoint(rule.scopes_any):
+        return Reason.SCOPE_INSUFFICIENT
+    for name, expected in rule.claims.items():
+        if name not in claims or not claim_matches(claims[name], expected):
+            return Reason.CLAIM_INSUFFICIENT
+    return Reason.OK
+
+
+def grant_for(rules: RuleSet, scopes: frozenset[str], claims: Mapping[str, Any]) -> Grant:
+    """Everything a principal may and may not call: computed once per verified token."""
+    failures = tuple(_rule_failure(c.rule, scopes, claims) for c in rules.rules)
+    satisfied = tuple(f is Reason.OK for f in failures)
+    deny = tuple(
+        dict.fromkeys(
+            r for c, ok in zip(rules.rules, satisfied, strict=True) if not ok for r in c.resources
+        )
+    )
+    if rules.default_allow:
+        allow: tuple[str, ...] = ("*",)
+    else:
+        allow = tuple(
+            dict.fromkeys(
+                r for c, ok in zip(rules.rules, satisfied, strict=True) if ok for r in c.resources
+            )
+        )
+    return Grant(satisfied, failures, allow, deny)
+
+
+def decide(rules: RuleSet, grant: Grant, caller: Caller) -> Decision:
+    """Allow or deny the current request under ``grant``."""
+    resource = caller.resource
+    covered = False
+    for compiled, failure in zip(rules.rules, grant.failure, strict=True):
+        if compiled.pattern.match(resource):
+            if failure is not Reason.OK:
+                return Decision(False, failure, grant)
+            covered = True
+    if covered or rules.default_allow:
+        return Decision(True, Reason.OK, grant)
+    return Decision(False, Reason.ROUTE_NOT_ALLOWED, grant)

@@ -1,0 +1,236 @@
+"""API Gateway authorizer events: what kind of event arrived, who called, where the token is.
+
+Covers every event API Gateway sends to a Lambda authorizer: REST ``TOKEN`` and
+``REQUEST``, HTTP API payload 1.0 and 2.0, and WebSocket ``$connect``. The caller
+(partition, region, account, API, stage, method, path) is read from ``methodArn`` /
+``routeArn`` -- the value API Gateway itself signs into the invocation -- and never
+from the token. Anything that does not parse is :class:`EventInvalid`, never trusted.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from .config import TokenSource
+from .errors import EventInvalid, Reason, TokenRejected
+
+PARTITIONS: Final = frozenset({"aws", "aws-cn", "aws-us-gov"})
+_REGION_RE: Final = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}$")
+_ACCOUNT_RE: Final = re.compile(r"^[0-9]{12}$")
+_API_ID_RE: Final = re.compile(r"^[a-z0-9]{1,32}$")
+_STAGE_RE: Final = re.compile(r"^(\$default|[A-Za-z0-9_-]{1,128})$")
+_METHOD_RE: Final = re.compile(r"^(\*|[A-Z]{3,7})$")
+_ROUTE_RE: Final = re.compile(r"^\$[a-z]+$")
+# Anything printable except whitespace: API Gateway sends the resource path as-is.
+_PATH_RE: Final = re.compile(r"^[\x21-\x7e]*$")
+_CALLER_CACHE_MAX: Final = 4096
+
+
+class EventKind(enum.StrEnum):
+    """The shape of the event, which also decides the shape of the answer."""
+
+    REST_TOKEN = "rest_token"
+    REST_REQUEST = "rest_request"
+    HTTP_V1 = "http_v1"
+    HTTP_V2 = "http_v2"
+    WEBSOCKET = "websocket"
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """The API that is asking, as API Gateway named it in ``methodArn`` / ``routeArn``."""
+
+    partition: str
+    region: str
+    account_id: str
+    api_id: str
+    stage: str
+    method: str  # HTTP method, "*"/"$default", or a WebSocket route key such as "$connect"
+    path: str  # resource path with leading "/" ("" for WebSocket routes)
+    arn: str
+
+    @property
+    def api_prefix(self) -> str:
+        """``arn:...:execute-api:region:account:api/stage/``: the prefix of every resource."""
+        return (
+            f"arn:{self.partition}:execute-api:{self.region}:{self.account_id}:"
+            f"{self.api_id}/{self.stage}/"
+        )
+
+    @property
+    def resource(self) -> str:
+        """The part of the ARN after the stage: ``GET/orders/1`` or ``$connect``."""
+        return f"{self.method}{self.path}" if self.path else self.method
+
+    @property
+    def route(self) -> str:
+        """A human label for logs: ``GET /orders/1``."""
+        return f"{self.method} {self.path}" if self.path else self.method
+
+
+_caller_cache: dict[str, Caller] = {}
+
+
+def parse_arn(arn: object) -> Caller:
+    """Parse a ``methodArn``/``routeArn``; raise :class:`EventInvalid` for anything else."""
+    if not isinstance(arn, str):
+        raise EventInvalid(Reason.EVENT_INVALID, "methodArn/routeArn missing or not a string")
+    cached = _caller_cache.get(arn)
+    if cached is not None:
+        return cached
+    caller = _parse_arn_uncached(arn)
+    if len(_caller_cache) >= _CALLER_CACHE_MAX:
+        _caller_cache.clear()  # bounded; a full cache is rebuilt from live traffic in microseconds
+    _caller_cache[arn] = caller
+    return caller
+
+
+def _parse_arn_uncached(arn: str) -> Caller:
+    if len(arn) > 2048:
+        raise EventInvalid(Reason.EVENT_INVALID, "ARN longer than 2048 characters")
+    parts = arn.split(":", 5)
+    if len(parts) != 6 or parts[0] != "arn" or parts[2] != "execute-api":
+        raise EventInvalid(Reason.EVENT_INVALID, "not an execute-api ARN")
+    _, partition, _, region, account, resource = parts
+    if partition not in PARTITIONS:
+        raise EventInvalid(Reason.EVENT_INVALID, f"unknown partition {partition[:32]!r}")
+    if not _REGION_RE.match(region):
+        raise EventInvalid(Reason.EVENT_INVALID, "malformed region")
+    if not _ACCOUNT_RE.match(account):
+        raise EventInvalid(Reason.EVENT_INVALID, "malformed account id")
+    segments = resource.split("/", 3)
+    if len(segments) < 3:
+        raise EventInvalid(Reason.EVENT_INVALID, "ARN has no api/stage/method")
+    api_id, stage, method = segments[0], segments[1], segments[2]
+    path = "/" + segments[3] if len(segments) == 4 else ""
+    if not _API_ID_RE.match(api_id) or not _STAGE_RE.match(stage):
+        raise EventInvalid(Reason.EVENT_INVALID, "malformed api id or stage")
+    if method.startswith("$"):
+        # A route key ($connect, $default, ...): WebSocket routes and HTTP API catch-alls.
+        if not _ROUTE_RE.match(method) or path:
+            raise EventInvalid(Reason.EVENT_INVALID, "malformed route key")
+    elif not _METHOD_RE.match(method):
+        raise EventInvalid(Reason.EVENT_INVALID, "malformed method")
+    elif not path:
+        path = "/"
+    if not _PATH_RE.match(path):
+        raise EventInvalid(Reason.EVENT_INVALID, "path contains whitespace or control characters")
+    return Caller(partition, region, account, api_id, stage, method, path, arn)
+
+
+@dataclass(frozen=True, slots=True)
+class AuthRequest:
+    """One authorizer invocation, reduced to what a decision needs."""
+
+    kind: EventKind
+    caller: Caller
+    token: str | None  # the TOKEN event's authorizationToken, as sent
+    headers: Mapping[str, str]  # lower-case names
+    query: Mapping[str, str]
+    cookies: tuple[str, ...]  # "name=value" items
+
+    def credential(self, source: TokenSource) -> str:
+        """The token as the tenant's :class:`TokenSource` says; :class:`TokenRejected` if absent."""
+        if self.kind is EventKind.REST_TOKEN:
+            raw = self.token
+        elif source.kind == "header":
+            raw = self.headers.get(source.name)
+        elif source.kind == "query":
+            raw = self.query.get(source.name)
+        else:
+            raw = _cookie(self.cookies, self.headers.get("cookie"), source.name)
+        if not raw:
+            raise TokenRejected(Reason.TOKEN_MISSING, f"no token in {source.kind} {source.name}")
+        if source.scheme is None:
+            token = raw.strip()
+        else:
+            scheme, _, rest = raw.strip().partition(" ")
+            if scheme.lower() != source.scheme:
+                raise TokenRejected(Reason.TOKEN_MALFORMED, f"expected the {source.scheme} scheme")
+            token = rest.strip()
+        if not token:
+            raise TokenRejected(Reason.TOKEN_MISSING, "empty token")
+        return token
+
+
+def _cookie(items: tuple[str, ...], header: str | None, name: str) -> str | None:
+    candidates = list(items)
+    if header:
+        candidates.extend(header.split(";"))
+    for item in candidates:
+        key, sep, value = item.strip().partition("=")
+        if sep and key == name:
+            return value
+    return None
+
+
+def _string_map(value: object, *, lower: bool) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise EventInvalid(Reason.EVENT_INVALID, "headers/query must be an object")
+    out: dict[str, str] = {}
+    for key, item in value.items():
+        if isinstance(key, str) and isinstance(item, str):
+            out[key.lower() if lower else key] = item
+    return out
+
+
+def parse_event(event: object) -> AuthRequest:
+    """Classify and parse an authorizer event; raise :class:`EventInvalid` if it is not one."""
+    if not isinstance(event, Mapping):
+        raise EventInvalid(Reason.EVENT_INVALID, "event is not an object")
+    event_type = event.get("type")
+    version = event.get("version")
+    if event_type == "TOKEN":
+        token = event.get("authorizationToken")
+        if token is not None and not isinstance(token, str):
+            raise EventInvalid(Reason.EVENT_INVALID, "authorizationToken is not a string")
+        return AuthRequest(
+            EventKind.REST_TOKEN, parse_arn(event.get("methodArn")), token, {}, {}, ()
+        )
+    if event_type != "REQUEST":
+        raise EventInvalid(Reason.EVENT_INVALID, "type is neither TOKEN nor REQUEST")
+    context = event.get("requestContext")
+    context = context if isinstance(context, Mapping) else {}
+    if version == "2.0":
+        kind = EventKind.HTTP_V2
+        caller = parse_arn(event.get("routeArn"))
+        cookies_raw = event.get("cookies")
+        cookies = (
+            tuple(c for c in cookies_raw if isinstance(c, str))
+            if isinstance(cookies_raw, list)
+            else ()
+        )
+    else:
+        caller = parse_arn(event.get("methodArn"))
+        if version == "1.0":
+            kind = EventKind.HTTP_V1
+        elif context.get("eventType") == "CONNECT" or caller.method == "$connect":
+            kind = EventKind.WEBSOCKET
+        else:
+            kind = EventKind.REST_REQUEST
+        cookies = ()
+    _check_context(context, caller)
+    return AuthRequest(
+        kind,
+        caller,
+        None,
+        _string_map(event.get("headers"), lower=True),
+        _string_map(event.get("queryStringParameters"), lower=False),
+        cookies,
+    )
+
+
+def _check_context(context: Mapping[str, Any], caller: Caller) -> None:
+    """The request context must not contradict the ARN API Gateway put in the event."""
+    account = context.get("accountId")
+    api_id = context.get("apiId")
+    if account is not None and account != caller.account_id:
+        raise EventInvalid(Reason.EVENT_INVALID, "requestContext.accountId contradicts the ARN")
+    if api_id is not None and api_id != caller.api_id:
+        raise EventInvalid(Reason.EVENT_INVALID, "requestContext.apiId contradicts the ARN")

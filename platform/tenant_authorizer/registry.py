@@ -1,0 +1,304 @@
+"""The tenant registry: which tenant a calling API belongs to, and that tenant's config.
+
+Reads one SSM document per tenant account (``{prefix}/accounts/{account}``, see
+``docs/decisions/0001-ssm-parameter-layout.md``), lazily, the first time that account
+calls. Documents are cached in memory with a TTL on the monotonic clock, bounded in
+number, and served stale for a bounded window when SSM fails; unbound accounts are
+cached too, so a misconfigured caller cannot turn into an SSM request per invocation.
+HS* shared secrets (SecureString) are cached the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from cachetools import LRUCache
+
+from .config import Binding, TenantConfig, parse_binding, parse_tenant
+from .decision import RuleSet, compile_rules
+from .errors import ConfigError, PlatformFault, Reason, TenantNotBound
+from .events import Caller
+
+
+class SourceUnavailable(Exception):
+    """Raised by a config source when the backing store cannot be read (network, throttling)."""
+
+
+class ConfigSource(Protocol):
+    """Where account documents and secrets come from (SSM in Lambda, files locally)."""
+
+    def load_account(self, account_id: str) -> str | None:
+        """The raw account document, or None when the account has none."""
+        ...
+
+    def load_secret(self, name: str) -> bytes | None:
+        """A decrypted secret, or None when it does not exist."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class TenantRuntime:
+    """A parsed tenant and what the warm path precomputes from it (compiled route rules)."""
+
+    config: TenantConfig
+    rules: RuleSet
+
+
+@dataclass(frozen=True, slots=True)
+class AccountDocument:
+    """All bindings of one account, and the tenants they name."""
+
+    account_id: str
+    bindings: tuple[Binding, ...]
+    tenants: Mapping[str, TenantRuntime]
+
+    def resolve(self, api_id: str, stage: str) -> tuple[Binding, TenantRuntime] | None:
+        """The binding for ``api_id``/``stage``: an API-specific one first, then account-wide."""
+        fallback: Binding | None = None
+        for binding in self.bindings:
+            if binding.stages is not None and stage not in binding.stages:
+                continue
+            if binding.api_ids is None:
+                fallback = fallback or binding
+            elif api_id in binding.api_ids:
+                return binding, self.tenants[binding.tenant_id]
+        if fallback is not None:
+            return fallback, self.tenants[fallback.tenant_id]
+        return None
+
+
+def parse_account_document(raw: str, source: str, account_id: str) -> AccountDocument:
+    """Parse an account document; raise :class:`ConfigError` naming the field and reason."""
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise ConfigError(source, "(document)", f"not valid JSON: {exc}") from exc
+    if not isinstance(data, Mapping):
+        raise ConfigError(source, "(document)", "must be a JSON object")
+    if data.get("version") != 1:
+        raise ConfigError(source, "version", "must be 1")
+    if data.get("account_id") != account_id:
+        raise ConfigError(source, "account_id", f"must be {account_id}")
+    tenants_raw = data.get("tenants")
+    if not isinstance(tenants_raw, Mapping) or not tenants_raw:
+        raise ConfigError(source, "tenants", "must be a non-empty object")
+    tenants: dict[str, TenantRuntime] = {}
+    for tenant_id, doc in tenants_raw.items():
+        config = parse_tenant(doc, f"{source}#tenants.{tenant_id}", require_bindings=False)
+        if config.tenant_id != tenant_id:
+            raise ConfigError(source, f"tenants.{tenant_id}.tenant_id", "must equal its key")
+        tenants[tenant_id] = TenantRuntime(config, compile_rules(config))
+    bindings_raw = data.get("bindings")
+    if not isinstance(bindings_raw, list) or not bindings_raw:
+        raise ConfigError(source, "bindings", "must be a non-empty list")
+    bindings = tuple(
+        _parse_binding(item, source, f"bindings[{i}]", account_id, tenants)
+        for i, item in enumerate(bindings_raw)
+    )
+    return AccountDocument(account_id, bindings, tenants)
+
+
+def _parse_binding(
+    item: object, source: str, where: str, account_id: str, tenants: Mapping[str, Any]
+) -> Binding:
+    if not isinstance(item, Mapping):
+        raise ConfigError(source, where, "must be an object")
+    tenant_id = item.get("tenant_id")
+    if not isinstance(tenant_id, str) or tenant_id not in tenants:
+        raise ConfigError(source, f"{where}.tenant_id", f"{tenant_id!r} is not in tenants")
+    doc = {k: v for k, v in item.items() if k != "tenant_id"}
+    doc["account_id"] = account_id
+    return parse_binding(doc, source, where, tenant_id)
+
+
+@dataclass(slots=True)
+class _Entry:
+    value: Any
+    fresh_until: float
+    stale_until: float
+
+
+@dataclass(slots=True)
+class RegistryStats:
+    """Counters for telemetry and benchmarks."""
+
+    fetches: int = 0
+    failures: int = 0
+    stale_serves: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """The outcome of a registry lookup for one caller."""
+
+    binding: Binding
+    tenant: TenantRuntime
+    stale: bool
+
+
+@dataclass
+class TenantRegistry:
+    """Caches account documents and secrets from a :class:`ConfigSource`."""
+
+    source: ConfigSource
+    ttl: float = 60.0
+    stale_window: float = 900.0
+    retry_after: float = 5.0
+    max_accounts: int = 10_000
+    clock: Callable[[], float] = time.monotonic
+    stats: RegistryStats = field(default_factory=RegistryStats)
+    _accounts: LRUCache[str, _Entry] = field(init=False)
+    _secrets: LRUCache[str, _Entry] = field(init=False)
+    _locks: dict[str, threading.Lock] = field(init=False, default_factory=dict)
+    _locks_guard: threading.Lock = field(init=False, default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self._accounts = LRUCache(maxsize=self.max_accounts)
+        self._secrets = LRUCache(maxsize=1024)
+
+    def lookup(self, caller: Caller) -> Resolution:
+        """The binding and tenant for ``caller``; :class:`TenantNotBound` or a fault otherwise."""
+        document, stale = self._get(
+            self._accounts, f"account:{caller.account_id}", caller.account_id, self._load_account
+        )
+        resolved = document.resolve(caller.api_id, caller.stage) if document else None
+        if resolved is None:
+            raise TenantNotBound(
+                Reason.TENANT_NOT_BOUND,
+                f"no tenant bound to {caller.account_id}/{caller.api_id}/{caller.stage}",
+            )
+        return Resolution(resolved[0], resolved[1], stale)
+
+    def secret(self, name: str, *, tenant_id: str) -> bytes:
+        """A decrypted HS* secret; :class:`PlatformFault` when it cannot be had."""
+        value, _ = self._get(self._secrets, f"secret:{name}", name, self._load_secret)
+        if not isinstance(value, bytes):
+            raise PlatformFault(
+                Reason.SECRET_UNAVAILABLE, f"secret parameter {name} not found", tenant_id=tenant_id
+            )
+        return value
+
+    def _get(
+        self,
+        cache: LRUCache[str, _Entry],
+        lock_key: str,
+        key: str,
+        load: Callable[[str], Any],
+    ) -> tuple[Any, bool]:
+        now = self.clock()
+        entry = cache.get(key)
+        if entry is not None and now < entry.fresh_until:
+            return entry.value, False
+        with self._lock_for(lock_key):
+            entry = cache.get(key)
+            now = self.clock()
+            if entry is not None and now < entry.fresh_until:
+                return entry.value, False  # another thread refreshed it while we waited
+            try:
+                self.stats.fetches += 1
+                value = load(key)
+            except SourceUnavailable as exc:
+                self.stats.failures += 1
+                if entry is not None and now < entry.stale_until:
+                    self.stats.stale_serves += 1
+                    # Back off: the next attempt waits, so an SSM outage is not hammered.
+                    entry.fresh_until = now + min(self.retry_after, self.ttl)
+                    return entry.value, True
+                raise PlatformFault(Reason.TENANT_CONFIG_UNAVAILABLE, f"{lock_key}: {exc}") from exc
+            cache[key] = _Entry(value, now + self.ttl, now + self.ttl + self.stale_window)
+            return value, False
+
+    def _lock_for(self, key: str) -> threading.Lock:
+        with self._locks_guard:
+            lock = self._locks.get(key)
+            if lock is None:
+                if len(self._locks) > 4 * self.max_accounts:
+                    self._locks.clear()
+                lock = self._locks[key] = threading.Lock()
+            return lock
+
+    def _load_account(self, account_id: str) -> AccountDocument | None:
+        raw = self.source.load_account(account_id)
+        if raw is None:
+            return None
+        try:
+            return parse_account_document(raw, f"account {account_id}", account_id)
+        except ConfigError as exc:
+            # A broken document is a deploy error: fail closed for this account only.
+            raise PlatformFault(Reason.TENANT_CONFIG_INVALID, str(exc)) from exc
+
+    def _load_secret(self, name: str) -> bytes | None:
+        return self.source.load_secret(name)
+
+
+@dataclass
+class StaticSource:
+    """Account documents and secrets held in memory (local gateway, tests)."""
+
+    accounts: dict[str, str] = field(default_factory=dict)
+    secrets: dict[str, bytes] = field(default_factory=dict)
+
+    def load_account(self, account_id: str) -> str | None:
+        return self.accounts.get(account_id)
+
+    def load_secret(self, name: str) -> bytes | None:
+        return self.secrets.get(name)
+
+
+class SsmSource:
+    """Reads account documents and secrets from SSM Parameter Store under ``prefix``.
+
+    boto3 is imported on the first read, not at module import: a warm instance never
+    needs it, and its import is most of a cold start.
+    """
+
+    def __init__(self, prefix: str, *, client: Any = None) -> None:
+        self.prefix = prefix.rstrip("/")
+        self._client = client
+
+    def _ssm(self) -> Any:
+        if self._client is None:
+            import boto3  # noqa: PLC0415  (lazy on purpose, see class docstring)
+            from botocore.config import Config  # noqa: PLC0415
+
+            self._client = boto3.client(
+                "ssm",
+                config=Config(
+                    connect_timeout=1,
+                    read_timeout=2,
+                    retries={"max_attempts": 2, "mode": "standard"},
+                ),
+            )
+        return self._client
+
+    def _get(self, name: str, *, decrypt: bool) -> str | None:
+        from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+
+        try:
+            response = self._ssm().get_parameter(Name=name, WithDecryption=decrypt)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code == "ParameterNotFound":
+                return None
+            raise SourceUnavailable(f"SSM {code or 'error'} reading {name}") from exc
+        except BotoCoreError as exc:
+            raise SourceUnavailable(
+                f"SSM unreachable reading {name}: {type(exc).__name__}"
+            ) from exc
+        value = response["Parameter"]["Value"]
+        return str(value)
+
+    def load_account(self, account_id: str) -> str | None:
+        return self._get(f"{self.prefix}/accounts/{account_id}", decrypt=False)
+
+    def load_secret(self, name: str) -> bytes | None:
+        if not name.startswith(f"{self.prefix}/secrets/"):
+            # The role can only read its own prefix anyway; refuse early and clearly.
+            raise SourceUnavailable(f"secret {name} is outside {self.prefix}/secrets/")
+        value = self._get(name, decrypt=True)
+        return None if value is None else value.encode()

@@ -1,0 +1,272 @@
+"""Token verification: JWS compact tokens against a tenant's issuers, and static tokens.
+
+PyJWT's algorithm implementations check the signatures; the rest of ``jwt.decode``
+(per-character base64url validation, generic option handling) is replaced by a strict
+parse that costs a fraction of it (``docs/decisions/0005-verification-fast-path.md``):
+one regex checks the whole token's alphabet, headers are parsed once per distinct header
+segment, and every check is explicit: an allowlist of algorithms per issuer (never
+``none``), ``iss`` exact match among *this tenant's* issuers, ``aud``, ``exp`` required,
+``nbf``, ``iat``, ``typ``, unknown ``crit`` refused, key-carrying headers (``jku``,
+``x5u``, ``jwk``, ``x5c``) refused, ``kid`` required when the JWKS has several keys.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from jwt.algorithms import get_default_algorithms
+
+from .config import IssuerConfig, TenantConfig
+from .decision import claim_matches
+from .errors import Reason, TokenRejected
+from .jwks import JwksCache
+
+_JWS_RE: Final = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+_FORBIDDEN_HEADERS: Final = frozenset({"jku", "x5u", "jwk", "x5c", "x5t", "x5t#S256"})
+_ALGORITHMS: Final = get_default_algorithms()
+_HEADER_CACHE_MAX: Final = 512
+_CLIENT_ID_CLAIMS: Final = ("client_id", "azp", "cid", "appid")
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedToken:
+    """A token that passed every check, and what decisions and context need from it."""
+
+    issuer: str
+    principal_id: str
+    scopes: frozenset[str]
+    claims: Mapping[str, Any]
+    client_id: str | None
+    kid: str | None
+    expires_at: float | None  # epoch seconds; None for static tokens
+    issuer_config: IssuerConfig | None  # None for static tokens
+    jwks_uri: str | None  # with key_generation: lets a cached result notice key removal
+    key_generation: int
+    stale_key: bool
+    key_fetched: bool
+
+
+def _b64decode(segment: str) -> bytes:
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+def _json_object(segment: str, what: str) -> dict[str, Any]:
+    try:
+        value = json.loads(_b64decode(segment))
+    except (ValueError, binascii.Error) as exc:
+        raise TokenRejected(Reason.TOKEN_MALFORMED, f"{what} is not base64url JSON") from exc
+    if not isinstance(value, dict):
+        raise TokenRejected(Reason.TOKEN_MALFORMED, f"{what} is not a JSON object")
+    return value
+
+
+def _is_number(value: object) -> bool:
+    return type(value) is int or type(value) is float
+
+
+def token_digest(token: str) -> str:
+    """SHA-256 of a token, hex: logs carry a prefix of it, never the token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class TokenVerifier:
+    """Verifies tokens for a tenant; keys from a :class:`JwksCache`, secrets from a callback."""
+
+    def __init__(
+        self,
+        jwks: JwksCache,
+        secret: Callable[[str, str], bytes],
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._jwks = jwks
+        self._secret = secret  # (parameter name, tenant id) -> secret bytes
+        self._clock = clock
+        self._headers: dict[str, dict[str, Any]] = {}
+
+    def verify(self, token: str, tenant: TenantConfig, digest: str) -> VerifiedToken:
+        """Verify ``token`` for ``tenant``; raise TokenRejected (401) or PlatformFault (500)."""
+        if len(token) > tenant.token.max_length:
+            raise TokenRejected(Reason.TOKEN_TOO_LARGE, f"{len(token)} characters")
+        if not tenant.issuers or "." not in token:
+            return self._verify_static(tenant, digest)
+        if not _JWS_RE.fullmatch(token):
+            raise TokenRejected(Reason.TOKEN_MALFORMED, "not a compact JWS")
+        header_segment, payload_segment, signature_segment = token.split(".")
+        header = self._header(header_segment)
+        claims = _json_object(payload_segment, "payload")
+
+        iss = claims.get("iss")
+        issuer = tenant.issuer_for(iss) if isinstance(iss, str) else None
+        kid = header.get("kid")
+        if issuer is None:
+            raise TokenRejected(
+                Reason.ISSUER_NOT_ALLOWED,
+                "iss is not one of this tenant's issuers",
+                tenant_id=tenant.tenant_id,
+                kid=kid,
+            )
+        alg = header["alg"]
+        if alg not in issuer.algorithms:
+            raise TokenRejected(Reason.ALGORITHM_NOT_ALLOWED, f"alg {alg}", issuer=issuer.issuer)
+        if issuer.token_type is not None:
+            typ = str(header.get("typ", "")).lower().removeprefix("application/")
+            if typ != issuer.token_type.lower().removeprefix("application/"):
+                raise TokenRejected(Reason.TYPE_MISMATCH, "typ header", issuer=issuer.issuer)
+
+        signing_input = f"{header_segment}.{payload_segment}".encode()
+        signature = _b64decode(signature_segment)
+        algorithm = _ALGORITHMS[alg]
+        if issuer.hmac_secret_parameter is not None:
+            key: Any = algorithm.prepare_key(
+                self._secret(issuer.hmac_secret_parameter, tenant.tenant_id)
+            )
+            jwks_uri, generation, stale, fetched = None, 0, False, False
+        else:
+            resolved = self._jwks.get_key(issuer, kid, alg, tenant_id=tenant.tenant_id)
+            key = resolved.key
+            jwks_uri, generation = resolved.jwks_uri, resolved.generation
+            stale, fetched = resolved.stale, resolved.fetched
+        try:
+            valid = algorithm.verify(signing_input, key, signature)
+        except Exception as exc:
+            raise TokenRejected(Reason.SIGNATURE_INVALID, type(exc).__name__, kid=kid) from exc
+        if not valid:
+            raise TokenRejected(Reason.SIGNATURE_INVALID, "", kid=kid, issuer=issuer.issuer)
+
+        expires_at = self._check_claims(claims, issuer)
+        principal = claims.get(issuer.principal_claim)
+        if not isinstance(principal, str) or not principal:
+            raise TokenRejected(
+                Reason.CLAIM_MISSING, f"principal claim {issuer.principal_claim}", kid=kid
+            )
+        return VerifiedToken(
+            issuer=issuer.issuer,
+            principal_id=principal,
+            scopes=_scopes(claims.get(issuer.scope_claim)),
+            claims=claims,
+            client_id=_client_id(claims),
+            kid=kid,
+            expires_at=expires_at,
+            issuer_config=issuer,
+            jwks_uri=jwks_uri,
+            key_generation=generation,
+            stale_key=stale,
+            key_fetched=fetched,
+        )
+
+    def _header(self, segment: str) -> dict[str, Any]:
+        cached = self._headers.get(segment)
+        if cached is not None:
+            return cached
+        header = _json_object(segment, "header")
+        alg = header.get("alg")
+        if not isinstance(alg, str) or alg not in _ALGORITHMS or alg == "none":
+            raise TokenRejected(Reason.ALGORITHM_NOT_ALLOWED, f"alg {str(alg)[:16]!r}")
+        forbidden = _FORBIDDEN_HEADERS.intersection(header)
+        if forbidden:
+            raise TokenRejected(Reason.HEADER_NOT_ALLOWED, f"header {sorted(forbidden)[0]}")
+        if "crit" in header or header.get("b64", True) is not True:
+            raise TokenRejected(Reason.HEADER_NOT_ALLOWED, "crit/b64 extensions are not supported")
+        kid = header.get("kid")
+        if kid is not None and (not isinstance(kid, str) or len(kid) > 256):
+            raise TokenRejected(Reason.TOKEN_MALFORMED, "kid must be a short string")
+        if len(self._headers) >= _HEADER_CACHE_MAX:
+            self._headers.clear()
+        self._headers[segment] = header
+        return header
+
+    def _check_claims(self, claims: Mapping[str, Any], issuer: IssuerConfig) -> float:
+        now = self._clock()
+        skew = issuer.clock_skew_seconds
+        exp = claims.get("exp")
+        if not _is_number(exp) or not isinstance(exp, int | float):
+            raise TokenRejected(Reason.CLAIM_MISSING, "exp is required and must be a number")
+        if now > exp + skew:
+            raise TokenRejected(Reason.TOKEN_EXPIRED, "", issuer=issuer.issuer)
+        nbf = claims.get("nbf")
+        if nbf is not None:
+            if not _is_number(nbf):
+                raise TokenRejected(Reason.TOKEN_MALFORMED, "nbf must be a number")
+            if now + skew < nbf:
+                raise TokenRejected(Reason.TOKEN_NOT_YET_VALID, "", issuer=issuer.issuer)
+        iat = claims.get("iat")
+        if iat is not None:
+            if not _is_number(iat):
+                raise TokenRejected(Reason.TOKEN_MALFORMED, "iat must be a number")
+            if now + skew < iat:
+                raise TokenRejected(Reason.ISSUED_IN_FUTURE, "", issuer=issuer.issuer)
+        if issuer.max_token_age_seconds is not None:
+            if iat is None:
+                raise TokenRejected(Reason.CLAIM_MISSING, "iat is required (max_token_age)")
+            if now - iat > issuer.max_token_age_seconds + skew:
+                raise TokenRejected(Reason.TOKEN_EXPIRED, "older than max_token_age_seconds")
+
+        if issuer.audiences:
+            aud = claims.get("aud")
+            auds = aud if isinstance(aud, list) else [aud]
+            if not any(isinstance(a, str) and a in issuer.audiences for a in auds):
+                raise TokenRejected(Reason.AUDIENCE_MISMATCH, "", issuer=issuer.issuer)
+        cognito = issuer.cognito
+        if cognito is not None:
+            if claims.get("token_use") != cognito.token_use:
+                raise TokenRejected(Reason.CLAIM_MISMATCH, "token_use", issuer=issuer.issuer)
+            client = claims.get("client_id" if cognito.token_use == "access" else "aud")
+            if client not in cognito.client_ids:
+                raise TokenRejected(Reason.AUDIENCE_MISMATCH, "client_id", issuer=issuer.issuer)
+        for name, expected in issuer.required_claims.items():
+            if name not in claims:
+                raise TokenRejected(Reason.CLAIM_MISSING, name, issuer=issuer.issuer)
+            if not claim_matches(claims[name], expected):
+                raise TokenRejected(Reason.CLAIM_MISMATCH, name, issuer=issuer.issuer)
+        return float(exp)
+
+    def _verify_static(self, tenant: TenantConfig, digest: str) -> VerifiedToken:
+        if not tenant.static_tokens:
+            raise TokenRejected(Reason.TOKEN_MALFORMED, "not a JWT", tenant_id=tenant.tenant_id)
+        match = None
+        for candidate in tenant.static_tokens:
+            # Compare every entry in constant time: timing reveals neither which nor how close.
+            if hmac.compare_digest(candidate.sha256, digest):
+                match = candidate
+        if match is None:
+            raise TokenRejected(Reason.STATIC_TOKEN_UNKNOWN, "", tenant_id=tenant.tenant_id)
+        return VerifiedToken(
+            issuer=f"static:{match.id}",
+            principal_id=match.principal_id,
+            scopes=frozenset(match.scopes),
+            claims={},
+            client_id=match.id,
+            kid=None,
+            expires_at=None,
+            issuer_config=None,
+            jwks_uri=None,
+            key_generation=0,
+            stale_key=False,
+            key_fetched=False,
+        )
+
+
+def _scopes(value: object) -> frozenset[str]:
+    if isinstance(value, str):
+        return frozenset(value.split())
+    if isinstance(value, list):
+        return frozenset(v for v in value if isinstance(v, str))
+    return frozenset()
+
+
+def _client_id(claims: Mapping[str, Any]) -> str | None:
+    for name in _CLIENT_ID_CLAIMS:
+        value = claims.get(name)
+        if isinstance(value, str):
+            return value
+    return None

@@ -1,0 +1,91 @@
+"""A harness around :class:`Authorizer`: tenant documents in memory, captured logs, events."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from tenant_authorizer.authorizer import Authorizer, Evaluation
+from tenant_authorizer.devissuer import DevIssuer
+from tenant_authorizer.http import HttpFetcher
+from tenant_authorizer.jwks import JwksCache
+from tenant_authorizer.layout import account_documents
+from tenant_authorizer.registry import StaticSource, TenantRegistry
+from tenant_authorizer.telemetry import Telemetry
+
+
+
+def issuer_entry(issuer: DevIssuer, **overrides: Any) -> dict[str, Any]:
+    """An ``issuers[]`` item trusting a local DevIssuer (explicit JWKS URI, no discovery)."""
+    entry: dict[str, Any] = {
+        "issuer": issuer.issuer,
+        "jwks_uri": issuer.jwks_uri,
+        "audiences": ["https://api.example.test"],
+        "algorithms": ["RS256", "ES256"],
+        "local_development": True,
+    }
+    entry.update(overrides)
+    return entry
+
+
+def tenant_doc(
+    tenant_id: str,
+    account_id: str,
+    issuers: Iterable[Mapping[str, Any]] = (),
+    *,
+    api_ids: list[str] | None = None,
+    stages: list[str] | None = None,
+    response: str = "iam",
+    **fields: Any,
+) -> dict[str, Any]:
+    """A tenant document as a YAML file in ``tenant_configs/`` would hold it."""
+    binding: dict[str, Any] = {"account_id": account_id, "response": response}
+    if api_ids is not None:
+        binding["api_ids"] = api_ids
+    if stages is not None:
+        binding["stages"] = stages
+    doc: dict[str, Any] = {"tenant_id": tenant_id, "bindings": [binding]}
+    issuers = list(issuers)
+    if issuers:
+        doc["issuers"] = issuers
+    doc.update(fields)
+    return doc
+
+
+@dataclass
+class Harness:
+    """An Authorizer over in-memory tenant documents, with its log lines captured."""
+
+    docs: list[dict[str, Any]]
+    secrets: dict[str, bytes] = field(default_factory=dict)
+    config_ttl: float = 60.0
+    jwks_kwargs: dict[str, Any] = field(default_factory=dict)
+    lines: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.source = StaticSource(account_documents(self.docs), dict(self.secrets))
+        self.registry = TenantRegistry(self.source, ttl=self.config_ttl)
+        self.jwks = JwksCache(
+            HttpFetcher(connect_timeout=0.5, read_timeout=0.5, total_timeout=1.0),
+            **self.jwks_kwargs,
+        )
+        self.telemetry = Telemetry(write=self.lines.append)
+        self.authorizer = Authorizer(self.registry, self.jwks, self.telemetry)
+
+    def replace_docs(self, docs: list[dict[str, Any]]) -> None:
+        """Publish new tenant documents (as a `terraform apply` would)."""
+        self.docs = copy.deepcopy(docs)
+        self.source.accounts = account_documents(self.docs)
+
+    def evaluate(self, event_: dict[str, Any]) -> Evaluation:
+        return self.authorizer.evaluate(event_)
+
+    def records(self) -> list[dict[str, Any]]:
+        """The decision log lines, parsed."""
+        return [json.loads(line) for line in self.lines]
+
+    def last(self) -> dict[str, Any]:
+        return self.records()[-1]

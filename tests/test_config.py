@@ -1,0 +1,122 @@
+"""The tenant document parser: what it accepts, and errors that name source, field, reason."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from tenant_authorizer.config import TokenSource, parse_tenant
+from tenant_authorizer.errors import ConfigError
+
+GOOD: dict[str, Any] = {
+    "tenant_id": "acme",
+    "bindings": [{"account_id": "111122223333", "api_ids": ["a1b2c3d4e5"], "stages": ["prod"]}],
+    "issuers": [
+        {
+            "issuer": "https://acme.okta.com/oauth2/default",
+            "audiences": ["api://orders"],
+            "algorithms": ["RS256", "ES256"],
+            "scope_claim": "scp",
+            "forward_claims": ["email"],
+        }
+    ],
+    "routes": {
+        "default": "deny",
+        "rules": [{"methods": ["GET"], "path": "/orders/*", "scopes_any": ["orders:read"]}],
+    },
+}
+
+
+def _with(path: str, value: object) -> dict[str, Any]:
+    doc = copy.deepcopy(GOOD)
+    node: Any = doc
+    keys = path.split(".")
+    for key in keys[:-1]:
+        node = node[int(key)] if key.isdigit() else node[key]
+    last = keys[-1]
+    if value is _DELETE:
+        del node[last]
+    elif last.isdigit():
+        node[int(last)] = value
+    else:
+        node[last] = value
+    return doc
+
+
+_DELETE = object()
+
+
+def test_good_document_parses() -> None:
+    """A complete document parses into its model with defaults filled in."""
+    tenant = parse_tenant(GOOD, "acme.yaml")
+    issuer = tenant.issuers[0]
+    assert issuer.algorithms == ("RS256", "ES256")
+    assert issuer.discovery == "oidc"
+    assert issuer.clock_skew_seconds == 60
+    assert tenant.token == TokenSource()
+    assert tenant.default_route_access == "deny"
+    assert tenant.bindings[0].api_ids == ("a1b2c3d4e5",)
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "field", "reason"),
+    [
+        ("tenant_id", "Acme Corp", "tenant_id", "does not match"),
+        ("bindings", _DELETE, "bindings", "is required"),
+        ("bindings.0.account_id", "12345", "bindings[0].account_id", "does not match"),
+        ("bindings.0.response", "json", "bindings[0].response", "must be one of"),
+        ("issuers.0.issuer", "http://acme.okta.com", "issuers[0].issuer", "https://"),
+        ("issuers.0.algorithms", ["none"], "issuers[0].algorithms[0]", "never allowed"),
+        ("issuers.0.algorithms", ["RS256", "HS256"], "issuers[0].algorithms", "must not mix"),
+        ("issuers.0.algorithms", ["XX999"], "issuers[0].algorithms[0]", "not supported"),
+        ("issuers.0.audiences", [], "issuers[0].audiences", "must not be empty"),
+        ("issuers.0.audiences", _DELETE, "issuers[0].audiences", "is required"),
+        ("issuers.0.forward_claims", ["tenant_id"], "issuers[0].forward_claims[0]", "reserved"),
+        ("issuers.0.clock_skew_seconds", 3600, "issuers[0].clock_skew_seconds", "between"),
+        ("issuers.0.audence", ["x"], "issuers[0].audence", "not a known field"),
+        ("routes.rules.0.path", "orders", "routes.rules[0].path", "does not match"),
+        ("routes.rules.0.methods", ["FETCH"], "routes.rules[0].methods[0]", "not an HTTP method"),
+        ("routes.rules.0.scopes_any", _DELETE, "routes.rules[0].scopes_any", "needs scopes_any"),
+        ("issuers", [], "issuers", "at least one issuer"),
+    ],
+)
+def test_bad_document_names_field_and_reason(path: str, value: object, field: str, reason: str) -> None:
+    """Each mistake is reported with the file, the field path and the reason."""
+    with pytest.raises(ConfigError) as info:
+        parse_tenant(_with(path, value), "acme.yaml")
+    assert info.value.source == "acme.yaml"
+    assert info.value.field == field
+    assert reason in info.value.reason
+
+
+def test_hmac_issuer_needs_a_secret_parameter() -> None:
+    """HS256 is accepted only with a secret parameter, and never with a JWKS."""
+    doc = _with("issuers.0.algorithms", ["HS256"])
+    with pytest.raises(ConfigError, match="hmac_secret_parameter"):
+        parse_tenant(doc, "legacy.yaml")
+    doc["issuers"][0]["hmac_secret_parameter"] = "/tenant-authorizer/secrets/legacy/hmac"
+    assert parse_tenant(doc, "legacy.yaml").issuers[0].is_hmac
+
+
+def test_cognito_access_tokens_need_no_audience() -> None:
+    """Cognito access tokens carry no aud: client ids replace audiences."""
+    doc = _with("issuers.0.audiences", _DELETE)
+    doc["issuers"][0]["cognito"] = {"token_use": "access", "client_ids": ["abc123"]}
+    issuer = parse_tenant(doc, "cognito.yaml").issuers[0]
+    assert issuer.cognito is not None
+    assert issuer.cognito.client_ids == ("abc123",)
+
+
+def test_custom_header_defaults_to_bare_token() -> None:
+    """A custom header carries a bare token unless a scheme is configured."""
+    doc = _with("token", {"header": "authtoken"})
+    assert parse_tenant(doc, "x.yaml").token == TokenSource("header", "authtoken", None)
+
+
+def test_local_development_allows_http_issuer() -> None:
+    """http:// issuers are accepted only when marked local_development."""
+    doc = _with("issuers.0.issuer", "http://127.0.0.1:8090")
+    doc["issuers"][0]["local_development"] = True
+    assert parse_tenant(doc, "dev.yaml").issuers[0].issuer == "http://127.0.0.1:8090"

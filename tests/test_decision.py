@@ -1,0 +1,142 @@
+"""Route rules and IAM policies: the local decision always equals API Gateway's evaluation."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tenant_authorizer.config import parse_tenant
+from tenant_authorizer.decision import compile_rules, decide, grant_for
+from tenant_authorizer.errors import Reason
+from tenant_authorizer.events import parse_arn
+from tenant_authorizer.policy import iam_policy
+
+PREFIX = "arn:aws:execute-api:us-east-1:111122223333:a1b2c3d4e5/prod/"
+
+
+def _tenant(default: str, rules: list[dict[str, Any]]) -> Any:
+    return parse_tenant(
+        {
+            "tenant_id": "acme",
+            "static_tokens": [{"id": "t", "sha256": "0" * 64, "principal_id": "p"}],
+            "routes": {"default": default, "rules": rules},
+        },
+        "t.yaml",
+        require_bindings=False,
+    )
+
+
+def _iam_allows(policy: dict[str, Any], arn: str) -> bool:
+    """API Gateway's evaluation: an explicit Deny wins, else any Allow, else implicit deny."""
+
+    def matches(pattern: str) -> bool:
+        regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+        return re.fullmatch(regex, arn, re.DOTALL) is not None
+
+    allowed = False
+    for statement in policy["policyDocument"]["Statement"]:
+        resources = statement["Resource"]
+        resources = resources if isinstance(resources, list) else [resources]
+        if any(matches(r) for r in resources):
+            if statement["Effect"] == "Deny":
+                return False
+            allowed = True
+    return allowed
+
+
+RULES = [
+    {"methods": ["GET"], "path": "/orders/*", "scopes_any": ["orders:read", "orders:admin"]},
+    {"methods": ["POST", "DELETE"], "path": "/orders/{id}", "scopes_all": ["orders:write"]},
+    {"path": "/admin/{proxy+}", "claims": {"groups": ["admins"]}},
+]
+
+
+@pytest.mark.parametrize(
+    ("scopes", "claims", "method", "path", "allowed", "reason"),
+    [
+        ({"orders:read"}, {}, "GET", "/orders/1", True, Reason.OK),
+        (set(), {}, "GET", "/orders/1", False, Reason.SCOPE_INSUFFICIENT),
+        ({"orders:read"}, {}, "POST", "/orders/1", False, Reason.SCOPE_INSUFFICIENT),
+        ({"orders:write"}, {}, "POST", "/orders/1", True, Reason.OK),
+        (set(), {"groups": ["users"]}, "PUT", "/admin/x", False, Reason.CLAIM_INSUFFICIENT),
+        (set(), {"groups": ["admins"]}, "PUT", "/admin/x", True, Reason.OK),
+        (set(), {}, "GET", "/health", True, Reason.OK),
+    ],
+)
+def test_rules_with_default_allow(
+    scopes: set[str], claims: dict[str, Any], method: str, path: str, allowed: bool, reason: Reason
+) -> None:
+    """Every rule covering a route must be satisfied; uncovered routes follow the default."""
+    rules = compile_rules(_tenant("allow", RULES))
+    grant = grant_for(rules, frozenset(scopes), claims)
+    decision = decide(rules, grant, parse_arn(f"{PREFIX}{method}{path}"))
+    assert (decision.allowed, decision.reason) == (allowed, reason)
+
+
+def test_default_deny_refuses_uncovered_routes_explicitly() -> None:
+    """With default deny, an uncovered route is an explicit Deny of exactly that resource."""
+    rules = compile_rules(_tenant("deny", RULES))
+    grant = grant_for(rules, frozenset({"orders:read"}), {})
+    caller = parse_arn(f"{PREFIX}GET/health")
+    decision = decide(rules, grant, caller)
+    assert decision.reason is Reason.ROUTE_NOT_ALLOWED
+    policy = iam_policy("p", caller, decision, {})
+    deny = [s for s in policy["policyDocument"]["Statement"] if s["Effect"] == "Deny"]
+    assert caller.arn in deny[0]["Resource"]
+    assert not _iam_allows(policy, caller.arn)
+    assert _iam_allows(policy, f"{PREFIX}GET/orders/7")
+
+
+def test_policy_uses_caller_partition() -> None:
+    """The policy's resources carry the partition, region, account and stage of the caller."""
+    caller = parse_arn("arn:aws-cn:execute-api:cn-north-1:111122223333:a1b2c3d4e5/v1/GET/x")
+    rules = compile_rules(_tenant("allow", []))
+    decision = decide(rules, grant_for(rules, frozenset(), {}), caller)
+    policy = iam_policy("p", caller, decision, {"tenant_id": "acme"})
+    resources = policy["policyDocument"]["Statement"][0]["Resource"]
+    assert resources == ["arn:aws-cn:execute-api:cn-north-1:111122223333:a1b2c3d4e5/v1/*"]
+
+
+_SEGMENT = st.sampled_from(["orders", "admin", "health", "1", "x", "orders-1", "admin2"])
+_PATH = st.lists(_SEGMENT, min_size=0, max_size=4).map(lambda s: "/" + "/".join(s))
+_METHOD = st.sampled_from(["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"])
+_SCOPES = st.frozensets(st.sampled_from(["orders:read", "orders:write", "orders:admin"]))
+_GROUPS = st.lists(st.sampled_from(["admins", "users"]), max_size=2)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    default=st.sampled_from(["allow", "deny"]),
+    scopes=_SCOPES,
+    groups=_GROUPS,
+    asked=st.tuples(_METHOD, _PATH),
+    other=st.tuples(_METHOD, _PATH),
+)
+def test_cached_policy_agrees_with_decision_on_every_route(
+    default: str,
+    scopes: frozenset[str],
+    groups: list[str],
+    asked: tuple[str, str],
+    other: tuple[str, str],
+) -> None:
+    """The policy made for one route, reused from API Gateway's cache, decides every route alike."""
+    rules = compile_rules(_tenant(default, RULES))
+    grant = grant_for(rules, scopes, {"groups": groups})
+    first = parse_arn(f"{PREFIX}{asked[0]}{asked[1]}")
+    policy = iam_policy("p", first, decide(rules, grant, first), {})
+    for method, path in (asked, other):
+        caller = parse_arn(f"{PREFIX}{method}{path}")
+        assert _iam_allows(policy, caller.arn) == decide(rules, grant, caller).allowed
+
+
+def test_glob_semantics_match_fnmatch_star() -> None:
+    """'*' in a rule path spans slashes, exactly as IAM's wildcard does."""
+    rules = compile_rules(_tenant("deny", [{"methods": ["GET"], "path": "/a/*", "scopes_any": ["s"]}]))
+    grant = grant_for(rules, frozenset({"s"}), {})
+    assert decide(rules, grant, parse_arn(f"{PREFIX}GET/a/b/c")).allowed
+    assert fnmatch.fnmatchcase("GET/a/b/c", "GET/a/*")
