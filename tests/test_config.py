@@ -82,7 +82,9 @@ def test_good_document_parses() -> None:
         ("issuers", [], "issuers", "at least one issuer"),
     ],
 )
-def test_bad_document_names_field_and_reason(path: str, value: object, field: str, reason: str) -> None:
+def test_bad_document_names_field_and_reason(
+    path: str, value: object, field: str, reason: str
+) -> None:
     """Each mistake is reported with the file, the field path and the reason."""
     with pytest.raises(ConfigError) as info:
         parse_tenant(_with(path, value), "acme.yaml")

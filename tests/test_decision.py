@@ -49,7 +49,7 @@ def _iam_allows(policy: dict[str, Any], arn: str) -> bool:
     return allowed
 
 
-RULES = [
+RULES: list[dict[str, Any]] = [
     {"methods": ["GET"], "path": "/orders/*", "scopes_any": ["orders:read", "orders:admin"]},
     {"methods": ["POST", "DELETE"], "path": "/orders/{id}", "scopes_all": ["orders:write"]},
     {"path": "/admin/{proxy+}", "claims": {"groups": ["admins"]}},
@@ -136,7 +136,9 @@ def test_cached_policy_agrees_with_decision_on_every_route(
 
 def test_glob_semantics_match_fnmatch_star() -> None:
     """'*' in a rule path spans slashes, exactly as IAM's wildcard does."""
-    rules = compile_rules(_tenant("deny", [{"methods": ["GET"], "path": "/a/*", "scopes_any": ["s"]}]))
+    rules = compile_rules(
+        _tenant("deny", [{"methods": ["GET"], "path": "/a/*", "scopes_any": ["s"]}])
+    )
     grant = grant_for(rules, frozenset({"s"}), {})
     assert decide(rules, grant, parse_arn(f"{PREFIX}GET/a/b/c")).allowed
     assert fnmatch.fnmatchcase("GET/a/b/c", "GET/a/*")

@@ -31,11 +31,36 @@ def test_each_real_event_is_classified(kind: str) -> None:
 @pytest.mark.parametrize(
     ("arn", "partition", "method", "path"),
     [
-        ("arn:aws:execute-api:us-east-1:111122223333:abcdef1234/prod/GET/orders/1", "aws", "GET", "/orders/1"),
-        ("arn:aws-cn:execute-api:cn-north-1:111122223333:abcdef1234/v1/POST/", "aws-cn", "POST", "/"),
-        ("arn:aws-us-gov:execute-api:us-gov-west-1:111122223333:abcdef1234/v1/PUT", "aws-us-gov", "PUT", "/"),
-        ("arn:aws:execute-api:eu-west-1:111122223333:abcdef1234/prod/$connect", "aws", "$connect", ""),
-        ("arn:aws:execute-api:eu-west-1:111122223333:abcdef1234/$default/$default", "aws", "$default", ""),
+        (
+            "arn:aws:execute-api:us-east-1:111122223333:abcdef1234/prod/GET/orders/1",
+            "aws",
+            "GET",
+            "/orders/1",
+        ),
+        (
+            "arn:aws-cn:execute-api:cn-north-1:111122223333:abcdef1234/v1/POST/",
+            "aws-cn",
+            "POST",
+            "/",
+        ),
+        (
+            "arn:aws-us-gov:execute-api:us-gov-west-1:111122223333:abcdef1234/v1/PUT",
+            "aws-us-gov",
+            "PUT",
+            "/",
+        ),
+        (
+            "arn:aws:execute-api:eu-west-1:111122223333:abcdef1234/prod/$connect",
+            "aws",
+            "$connect",
+            "",
+        ),
+        (
+            "arn:aws:execute-api:eu-west-1:111122223333:abcdef1234/$default/$default",
+            "aws",
+            "$default",
+            "",
+        ),
     ],
 )
 def test_arn_parts(arn: str, partition: str, method: str, path: str) -> None:
@@ -97,7 +122,11 @@ def test_bearer_scheme_is_case_insensitive(header: str, token: str) -> None:
 
 @pytest.mark.parametrize(
     ("value", "reason"),
-    [("Basic abc", Reason.TOKEN_MALFORMED), ("Bearer ", Reason.TOKEN_MISSING), ("", Reason.TOKEN_MISSING)],
+    [
+        ("Basic abc", Reason.TOKEN_MALFORMED),
+        ("Bearer ", Reason.TOKEN_MISSING),
+        ("", Reason.TOKEN_MISSING),
+    ],
 )
 def test_wrong_or_empty_scheme_is_rejected(value: str, reason: Reason) -> None:
     """Another scheme or an empty value is a 401 with its own reason."""

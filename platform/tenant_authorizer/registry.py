@@ -121,6 +121,7 @@ class _Entry:
     value: Any
     fresh_until: float
     stale_until: float
+    stale: bool = False  # served past its TTL because the last refresh failed
 
 
 @dataclass(slots=True)
@@ -193,12 +194,12 @@ class TenantRegistry:
         now = self.clock()
         entry = cache.get(key)
         if entry is not None and now < entry.fresh_until:
-            return entry.value, False
+            return entry.value, entry.stale
         with self._lock_for(lock_key):
             entry = cache.get(key)
             now = self.clock()
             if entry is not None and now < entry.fresh_until:
-                return entry.value, False  # another thread refreshed it while we waited
+                return entry.value, entry.stale  # another thread refreshed it while we waited
             try:
                 self.stats.fetches += 1
                 value = load(key)
@@ -207,7 +208,8 @@ class TenantRegistry:
                 if entry is not None and now < entry.stale_until:
                     self.stats.stale_serves += 1
                     # Back off: the next attempt waits, so an SSM outage is not hammered.
-                    entry.fresh_until = now + min(self.retry_after, self.ttl)
+                    entry.fresh_until = min(now + self.retry_after, entry.stale_until)
+                    entry.stale = True
                     return entry.value, True
                 raise PlatformFault(Reason.TENANT_CONFIG_UNAVAILABLE, f"{lock_key}: {exc}") from exc
             cache[key] = _Entry(value, now + self.ttl, now + self.ttl + self.stale_window)

@@ -17,7 +17,6 @@ from tenant_authorizer.registry import StaticSource, TenantRegistry
 from tenant_authorizer.telemetry import Telemetry
 
 
-
 def issuer_entry(issuer: DevIssuer, **overrides: Any) -> dict[str, Any]:
     """An ``issuers[]`` item trusting a local DevIssuer (explicit JWKS URI, no discovery)."""
     entry: dict[str, Any] = {

@@ -1,0 +1,454 @@
+"""The authorizer end to end: real events in, answers out, against issuers on 127.0.0.1."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from support.events import EVENT_KINDS, event
+from support.harness import Harness, issuer_entry, tenant_doc
+from tenant_authorizer.devissuer import DevIssuer
+from tenant_authorizer.errors import Reason
+
+ACCOUNTS = {"alpha": "111111111111", "beta": "222222222222", "gamma": "333333333333"}
+APIS = {"alpha": "alpha00001", "beta": "beta000002", "gamma": "gamma00003"}
+
+
+@pytest.fixture(scope="module")
+def issuers() -> Iterator[dict[str, DevIssuer]]:
+    started = {name: DevIssuer(port=0).start() for name in ACCOUNTS}
+    yield started
+    for issuer in started.values():
+        issuer.stop()
+
+
+def _docs(issuers: dict[str, DevIssuer], **extra: Any) -> list[dict[str, Any]]:
+    docs = []
+    for name, issuer in issuers.items():
+        fields: dict[str, Any] = {"api_ids": [APIS[name]]}
+        if name == "gamma":
+            fields["token"] = {"query": "access_token"}
+        fields.update(extra.get(name, {}))
+        docs.append(
+            tenant_doc(
+                name, ACCOUNTS[name], [issuer_entry(issuer, forward_claims=["email"])], **fields
+            )
+        )
+    return docs
+
+
+@pytest.fixture
+def harness(issuers: dict[str, DevIssuer]) -> Harness:
+    return Harness(_docs(issuers))
+
+
+def _ev(kind: str, token: str | None, tenant: str = "alpha", **kw: Any) -> dict[str, Any]:
+    return event(kind, token, account=ACCOUNTS[tenant], api_id=APIS[tenant], **kw)
+
+
+@pytest.mark.parametrize("kind", EVENT_KINDS)
+def test_each_event_kind_is_allowed_with_a_valid_token(
+    harness: Harness, issuers: dict[str, DevIssuer], kind: str
+) -> None:
+    """A valid token is allowed for every kind of event API Gateway sends."""
+    tenant = "gamma" if kind == "websocket_connect" else "alpha"  # gamma reads ?access_token
+    token = issuers[tenant].mint({"email": "ada@example.test"}, scope="orders:read")
+    result = harness.evaluate(_ev(kind, token, tenant=tenant))
+    assert (result.outcome, result.reason) == ("allow", Reason.OK)
+    assert result.response is not None
+    statements = result.response["policyDocument"]["Statement"]
+    assert statements[0]["Effect"] == "Allow"
+    assert result.response["context"]["tenant_id"] == tenant
+    assert result.response["context"]["email"] == "ada@example.test"
+
+
+@pytest.mark.parametrize("kind", EVENT_KINDS)
+def test_each_event_kind_is_refused_without_a_token(harness: Harness, kind: str) -> None:
+    """No token is a 401 for every kind of event."""
+    result = harness.evaluate(
+        _ev(kind, None, tenant="gamma" if kind == "websocket_connect" else "alpha")
+    )
+    assert (result.outcome, result.status, result.reason) == (
+        "unauthorized",
+        401,
+        Reason.TOKEN_MISSING,
+    )
+
+
+def test_websocket_token_from_query(harness: Harness, issuers: dict[str, DevIssuer]) -> None:
+    """A WebSocket tenant reading its token from the query string is allowed on $connect."""
+    token = issuers["gamma"].mint()
+    result = harness.evaluate(_ev("websocket_connect", token, tenant="gamma"))
+    assert result.outcome == "allow"
+    assert result.response is not None
+    resources = result.response["policyDocument"]["Statement"][0]["Resource"]
+    assert resources == [
+        f"arn:aws:execute-api:us-east-1:{ACCOUNTS['gamma']}:{APIS['gamma']}/prod/*"
+    ]
+
+
+def test_http_v2_simple_response(issuers: dict[str, DevIssuer]) -> None:
+    """An HTTP API bound with response: simple gets isAuthorized and context."""
+    harness = Harness(_docs(issuers, alpha={"response": "simple"}))
+    result = harness.evaluate(_ev("http_v2", issuers["alpha"].mint(scope="a b")))
+    assert result.response is not None
+    assert result.response["isAuthorized"] is True
+    assert result.response["context"]["tenant_id"] == "alpha"
+    assert result.response["context"]["scopes"] == "a b"
+
+
+def test_cross_tenant_matrix(harness: Harness, issuers: dict[str, DevIssuer]) -> None:
+    """Each tenant's token tried on every tenant's API: only the diagonal passes."""
+    for token_tenant, issuer in issuers.items():
+        token = issuer.mint()
+        for api_tenant in issuers:
+            kind = "websocket_connect" if api_tenant == "gamma" else "rest_token"
+            result = harness.evaluate(_ev(kind, token, tenant=api_tenant))
+            if token_tenant == api_tenant:
+                assert result.outcome == "allow", (token_tenant, api_tenant)
+            else:
+                assert result.outcome == "unauthorized", (token_tenant, api_tenant)
+                assert result.reason is Reason.ISSUER_NOT_ALLOWED
+
+
+def test_tenant_bound_by_api_not_token(harness: Harness, issuers: dict[str, DevIssuer]) -> None:
+    """A token claiming tenant alpha's issuer but signed by beta's key opens nothing."""
+    beta = issuers["beta"]
+    forged = beta.mint({"iss": issuers["alpha"].issuer})
+    result = harness.evaluate(_ev("rest_token", forged, tenant="alpha"))
+    assert result.outcome == "unauthorized"
+    assert result.reason in {Reason.KID_UNKNOWN, Reason.SIGNATURE_INVALID}
+
+
+def test_unbound_api_is_a_platform_fault(harness: Harness, issuers: dict[str, DevIssuer]) -> None:
+    """An API of a bound account that no binding names is a fault (500), never an Allow."""
+    token = issuers["alpha"].mint()
+    result = harness.evaluate(
+        event("rest_token", token, account=ACCOUNTS["alpha"], api_id="zzzzzzzzzz")
+    )
+    assert (result.outcome, result.status, result.reason) == ("fault", 500, Reason.TENANT_NOT_BOUND)
+
+
+def _jwks(issuer: DevIssuer) -> dict[str, Any]:
+    response = requests.get(issuer.jwks_uri, timeout=5)
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _claims(issuer: DevIssuer, **extra: Any) -> dict[str, Any]:
+    now = int(time.time())
+    return {
+        "iss": issuer.issuer,
+        "sub": "mallory",
+        "aud": "https://api.example.test",
+        "iat": now,
+        "exp": now + 300,
+        **extra,
+    }
+
+
+def _unsigned(header: dict[str, Any], claims: dict[str, Any], signature: bytes = b"") -> str:
+    h = _b64(json.dumps(header).encode())
+    p = _b64(json.dumps(claims).encode())
+    return f"{h}.{p}.{_b64(signature)}" if signature else f"{h}.{p}."
+
+
+def test_alg_none_is_refused(harness: Harness, issuers: dict[str, DevIssuer]) -> None:
+    """An unsigned alg=none token is refused."""
+    token = _unsigned({"alg": "none", "typ": "JWT"}, _claims(issuers["alpha"]))
+    result = harness.evaluate(_ev("rest_token", token))
+    assert result.outcome == "unauthorized"
+    assert result.reason in {Reason.TOKEN_MALFORMED, Reason.ALGORITHM_NOT_ALLOWED}
+
+
+def test_hs256_signed_with_rsa_public_key_is_refused(
+    harness: Harness, issuers: dict[str, DevIssuer]
+) -> None:
+    """The classic key-confusion attack (HS256 keyed with the RSA public key) fails."""
+    jwks = _jwks(issuers["alpha"])
+    rsa_jwk = next(k for k in jwks["keys"] if k["kty"] == "RSA")
+    from jwt.algorithms import RSAAlgorithm
+
+    public = RSAAlgorithm.from_jwk(json.dumps(rsa_jwk))
+    assert isinstance(public, rsa.RSAPublicKey)
+    pem = public.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    header = {"alg": "HS256", "kid": rsa_jwk["kid"]}
+    h = _b64(json.dumps(header).encode())
+    p = _b64(json.dumps(_claims(issuers["alpha"])).encode())
+    sig = hmac.new(pem, f"{h}.{p}".encode(), hashlib.sha256).digest()
+    result = harness.evaluate(_ev("rest_token", f"{h}.{p}.{_b64(sig)}"))
+    assert (result.outcome, result.reason) == ("unauthorized", Reason.ALGORITHM_NOT_ALLOWED)
+
+
+@pytest.fixture(scope="module")
+def attacker_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def _sign_rs256(key: rsa.RSAPrivateKey, header: dict[str, Any], claims: dict[str, Any]) -> str:
+    import jwt
+
+    return jwt.encode(claims, key, algorithm="RS256", headers=header)
+
+
+def test_embedded_jwk_header_is_refused(
+    harness: Harness, issuers: dict[str, DevIssuer], attacker_key: rsa.RSAPrivateKey
+) -> None:
+    """A token carrying its own key (jwk header) is refused; the key is never used."""
+    from jwt.algorithms import RSAAlgorithm
+
+    jwk = json.loads(RSAAlgorithm.to_jwk(attacker_key.public_key()))
+    token = _sign_rs256(attacker_key, {"jwk": jwk, "kid": "attacker"}, _claims(issuers["alpha"]))
+    result = harness.evaluate(_ev("rest_token", token))
+    assert (result.outcome, result.reason) == ("unauthorized", Reason.HEADER_NOT_ALLOWED)
+
+
+@pytest.mark.parametrize(
+    "header", [{"jku": "https://evil.test/jwks"}, {"x5u": "https://evil.test/c"}, {"crit": ["exp"]}]
+)
+def test_key_locating_and_crit_headers_are_refused(
+    harness: Harness,
+    issuers: dict[str, DevIssuer],
+    attacker_key: rsa.RSAPrivateKey,
+    header: dict[str, Any],
+) -> None:
+    """jku/x5u are never followed and unknown crit extensions are refused."""
+    token = _sign_rs256(attacker_key, {"kid": "x", **header}, _claims(issuers["alpha"]))
+    result = harness.evaluate(_ev("rest_token", token))
+    assert (result.outcome, result.reason) == ("unauthorized", Reason.HEADER_NOT_ALLOWED)
+
+
+def test_forged_kid_is_refused(
+    harness: Harness, issuers: dict[str, DevIssuer], attacker_key: rsa.RSAPrivateKey
+) -> None:
+    """A token signed by an unknown key under an invented kid is refused."""
+    token = _sign_rs256(attacker_key, {"kid": "forged-kid"}, _claims(issuers["alpha"]))
+    result = harness.evaluate(_ev("rest_token", token))
+    assert (result.outcome, result.reason) == ("unauthorized", Reason.KID_UNKNOWN)
+
+
+def test_real_kid_with_foreign_signature_is_refused(
+    harness: Harness, issuers: dict[str, DevIssuer], attacker_key: rsa.RSAPrivateKey
+) -> None:
+    """A token naming the issuer's real kid but signed by another key fails its signature."""
+    kid = next(k["kid"] for k in _jwks(issuers["alpha"])["keys"] if k["kty"] == "RSA")
+    token = _sign_rs256(attacker_key, {"kid": kid}, _claims(issuers["alpha"]))
+    result = harness.evaluate(_ev("rest_token", token))
+    assert (result.outcome, result.reason) == ("unauthorized", Reason.SIGNATURE_INVALID)
+
+
+@pytest.mark.parametrize(
+    ("claims", "reason"),
+    [
+        ({"exp": int(time.time()) - 3600}, Reason.TOKEN_EXPIRED),
+        ({"nbf": int(time.time()) + 3600}, Reason.TOKEN_NOT_YET_VALID),
+        ({"iat": int(time.time()) + 3600}, Reason.ISSUED_IN_FUTURE),
+        ({"aud": "https://another.example.test"}, Reason.AUDIENCE_MISMATCH),
+        ({"exp": None}, Reason.CLAIM_MISSING),
+        ({"exp": "tomorrow"}, Reason.CLAIM_MISSING),
+        ({"sub": None}, Reason.CLAIM_MISSING),
+    ],
+)
+def test_claim_checks(
+    harness: Harness, issuers: dict[str, DevIssuer], claims: dict[str, Any], reason: Reason
+) -> None:
+    """exp, nbf, iat, aud and the principal claim are checked, each with its own reason."""
+    token = issuers["alpha"].mint(claims)
+    result = harness.evaluate(_ev("rest_token", token))
+    assert (result.outcome, result.reason) == ("unauthorized", reason)
+
+
+def test_es256_tokens_verify(harness: Harness, issuers: dict[str, DevIssuer]) -> None:
+    """ES256 tokens from an issuer that allows them verify."""
+    token = issuers["alpha"].mint(alg="ES256")
+    assert harness.evaluate(_ev("rest_token", token)).outcome == "allow"
+
+
+def test_scope_rules_answer_403_with_full_policy(issuers: dict[str, DevIssuer]) -> None:
+    """A valid token without the scope a route needs gets an explicit Deny (403)."""
+    rules = {
+        "routes": {
+            "rules": [{"methods": ["DELETE"], "path": "/orders/*", "scopes_all": ["orders:admin"]}]
+        }
+    }
+    harness = Harness(_docs(issuers, alpha=rules))
+    token = issuers["alpha"].mint(scope="orders:read")
+    denied = harness.evaluate(_ev("rest_token", token, method="DELETE"))
+    assert (denied.outcome, denied.status, denied.reason) == (
+        "deny",
+        403,
+        Reason.SCOPE_INSUFFICIENT,
+    )
+    allowed = harness.evaluate(_ev("rest_token", token, method="GET"))
+    assert allowed.outcome == "allow"
+    assert allowed.cache_hit
+    assert denied.response is not None
+    assert denied.response["policyDocument"] == allowed.response["policyDocument"]  # type: ignore[index]
+
+
+def test_repeated_token_skips_verification(harness: Harness, issuers: dict[str, DevIssuer]) -> None:
+    """A token seen again on a warm instance is answered from the cache, identically."""
+    token = issuers["alpha"].mint()
+    first = harness.evaluate(_ev("rest_token", token))
+    second = harness.evaluate(_ev("rest_token", token))
+    assert (first.cache_hit, second.cache_hit) == (False, True)
+    assert first.response == second.response
+
+
+def test_repeated_token_cache_honours_expiry(issuers: dict[str, DevIssuer]) -> None:
+    """A cached token stops passing once it expires."""
+    harness = Harness(_docs(issuers))
+    now = [time.time()]
+    harness.authorizer._clock = lambda: now[0]
+    harness.authorizer.verifier._clock = lambda: now[0]
+    token = issuers["alpha"].mint(expires_in=120)
+    assert harness.evaluate(_ev("rest_token", token)).outcome == "allow"
+    now[0] += 200
+    late = harness.evaluate(_ev("rest_token", token))
+    assert (late.outcome, late.reason, late.cache_hit) == (
+        "unauthorized",
+        Reason.TOKEN_EXPIRED,
+        False,
+    )
+
+
+def test_repeated_token_cache_honours_config_change(
+    harness: Harness, issuers: dict[str, DevIssuer]
+) -> None:
+    """A changed tenant config (here: the issuer removed) invalidates cached tokens."""
+    token = issuers["alpha"].mint()
+    assert harness.evaluate(_ev("rest_token", token)).outcome == "allow"
+    docs = _docs(issuers)
+    docs[0]["issuers"] = [issuer_entry(issuers["beta"])]
+    harness.replace_docs(docs)
+    harness.registry._accounts.clear()
+    result = harness.evaluate(_ev("rest_token", token))
+    assert (result.outcome, result.reason) == ("unauthorized", Reason.ISSUER_NOT_ALLOWED)
+
+
+def test_repeated_token_cache_honours_key_removal(issuers: dict[str, DevIssuer]) -> None:
+    """Once the signing key is unpublished and the JWKS refreshed, cached tokens fail."""
+    issuer = DevIssuer(port=0).start()
+    try:
+        harness = Harness(
+            [tenant_doc("solo", "444444444444", [issuer_entry(issuer)])],
+            jwks_kwargs={"kid_cooldown": 0},
+        )
+        token = issuer.mint()
+        ev = event("rest_token", token, account="444444444444")
+        assert harness.evaluate(ev).outcome == "allow"
+        issuer.rotate("RS256", keep_old=False)
+        # A token with the new kid makes the cache refetch the JWKS (unknown kid).
+        assert (
+            harness.evaluate(event("rest_token", issuer.mint(), account="444444444444")).outcome
+            == "allow"
+        )
+        result = harness.evaluate(ev)
+        assert (result.outcome, result.reason, result.cache_hit) == (
+            "unauthorized",
+            Reason.KID_UNKNOWN,
+            False,
+        )
+    finally:
+        issuer.stop()
+
+
+def test_logs_never_contain_the_token(harness: Harness, issuers: dict[str, DevIssuer]) -> None:
+    """Decision lines carry a hash prefix of the token, never the token or its parts."""
+    tokens = [issuers["alpha"].mint(), issuers["beta"].mint(), "garbage.token.value", "x" * 50]
+    for token in tokens:
+        harness.evaluate(_ev("rest_token", token))
+    text = "\n".join(harness.lines)
+    for token in tokens:
+        for part in token.split("."):
+            if len(part) > 8:
+                assert part not in text
+    record = harness.records()[0]
+    assert record["token_hash"] == hashlib.sha256(tokens[0].encode()).hexdigest()[:12]
+    assert {"tenant_id", "outcome", "reason", "iss", "kid", "latency_ms", "route"} <= set(record)
+
+
+def test_decision_line_is_emf(harness: Harness, issuers: dict[str, DevIssuer]) -> None:
+    """Each decision line is a CloudWatch EMF record counting Decisions by Outcome and Reason."""
+    harness.evaluate(_ev("rest_token", issuers["alpha"].mint()))
+    record = harness.last()
+    directive = record["_aws"]["CloudWatchMetrics"][0]
+    assert directive["Metrics"] == [{"Name": "Decisions", "Unit": "Count"}]
+    assert ["FunctionName", "Outcome"] in directive["Dimensions"]
+    assert (record["Outcome"], record["Reason"], record["Decisions"]) == ("allow", "ok", 1)
+
+
+def test_static_token_tenant(issuers: dict[str, DevIssuer]) -> None:
+    """Seed 004: a static token in a custom header, stored only as its SHA-256."""
+    secret = "supersecretvalue-with-more-entropy-3f9a"
+    doc = tenant_doc(
+        "static",
+        "555555555555",
+        token={"header": "authtoken"},
+        static_tokens=[
+            {
+                "id": "web",
+                "sha256": hashlib.sha256(secret.encode()).hexdigest(),
+                "principal_id": "phil",
+                "scopes": ["email:send"],
+            }
+        ],
+    )
+    harness = Harness([doc])
+    good = event("rest_request", "x", account="555555555555", method="POST", path="/send")
+    good["headers"]["authtoken"] = secret
+    result = harness.evaluate(good)
+    assert result.outcome == "allow"
+    assert result.response is not None and result.response["principalId"] == "phil"
+    good["headers"]["authtoken"] = secret + "x"
+    assert harness.evaluate(good).reason is Reason.STATIC_TOKEN_UNKNOWN
+    assert secret not in "\n".join(harness.lines)
+
+
+def test_hmac_tenant(issuers: dict[str, DevIssuer]) -> None:
+    """Seed 001: HS256 tokens verified with a shared secret from a SecureString parameter."""
+    import jwt
+
+    secret = b"ad94f8c800e4883ff7f6aa5ec96fbea34926b6ea5960c43a20941586e3f8eeb5"
+    name = "/tenant-authorizer/secrets/legacy/hmac"
+    doc = tenant_doc(
+        "legacy",
+        "666666666666",
+        [
+            {
+                "issuer": "https://auth.legacy.example",
+                "algorithms": ["HS256"],
+                "hmac_secret_parameter": name,
+                "audiences": ["legacy-api"],
+            }
+        ],
+    )
+    harness = Harness([doc], secrets={name: secret})
+    claims = {
+        "iss": "https://auth.legacy.example",
+        "sub": "u1",
+        "aud": "legacy-api",
+        "exp": int(time.time()) + 60,
+    }
+    token = jwt.encode(claims, secret, algorithm="HS256")
+    assert harness.evaluate(event("rest_token", token, account="666666666666")).outcome == "allow"
+    wrong = jwt.encode(claims, b"another-secret-of-sufficient-length-xxxxxxxx", algorithm="HS256")
+    result = harness.evaluate(event("rest_token", wrong, account="666666666666"))
+    assert (result.outcome, result.reason) == ("unauthorized", Reason.SIGNATURE_INVALID)
+    assert secret.decode() not in "\n".join(harness.lines)

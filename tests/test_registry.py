@@ -1,0 +1,207 @@
+"""The tenant registry on SSM (moto server): lazy reads, TTL, stale-if-error, fail closed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from support.aws import aws_env, moto_server, ssm_client
+from support.events import EVENT_KINDS, event
+from support.harness import issuer_entry, tenant_doc
+from tenant_authorizer import handler as handler_module
+from tenant_authorizer.devissuer import DevIssuer
+from tenant_authorizer.errors import PlatformFault, Reason, TenantNotBound
+from tenant_authorizer.events import parse_arn
+from tenant_authorizer.layout import account_documents
+from tenant_authorizer.registry import SsmSource, TenantRegistry
+
+PREFIX = "/tenant-authorizer"
+ACCOUNT = "123456789012"
+CALLER = parse_arn(f"arn:aws:execute-api:us-east-1:{ACCOUNT}:a1b2c3d4e5/prod/GET/orders")
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[str]:
+    with moto_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def issuer() -> Iterator[DevIssuer]:
+    with DevIssuer(port=0) as started:
+        yield started
+
+
+@pytest.fixture
+def published(endpoint: str, issuer: DevIssuer) -> dict[str, str]:
+    """Tenant documents written to moto's SSM in the layout Terraform writes."""
+    docs = [tenant_doc("acme", ACCOUNT, [issuer_entry(issuer)], api_ids=["a1b2c3d4e5"])]
+    rendered = account_documents(docs)
+    client = ssm_client(endpoint)
+    for account, value in rendered.items():
+        client.put_parameter(
+            Name=f"{PREFIX}/accounts/{account}", Value=value, Type="String", Overwrite=True
+        )
+    return rendered
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class FailingClient:
+    """An SSM client that fails the way SSM fails: throttling or unreachable."""
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+        self.calls = 0
+
+    def get_parameter(self, **_: Any) -> Any:
+        self.calls += 1
+        raise ClientError(
+            {"Error": {"Code": self.code, "Message": "Rate exceeded"}}, "GetParameter"
+        )
+
+
+@pytest.mark.parametrize("kind", EVENT_KINDS)
+def test_public_handler_against_ssm(
+    endpoint: str,
+    issuer: DevIssuer,
+    published: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    kind: str,
+) -> None:
+    """Through the Lambda handler: Allow returns a policy, no token raises Unauthorized."""
+    for key, value in {**aws_env(endpoint), "TENANT_AUTHZ_SSM_PREFIX": PREFIX}.items():
+        monkeypatch.setenv(key, value)
+    handler_module.reset()
+    try:
+        if kind == "websocket_connect":
+            ev = event(kind, "x")
+            ev["headers"]["Authorization"] = f"Bearer {issuer.mint()}"
+        else:
+            ev = event(kind, issuer.mint())
+        response = handler_module.handler(ev, None)
+        assert response["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+        with pytest.raises(Exception, match=r"^Unauthorized$"):
+            handler_module.handler(event(kind, None), None)
+        with pytest.raises(handler_module.AuthorizerFault, match="tenant_not_bound"):
+            handler_module.handler(event(kind, issuer.mint(), api_id="zzzzzzzzzz"), None)
+    finally:
+        handler_module.reset()
+
+
+def test_bad_environment_fails_closed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A wrong environment variable makes every invocation a fault naming the variable."""
+    monkeypatch.setenv("TENANT_AUTHZ_CONFIG_TTL_SECONDS", "soon")
+    handler_module.reset()
+    try:
+        with pytest.raises(handler_module.AuthorizerFault, match="TENANT_AUTHZ_CONFIG_TTL_SECONDS"):
+            handler_module.handler(event("rest_token", "x"), None)
+    finally:
+        handler_module.reset()
+
+
+def test_reads_only_the_calling_account(endpoint: str, published: dict[str, str]) -> None:
+    """A cold lookup reads one parameter: the calling account's, and caches it for the TTL."""
+    client = ssm_client(endpoint)
+    calls: list[str] = []
+    original = client.get_parameter
+
+    def counting(**kwargs: Any) -> Any:
+        calls.append(kwargs["Name"])
+        return original(**kwargs)
+
+    client.get_parameter = counting
+    registry = TenantRegistry(SsmSource(PREFIX, client=client))
+    for _ in range(5):
+        assert registry.lookup(CALLER).tenant.config.tenant_id == "acme"
+    assert calls == [f"{PREFIX}/accounts/{ACCOUNT}"]
+
+
+def test_unbound_account_is_cached_negative(endpoint: str) -> None:
+    """An account with no document is tenant_not_bound, and SSM is asked once per TTL."""
+    client = ssm_client(endpoint)
+    registry = TenantRegistry(SsmSource(PREFIX, client=client))
+    other = parse_arn("arn:aws:execute-api:us-east-1:999999999999:a1b2c3d4e5/prod/GET/")
+    for _ in range(3):
+        with pytest.raises(TenantNotBound):
+            registry.lookup(other)
+    assert registry.stats.fetches == 1
+
+
+@pytest.mark.parametrize("failure", ["ThrottlingException", "InternalServerError", "unreachable"])
+def test_ssm_failure_with_warm_config_serves_stale_then_fails_closed(
+    endpoint: str, published: dict[str, str], failure: str
+) -> None:
+    """SSM down or throttling: warm config is served stale within the window, then a fault."""
+    clock = Clock()
+    source = SsmSource(PREFIX, client=ssm_client(endpoint))
+    registry = TenantRegistry(source, ttl=60, stale_window=300, clock=clock)
+    assert not registry.lookup(CALLER).stale
+    if failure == "unreachable":
+        source._client = ssm_client("http://127.0.0.1:9")
+    else:
+        source._client = FailingClient(failure)
+    clock.now += 61
+    assert registry.lookup(CALLER).stale
+    assert registry.stats.stale_serves == 1
+    clock.now += 2  # within the back-off: no new SSM call, still stale
+    assert registry.lookup(CALLER).stale
+    clock.now += 400
+    with pytest.raises(PlatformFault) as info:
+        registry.lookup(CALLER)
+    assert info.value.reason is Reason.TENANT_CONFIG_UNAVAILABLE
+
+
+@pytest.mark.parametrize("code", ["ThrottlingException", "AccessDeniedException"])
+def test_ssm_failure_without_warm_config_is_a_fault(code: str) -> None:
+    """SSM failing on a cold instance is a platform fault, never an Allow."""
+    registry = TenantRegistry(SsmSource(PREFIX, client=FailingClient(code)))
+    with pytest.raises(PlatformFault) as info:
+        registry.lookup(CALLER)
+    assert info.value.reason is Reason.TENANT_CONFIG_UNAVAILABLE
+
+
+def test_invalid_document_is_a_fault_naming_the_field(endpoint: str) -> None:
+    """A corrupt account document fails closed for that account, naming what is wrong."""
+    client = ssm_client(endpoint)
+    client.put_parameter(
+        Name=f"{PREFIX}/accounts/777777777777",
+        Value='{"version": 2}',
+        Type="String",
+        Overwrite=True,
+    )
+    registry = TenantRegistry(SsmSource(PREFIX, client=client))
+    with pytest.raises(PlatformFault) as info:
+        registry.lookup(
+            parse_arn("arn:aws:execute-api:us-east-1:777777777777:a1b2c3d4e5/prod/GET/")
+        )
+    assert info.value.reason is Reason.TENANT_CONFIG_INVALID
+    assert "version" in info.value.detail
+
+
+def test_secret_outside_prefix_is_refused(endpoint: str) -> None:
+    """HS* secrets are read only from {prefix}/secrets/."""
+    registry = TenantRegistry(SsmSource(PREFIX, client=ssm_client(endpoint)))
+    with pytest.raises(PlatformFault) as info:
+        registry.secret("/other-team/secret", tenant_id="acme")
+    assert info.value.reason is Reason.TENANT_CONFIG_UNAVAILABLE
+
+
+def test_secret_read_decrypted(endpoint: str) -> None:
+    """A SecureString secret is read with decryption and cached."""
+    client = ssm_client(endpoint)
+    name = f"{PREFIX}/secrets/legacy/hmac"
+    client.put_parameter(Name=name, Value="s3cr3t-value", Type="SecureString", Overwrite=True)
+    registry = TenantRegistry(SsmSource(PREFIX, client=client))
+    assert registry.secret(name, tenant_id="legacy") == b"s3cr3t-value"
+    assert registry.secret(name, tenant_id="legacy") == b"s3cr3t-value"
+    assert registry.stats.fetches == 1
