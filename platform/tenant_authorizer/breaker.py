@@ -1,0 +1,85 @@
+"""A circuit breaker per key (a JWKS or discovery URI), on an injectable monotonic clock.
+
+After ``failure_threshold`` consecutive failures the circuit for that key opens: callers
+skip the network and fail (or serve stale keys) at once, so one tenant's dead IdP costs
+its own decisions nothing and ties up no threads. After ``reset_after`` seconds a single
+trial call is let through (half-open); its success closes the circuit, its failure
+re-opens it for another ``reset_after``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cachetools import LRUCache
+
+
+@dataclass(slots=True)
+class _Circuit:
+    failures: int = 0
+    opened_at: float | None = None  # None: closed
+
+
+class CircuitBreaker:
+    """Consecutive-failure circuit breaker, one circuit per key; thread-safe.
+
+    Only keys with recent failures are stored (a success forgets the key), in an LRU
+    bounded by ``max_keys``: evicting a key merely closes its circuit.
+    """
+
+    def __init__(
+        self,
+        *,
+        failure_threshold: int = 3,
+        reset_after: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+        max_keys: int = 10_000,
+    ) -> None:
+        if failure_threshold < 1 or reset_after <= 0:
+            raise ValueError("failure_threshold must be >= 1 and reset_after > 0")
+        self.failure_threshold = failure_threshold
+        self.reset_after = reset_after
+        self._clock = clock
+        self._circuits: LRUCache[str, _Circuit] = LRUCache(maxsize=max_keys)
+        self._lock = threading.Lock()
+
+    def allow(self, key: str) -> bool:
+        """Whether a call for ``key`` may go to the network now.
+
+        False while open. Once ``reset_after`` has passed, True for exactly one caller
+        (the trial), which re-arms the timer: a trial that never reports back cannot
+        wedge the circuit half-open, the next trial simply comes ``reset_after`` later.
+        """
+        with self._lock:
+            circuit = self._circuits.get(key)
+            if circuit is None or circuit.opened_at is None:
+                return True
+            now = self._clock()
+            if now - circuit.opened_at >= self.reset_after:
+                circuit.opened_at = now
+                return True
+            return False
+
+    def record_success(self, key: str) -> None:
+        """Close the circuit for ``key`` and forget its failures."""
+        with self._lock:
+            self._circuits.pop(key, None)
+
+    def record_failure(self, key: str) -> None:
+        """Count a failure; open (or re-open) the circuit at the threshold."""
+        with self._lock:
+            circuit = self._circuits.get(key)
+            if circuit is None:
+                circuit = self._circuits[key] = _Circuit()
+            circuit.failures += 1
+            if circuit.failures >= self.failure_threshold:
+                circuit.opened_at = self._clock()
+
+    def is_open(self, key: str) -> bool:
+        """True while the circuit for ``key`` is open or half-open (not yet closed)."""
+        with self._lock:
+            circuit = self._circuits.get(key)
+            return circuit is not None and circuit.opened_at is not None

@@ -1,0 +1,493 @@
+"""A small, real OAuth 2.0 / OpenID Connect issuer for development and tests.
+
+It serves, on 127.0.0.1 from a background thread (stdlib ``ThreadingHTTPServer``):
+
+* ``GET  {path}/.well-known/openid-configuration``          OpenID Connect discovery
+* ``GET  /.well-known/oauth-authorization-server{path}``    RFC 8414 metadata
+* ``GET  {path}/jwks.json``                                 the public keys (max-age 300)
+* ``POST {path}/token``    OAuth 2.0 ``client_credentials`` (RFC 6749 section 4.4)
+* ``POST {path}/rotate``   rotate a key (``?alg=RS256&keep_old=false``), for ``make run``
+
+Keys are generated in memory when the server starts (unless given) and never written
+to disk. Any client id is accepted; the client secret must equal ``client_secret``.
+This is a development tool: it has no authorization endpoint and no users, and it must
+never be reachable from outside the machine.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import enum
+import hmac
+import json
+import secrets
+import threading
+import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any, ClassVar, Final, Self
+from urllib.parse import parse_qs, unquote_plus, urlsplit
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from jwt.algorithms import get_default_algorithms
+
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+
+_EC_CURVES: Final[Mapping[str, ec.EllipticCurve]] = {
+    "ES256": ec.SECP256R1(),
+    "ES384": ec.SECP384R1(),
+    "ES512": ec.SECP521R1(),
+}
+SUPPORTED: Final = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+)
+_MAX_FORM_BYTES: Final = 64 * 1024
+
+
+class _Default(enum.Enum):
+    """Sentinel for "argument not given" where None is a meaningful value."""
+
+    VALUE = enum.auto()
+
+
+DEFAULT: Final = _Default.VALUE
+
+
+def generate_key(alg: str) -> PrivateKey:
+    """A fresh private key for ``alg`` (RSA 2048, the curve of ES*, Ed25519 for EdDSA)."""
+    if alg.startswith(("RS", "PS")):
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    if alg in _EC_CURVES:
+        return ec.generate_private_key(_EC_CURVES[alg])
+    if alg == "EdDSA":
+        return ed25519.Ed25519PrivateKey.generate()
+    raise ValueError(f"unsupported algorithm {alg!r}")
+
+
+class _SigningKey:
+    __slots__ = ("alg", "jwk", "kid", "private_key")
+
+    def __init__(self, alg: str, private_key: PrivateKey) -> None:
+        self.alg = alg
+        self.kid = f"{alg.lower()}-{secrets.token_hex(6)}"
+        self.private_key = private_key
+        public = get_default_algorithms()[alg].to_jwk(private_key.public_key(), as_dict=True)
+        self.jwk: dict[str, Any] = {**public, "kid": self.kid, "alg": alg, "use": "sig"}
+
+
+class _OAuthError(Exception):
+    """Raised inside the token endpoint; becomes an RFC 6749 section 5.2 error response."""
+
+    def __init__(self, status: int, error: str, description: str) -> None:
+        super().__init__(description)
+        self.status = status
+        self.error = error
+        self.description = description
+
+
+def _check_grant(form: Mapping[str, str]) -> None:
+    grant_type = form.get("grant_type")
+    if grant_type is None:
+        raise _OAuthError(400, "invalid_request", "grant_type is required")
+    if grant_type != "client_credentials":
+        raise _OAuthError(400, "unsupported_grant_type", "only client_credentials")
+
+
+class IssuerRequestHandler(BaseHTTPRequestHandler):
+    """Routes one request to its :class:`DevIssuer`; subclass it to inject faults.
+
+    HTTP/1.0 on purpose: every response closes its connection, so a stopped issuer
+    really refuses the next request instead of answering on a pooled keep-alive socket.
+    """
+
+    server_version = "tenant-authorizer-devissuer"
+    dev_issuer: ClassVar[DevIssuer]  # set on the per-server subclass made by DevIssuer.start
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def _dispatch(self, method: str) -> None:
+        path = urlsplit(self.path).path
+        self.dev_issuer._record(path)
+        self.handle_request(method, path)
+
+    def handle_request(self, method: str, path: str) -> None:
+        """Answer ``method`` on ``path`` (query string removed); the override point."""
+        issuer = self.dev_issuer
+        base = issuer.path
+        if method == "GET" and path in (
+            f"{base}/.well-known/openid-configuration",
+            f"/.well-known/oauth-authorization-server{base}",
+        ):
+            self.send_json(200, issuer.metadata(), {"Cache-Control": "max-age=3600"})
+        elif method == "GET" and path == f"{base}/jwks.json":
+            headers = (
+                {"Cache-Control": issuer.jwks_cache_control} if issuer.jwks_cache_control else {}
+            )
+            self.send_json(200, issuer.jwks(), headers)
+        elif method == "POST" and path == f"{base}/token":
+            self._token()
+        elif method == "POST" and path == f"{base}/rotate" and issuer.allow_remote_rotate:
+            self._rotate()
+        else:
+            self.send_json(404, {"error": "not_found"})
+
+    def send_json(
+        self, status: int, body: object, headers: Mapping[str, str] | None = None
+    ) -> None:
+        """Send ``body`` as JSON with ``status`` and extra ``headers``."""
+        payload = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def _token(self) -> None:
+        no_store = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+        try:
+            form = self._read_form()
+            client_id = self._authenticate(form)
+            _check_grant(form)
+        except _OAuthError as exc:
+            headers = dict(no_store)
+            if exc.status == 401:
+                headers["WWW-Authenticate"] = 'Basic realm="dev-issuer"'
+            body = {"error": exc.error, "error_description": exc.description}
+            self.send_json(exc.status, body, headers)
+            return
+        issuer = self.dev_issuer
+        scope = form.get("scope") or None
+        audience = form.get("audience") or issuer.audience
+        token = issuer.mint(
+            {"sub": client_id, "client_id": client_id},
+            expires_in=issuer.token_lifetime,
+            scope=scope,
+            audience=audience,
+        )
+        response: dict[str, object] = {
+            "access_token": token,
+            "token_type": "Bearer",
+            "expires_in": issuer.token_lifetime,
+        }
+        if scope:
+            response["scope"] = scope
+        self.send_json(200, response, no_store)
+
+    def _read_form(self) -> dict[str, str]:
+        if self.headers.get_content_type() != "application/x-www-form-urlencoded":
+            raise _OAuthError(400, "invalid_request", "use application/x-www-form-urlencoded")
+        length_header = self.headers.get("Content-Length", "0")
+        if not length_header.isdigit() or int(length_header) > _MAX_FORM_BYTES:
+            raise _OAuthError(400, "invalid_request", "bad or too large Content-Length")
+        raw = self.rfile.read(int(length_header)).decode("utf-8", errors="replace")
+        parsed = parse_qs(raw, keep_blank_values=True)
+        repeated = sorted(name for name, values in parsed.items() if len(values) > 1)
+        if repeated:  # RFC 6749 section 3.2: parameters must not be repeated
+            raise _OAuthError(400, "invalid_request", f"repeated parameter {repeated[0]}")
+        return {name: values[0] for name, values in parsed.items()}
+
+    def _authenticate(self, form: Mapping[str, str]) -> str:
+        """The authenticated client id (client_secret_basic or client_secret_post)."""
+        authorization = self.headers.get("Authorization")
+        if authorization is not None:
+            if "client_secret" in form:
+                raise _OAuthError(400, "invalid_request", "use one client authentication method")
+            scheme, _, encoded = authorization.partition(" ")
+            try:
+                decoded = base64.b64decode(encoded.strip(), validate=True).decode()
+            except (binascii.Error, UnicodeDecodeError) as exc:
+                raise _OAuthError(401, "invalid_client", "malformed Basic credentials") from exc
+            user, sep, password = decoded.partition(":")
+            if scheme.lower() != "basic" or not sep:
+                raise _OAuthError(401, "invalid_client", "malformed Basic credentials")
+            # RFC 6749 section 2.3.1: both parts are form-urlencoded before Basic encoding.
+            client_id, secret = unquote_plus(user), unquote_plus(password)
+        else:
+            client_id, secret = form.get("client_id", ""), form.get("client_secret", "")
+        if not client_id or not secret:
+            raise _OAuthError(401, "invalid_client", "client authentication required")
+        if not hmac.compare_digest(secret.encode(), self.dev_issuer.client_secret.encode()):
+            raise _OAuthError(401, "invalid_client", "client authentication failed")
+        return client_id
+
+    def _rotate(self) -> None:
+        query = parse_qs(urlsplit(self.path).query)
+        alg = query.get("alg", ["RS256"])[0]
+        keep_old = query.get("keep_old", ["true"])[0].lower() not in ("false", "0", "no")
+        if alg not in self.dev_issuer.algorithms:
+            self.send_json(400, {"error": "invalid_request", "error_description": "unknown alg"})
+            return
+        kid = self.dev_issuer.rotate(alg, keep_old=keep_old)
+        self.send_json(200, {"kid": kid, "alg": alg})
+
+    def log_message(self, format: str, *args: Any) -> None:
+        if self.dev_issuer.verbose:
+            super().log_message(format, *args)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True  # stopping never waits for a handler a test left sleeping
+    verbose = False
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that timed out and hung up is the point of several tests, not news.
+        if self.verbose:
+            super().handle_error(request, client_address)
+
+
+class DevIssuer:
+    """A running development issuer; use as a context manager or start()/stop()."""
+
+    handler_class: ClassVar[type[IssuerRequestHandler]] = IssuerRequestHandler
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        algorithms: Sequence[str] = ("RS256", "ES256"),
+        audience: str = "https://api.example.test",
+        path: str = "",
+        client_secret: str = "dev-secret",  # noqa: S107  a development default, by design
+        allow_remote_rotate: bool = True,
+        verbose: bool = False,
+        keys: Mapping[str, PrivateKey] | None = None,
+        jwks_cache_control: str | None = "max-age=300",
+        token_lifetime: int = 300,
+    ) -> None:
+        unknown = [alg for alg in algorithms if alg not in SUPPORTED]
+        if unknown or not algorithms:
+            raise ValueError(f"unsupported algorithms {unknown}; choose from {sorted(SUPPORTED)}")
+        if path and (not path.startswith("/") or path.endswith("/")):
+            raise ValueError("path must be empty or start with '/' and not end with '/'")
+        self.host = host
+        self.algorithms = tuple(algorithms)
+        self.audience = audience
+        self.path = path
+        self.client_secret = client_secret
+        self.allow_remote_rotate = allow_remote_rotate
+        self.verbose = verbose
+        self.jwks_cache_control = jwks_cache_control
+        self.token_lifetime = token_lifetime
+        self._port = port
+        self._initial_keys = dict(keys or {})
+        self._keys: dict[str, list[_SigningKey]] = {}
+        self._lock = threading.Lock()
+        self._counts: Counter[str] = Counter()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self.stopping = threading.Event()  # set by stop(); handlers that wait should watch it
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> Self:
+        """Bind (the same port again after a stop), generate missing keys, serve."""
+        if self._server is not None:
+            return self
+        with self._lock:
+            for alg in self.algorithms:
+                if alg not in self._keys:
+                    key = self._initial_keys.get(alg) or generate_key(alg)
+                    self._keys[alg] = [_SigningKey(alg, key)]
+        handler = type(f"{type(self).__name__}Handler", (self.handler_class,), {"dev_issuer": self})
+        server = _Server((self.host, self._port), handler)
+        server.verbose = self.verbose
+        self._port = server.server_address[1]
+        self.stopping.clear()
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"dev-issuer-{self._port}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the socket; connections are refused until start()."""
+        server, thread = self._server, self._thread
+        self._server = self._thread = None
+        if server is None:
+            return
+        self.stopping.set()
+        server.shutdown()
+        server.server_close()
+        if thread is not None:
+            thread.join(timeout=5)
+
+    @property
+    def running(self) -> bool:
+        """Whether the server is accepting connections."""
+        return self._server is not None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ addresses
+
+    @property
+    def port(self) -> int:
+        """The bound port (known once started)."""
+        if not self._port:
+            raise RuntimeError("the issuer has no port until it is started")
+        return self._port
+
+    @property
+    def base_url(self) -> str:
+        """``http://host:port`` without the issuer path."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def issuer(self) -> str:
+        """The issuer identifier, ``http://127.0.0.1:<port><path>``."""
+        return f"{self.base_url}{self.path}"
+
+    @property
+    def jwks_uri(self) -> str:
+        """Where the JWKS is served."""
+        return f"{self.issuer}/jwks.json"
+
+    @property
+    def token_endpoint(self) -> str:
+        """Where client_credentials tokens are issued."""
+        return f"{self.issuer}/token"
+
+    @property
+    def oidc_metadata_path(self) -> str:
+        """The request path of the OpenID Connect discovery document."""
+        return f"{self.path}/.well-known/openid-configuration"
+
+    @property
+    def oauth_metadata_path(self) -> str:
+        """The request path of the RFC 8414 metadata document."""
+        return f"/.well-known/oauth-authorization-server{self.path}"
+
+    @property
+    def jwks_path(self) -> str:
+        """The request path of the JWKS."""
+        return f"{self.path}/jwks.json"
+
+    # ------------------------------------------------------------------ documents
+
+    def metadata(self) -> dict[str, object]:
+        """The discovery document (the same for OIDC and RFC 8414)."""
+        return {
+            "issuer": self.issuer,
+            "jwks_uri": self.jwks_uri,
+            "token_endpoint": self.token_endpoint,
+            "grant_types_supported": ["client_credentials"],
+            "token_endpoint_auth_methods_supported": [
+                "client_secret_basic",
+                "client_secret_post",
+            ],
+            "response_types_supported": ["token"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": list(self.algorithms),
+        }
+
+    def jwks(self) -> dict[str, list[dict[str, Any]]]:
+        """The JWKS: every published public key, current ones last."""
+        with self._lock:
+            return {"keys": [k.jwk for keys in self._keys.values() for k in keys]}
+
+    def current_kid(self, alg: str = "RS256") -> str:
+        """The kid new tokens of ``alg`` are signed with."""
+        return self._current(alg).kid
+
+    def _current(self, alg: str) -> _SigningKey:
+        with self._lock:
+            keys = self._keys.get(alg)
+            if not keys:
+                raise ValueError(f"this issuer has no {alg} key (algorithms: {self.algorithms})")
+            return keys[-1]
+
+    # ------------------------------------------------------------------ tokens and keys
+
+    def mint(
+        self,
+        claims: Mapping[str, Any] | None = None,
+        *,
+        alg: str = "RS256",
+        kid: str | _Default | None = DEFAULT,
+        headers: Mapping[str, Any] | None = None,
+        expires_in: int = 300,
+        scope: str | None = None,
+        audience: str | list[str] | _Default | None = DEFAULT,
+    ) -> str:
+        """A signed JWT from this issuer; ``claims`` override the defaults.
+
+        Defaults: iss, sub="dev-user", aud (the issuer's audience), iat, nbf, exp, jti.
+        ``kid=None`` omits the kid header; ``audience=None`` omits ``aud``. The token is
+        signed with the current ``alg`` key even when ``kid`` names another.
+        """
+        signing = self._current(alg)
+        now = int(time.time())  # JWT times are wall-clock by definition
+        payload: dict[str, Any] = {
+            "iss": self.issuer,
+            "sub": "dev-user",
+            "iat": now,
+            "nbf": now,
+            "exp": now + expires_in,
+            "jti": secrets.token_urlsafe(12),
+        }
+        aud = self.audience if isinstance(audience, _Default) else audience
+        if aud is not None:
+            payload["aud"] = aud
+        if scope is not None:
+            payload["scope"] = scope
+        payload.update(claims or {})
+        header: dict[str, Any] = {}
+        key_id = signing.kid if isinstance(kid, _Default) else kid
+        if key_id is not None:
+            header["kid"] = key_id
+        header.update(headers or {})
+        return jwt.encode(payload, signing.private_key, algorithm=alg, headers=header)
+
+    def rotate(
+        self, alg: str = "RS256", *, keep_old: bool = True, key: PrivateKey | None = None
+    ) -> str:
+        """Publish a new ``alg`` key that signs from now on; return its kid.
+
+        ``keep_old=False`` unpublishes the previous keys of ``alg`` (emergency revocation).
+        """
+        if alg not in self.algorithms:
+            raise ValueError(f"this issuer does not use {alg}")
+        new = _SigningKey(alg, key or generate_key(alg))
+        with self._lock:
+            self._keys[alg] = [*self._keys.get(alg, []), new] if keep_old else [new]
+        return new.kid
+
+    # ------------------------------------------------------------------ request counts
+
+    def _record(self, path: str) -> None:
+        with self._lock:
+            self._counts[path] += 1
+
+    def request_count(self, path: str | None = None) -> int:
+        """Requests served for ``path`` (e.g. ``issuer.jwks_path``), or in all."""
+        with self._lock:
+            return self._counts[path] if path is not None else sum(self._counts.values())
+
+    def reset_counts(self) -> None:
+        """Forget the request counts."""
+        with self._lock:
+            self._counts.clear()

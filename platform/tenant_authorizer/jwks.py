@@ -1,0 +1,621 @@
+"""Discovery and the JWKS cache: from an issuer config and a token's ``kid`` to a public key.
+
+The warm path (metadata and keys cached and fresh) is a dict lookup and a clock read:
+no lock, no I/O. Everything else happens on the slow path, once per JWKS URI at a time:
+
+* ``jwks_uri`` comes from the issuer config or from discovery (OpenID Connect or
+  RFC 8414); the metadata's ``issuer`` must equal the configured one exactly.
+* A JWKS is parsed once per fetch into prepared keys indexed by ``(kid, alg)``; keys
+  that cannot be used (wrong ``use``, symmetric, short RSA, unknown type or curve,
+  private material) are skipped, never trusted.
+* Freshness follows ``Cache-Control: max-age``, clamped. An unknown ``kid`` triggers
+  at most one refetch per ``kid_cooldown`` per URI (the "penalty box").
+* When the IdP fails, the last good keys are served for ``stale_window`` past their
+  expiry (``ResolvedKey.stale``); a circuit breaker per URI stops calling a dead IdP.
+
+See ``docs/decisions/0003-jwks-cache.md``.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import json
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any, Final, Generic, TypeVar
+from urllib.parse import urlsplit
+
+import jwt
+from cachetools import LRUCache
+
+from .breaker import CircuitBreaker
+from .config import ASYMMETRIC_ALGORITHMS, IssuerConfig
+from .errors import FetchError, PlatformFault, Reason, TokenRejected
+from .http import FetchResult, HttpFetcher
+
+logger = logging.getLogger(__name__)
+
+_RSA_ALGORITHMS: Final = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
+_EC_CURVE_ALGORITHM: Final = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}
+_OKP_CURVES: Final = frozenset({"Ed25519", "Ed448"})
+_MIN_RSA_BITS: Final = 2048
+# Members that only private (or symmetric) JWKs carry: a JWKS that publishes them is
+# broken beyond trusting, whatever the public part says.
+_PRIVATE_MEMBERS: Final = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+_generations = itertools.count(1)  # global, so a URI evicted and re-added never reuses one
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedKey:
+    """A public key for one token, and where and when it came from."""
+
+    key: Any  # prepared public key object, ready for PyJWT's algorithm .verify()
+    kid: str | None
+    jwks_uri: str
+    generation: int  # bumps every time the key set of this URI is replaced by a fetch
+    stale: bool  # served past max-age because the IdP failed (stale-if-error)
+    fetched: bool  # this call made a network request
+
+
+@dataclass(frozen=True, slots=True)
+class JwksStats:
+    """Counters since the cache was created (for telemetry and benchmarks)."""
+
+    fetches: int = 0  # JWKS requests made
+    failures: int = 0  # JWKS or discovery requests that failed (network, status, garbage)
+    stale_serves: int = 0  # keys served past max-age because the IdP failed
+    kid_refetches: int = 0  # JWKS requests made because of an unknown kid
+    discovery_fetches: int = 0  # discovery metadata requests made
+    discovery_stale_serves: int = 0  # metadata used past its max-age because the IdP failed
+    circuit_rejections: int = 0  # requests not made because the URI's circuit was open
+
+
+@functools.lru_cache(maxsize=4096)
+def metadata_url(issuer: str, discovery: str) -> str:
+    """The discovery metadata URL of ``issuer`` for ``discovery`` ``"oidc"`` or ``"oauth"``.
+
+    OIDC appends ``/.well-known/openid-configuration`` to the issuer; RFC 8414 inserts
+    ``/.well-known/oauth-authorization-server`` between the host and the issuer's path.
+    """
+    if discovery == "oidc":
+        return issuer.rstrip("/") + "/.well-known/openid-configuration"
+    if discovery == "oauth":
+        parts = urlsplit(issuer)
+        path = parts.path.rstrip("/")  # RFC 8414 section 3.1: drop a terminating "/"
+        return f"{parts.scheme}://{parts.netloc}/.well-known/oauth-authorization-server{path}"
+    raise ValueError(f"no discovery for mode {discovery!r}")
+
+
+class _InvalidDocument(Exception):
+    """Raised when a fetched document is JSON but not a JWKS or metadata document."""
+
+
+@dataclass(frozen=True, slots=True)
+class _KeySet:
+    """One successful JWKS fetch, parsed; replaced whole, never mutated."""
+
+    resolved: Mapping[tuple[str | None, str], ResolvedKey]  # (kid, alg) and (None, alg)
+    per_alg: Mapping[str, int]  # usable keys per algorithm (to explain a kid-less miss)
+    material: Mapping[str, str]  # kid -> canonical JWK, to tell a re-used kid
+    since: Mapping[str, int]  # kid -> first generation publishing this exact key
+    generation: int
+    expires_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Metadata:
+    issuer: str
+    jwks_uri: str
+    expires_at: float
+
+
+_V = TypeVar("_V", _KeySet, _Metadata)
+_S = TypeVar("_S")
+
+
+class _Slot(Generic[_V]):
+    """The state of one URI: the last good document and the bookkeeping of refreshes."""
+
+    __slots__ = ("attempts", "current", "last_attempt_at", "last_error", "lock")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()  # one refresh at a time; waiters reuse its outcome
+        self.current: _V | None = None
+        self.attempts = 0  # finished fetch attempts, so a waiter can tell one happened
+        self.last_attempt_at = -math.inf
+        self.last_error: Exception | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    fetched: bool
+    error: Exception | None
+    circuit_open: bool
+
+
+class _Order(LRUCache[str, None]):
+    """LRU order of a :class:`_Table`'s keys; evicting one drops it from the table."""
+
+    def __init__(self, maxsize: int, evict: Callable[[str], object]) -> None:
+        super().__init__(maxsize=maxsize)
+        self._evict = evict
+
+    def popitem(self) -> tuple[str, None]:
+        key, value = super().popitem()
+        self._evict(key)
+        return key, value
+
+
+class _Table(Generic[_S]):
+    """A bounded map with lock-free reads.
+
+    cachetools caches must not be read without a lock while another thread writes
+    (an LRU read reorders), so reads go to a plain dict and the LRU only keeps the
+    order, updated under a lock on the slow path (creation and refresh).
+    """
+
+    def __init__(self, maxsize: int, factory: Callable[[], _S]) -> None:
+        self._items: dict[str, _S] = {}
+        self._order = _Order(maxsize, lambda key: self._items.pop(key, None))
+        self._factory = factory
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> _S | None:
+        return self._items.get(key)
+
+    def get_or_create(self, key: str) -> _S:
+        with self._lock:
+            item = self._items.get(key)
+            if item is None:
+                item = self._items[key] = self._factory()
+            self._order[key] = None
+            return item
+
+
+class JwksCache:
+    """Resolves the public key of a token; one instance per process, shared by threads."""
+
+    def __init__(
+        self,
+        fetcher: HttpFetcher,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        default_max_age: float = 600,
+        min_max_age: float = 60,
+        max_max_age: float = 86_400,
+        kid_cooldown: float = 30,
+        stale_window: float = 3_600,
+        discovery_max_age: float = 3_600,
+        max_uris: int = 2_048,
+        breaker: CircuitBreaker | None = None,
+    ) -> None:
+        if not 0 < min_max_age <= max_max_age:
+            raise ValueError("need 0 < min_max_age <= max_max_age")
+        self._fetcher = fetcher
+        self._clock = clock
+        self._default_max_age = default_max_age
+        self._min_max_age = min_max_age
+        self._max_max_age = max_max_age
+        self._kid_cooldown = kid_cooldown
+        self._stale_window = stale_window
+        self._discovery_max_age = discovery_max_age
+        self._breaker = breaker if breaker is not None else CircuitBreaker(clock=clock)
+        self._jwks: _Table[_Slot[_KeySet]] = _Table(max_uris, _Slot)
+        self._discovery: _Table[_Slot[_Metadata]] = _Table(max_uris, _Slot)
+        self._counters = dict.fromkeys((f.name for f in fields(JwksStats)), 0)
+        self._counters_lock = threading.Lock()
+        self._events = 0
+
+    # ------------------------------------------------------------------ public API
+
+    @property
+    def stats(self) -> JwksStats:
+        """A snapshot of the counters."""
+        with self._counters_lock:
+            return JwksStats(**self._counters)
+
+    @property
+    def events(self) -> int:
+        """Changes whenever any counter does: a lock-free "did anything happen" check."""
+        return self._events
+
+    def get_key(
+        self, issuer: IssuerConfig, kid: str | None, alg: str, *, tenant_id: str | None = None
+    ) -> ResolvedKey:
+        """The key that verifies a token of ``issuer`` with header ``kid`` and ``alg``.
+
+        Raises TokenRejected (kid unknown or missing, alg unfit for the key) or
+        PlatformFault (keys unavailable, circuit open); never returns a key that the
+        issuer's current or stale-if-error JWKS does not publish for ``alg``.
+        """
+        if kid is not None and not isinstance(kid, str):  # a JSON header can hold anything
+            raise TokenRejected(
+                Reason.TOKEN_MALFORMED,
+                "kid is not a string",
+                tenant_id=tenant_id,
+                issuer=issuer.issuer,
+            )
+        if alg not in ASYMMETRIC_ALGORITHMS or alg not in issuer.algorithms:
+            raise TokenRejected(
+                Reason.ALGORITHM_NOT_ALLOWED,
+                f"{alg!r} is not a JWKS algorithm of this issuer",
+                tenant_id=tenant_id,
+                kid=kid,
+                issuer=issuer.issuer,
+            )
+        now = self._clock()
+        jwks_uri = issuer.jwks_uri or self._discovered_jwks_uri(issuer, now, kid, tenant_id)
+        slot = self._jwks.get(jwks_uri)
+        if slot is not None:
+            keys = slot.current
+            if keys is not None and now < keys.expires_at:
+                hit = keys.resolved.get((kid, alg))
+                if hit is not None:
+                    return hit
+        return self._get_key_slow(issuer, jwks_uri, kid, alg, tenant_id)
+
+    def is_current(self, jwks_uri: str, generation: int, kid: str | None) -> bool:
+        """Whether a key resolved at ``generation`` is still published, fresh; no I/O.
+
+        False once the key set is past its max-age, so that a caller caching decisions
+        comes back through :meth:`get_key` and lets the cache refresh. A kid-less key is
+        current only while its generation is.
+        """
+        slot = self._jwks.get(jwks_uri)
+        keys = slot.current if slot is not None else None
+        if keys is None or self._clock() >= keys.expires_at:
+            return False
+        if keys.generation == generation:
+            return True
+        if kid is None:
+            return False
+        since = keys.since.get(kid)
+        return since is not None and since <= generation
+
+    # ------------------------------------------------------------------ discovery
+
+    def _discovered_jwks_uri(
+        self, issuer: IssuerConfig, now: float, kid: str | None, tenant_id: str | None
+    ) -> str:
+        if issuer.discovery not in ("oidc", "oauth"):
+            raise PlatformFault(
+                Reason.JWKS_UNAVAILABLE,
+                "issuer has neither jwks_uri nor discovery",
+                tenant_id=tenant_id,
+                kid=kid,
+                issuer=issuer.issuer,
+            )
+        url = metadata_url(issuer.issuer, issuer.discovery)
+        slot = self._discovery.get(url)
+        metadata = slot.current if slot is not None else None
+        if metadata is None or now >= metadata.expires_at:
+            metadata = self._metadata_slow(issuer, url, kid, tenant_id)
+        if metadata.issuer != issuer.issuer:
+            raise PlatformFault(
+                Reason.JWKS_UNAVAILABLE,
+                f"discovery at {url} names issuer {metadata.issuer!r}, configured is "
+                f"{issuer.issuer!r} (misconfigured IdP or mix-up)",
+                tenant_id=tenant_id,
+                kid=kid,
+                issuer=issuer.issuer,
+            )
+        jwks_uri = metadata.jwks_uri
+        if not (
+            jwks_uri.startswith("https://")
+            or (issuer.local_development and jwks_uri.startswith("http://"))
+        ):
+            raise PlatformFault(
+                Reason.JWKS_UNAVAILABLE,
+                f"discovery at {url} gives a jwks_uri that is not https",
+                tenant_id=tenant_id,
+                kid=kid,
+                issuer=issuer.issuer,
+            )
+        return jwks_uri
+
+    def _metadata_slow(
+        self, issuer: IssuerConfig, url: str, kid: str | None, tenant_id: str | None
+    ) -> _Metadata:
+        slot = self._discovery.get_or_create(url)
+        seen = slot.attempts
+        metadata = slot.current
+        if metadata is not None and self._clock() < metadata.expires_at:
+            return metadata
+        outcome = self._refresh(
+            slot,
+            url,
+            seen,
+            allow_http=issuer.local_development,
+            parse=self._parse_metadata,
+            counters=("discovery_fetches",),
+        )
+        metadata = slot.current
+        now = self._clock()
+        if metadata is not None and now < metadata.expires_at:
+            return metadata
+        if metadata is not None and now < metadata.expires_at + self._stale_window:
+            self._count("discovery_stale_serves")
+            return metadata
+        reason = Reason.ISSUER_CIRCUIT_OPEN if outcome.circuit_open else Reason.JWKS_UNAVAILABLE
+        raise PlatformFault(
+            reason,
+            f"discovery metadata unavailable from {url}",
+            tenant_id=tenant_id,
+            kid=kid,
+            issuer=issuer.issuer,
+        ) from outcome.error
+
+    def _parse_metadata(
+        self, result: FetchResult, url: str, now: float, previous: _Metadata | None
+    ) -> _Metadata:
+        issuer = result.body.get("issuer")
+        jwks_uri = result.body.get("jwks_uri")
+        if not isinstance(issuer, str) or not isinstance(jwks_uri, str):
+            raise _InvalidDocument("metadata lacks a string issuer or jwks_uri")
+        return _Metadata(issuer=issuer, jwks_uri=jwks_uri, expires_at=now + self._discovery_max_age)
+
+    # ------------------------------------------------------------------ JWKS
+
+    def _get_key_slow(
+        self, issuer: IssuerConfig, jwks_uri: str, kid: str | None, alg: str, tenant_id: str | None
+    ) -> ResolvedKey:
+        slot = self._jwks.get_or_create(jwks_uri)
+        seen = slot.attempts  # read before `current`: see _refresh
+        keys = slot.current
+        now = self._clock()
+        counters: tuple[str, ...] = ("fetches",)
+        if keys is not None and now < keys.expires_at:
+            hit = keys.resolved.get((kid, alg))
+            if hit is not None:
+                return hit
+            definite = self._definite_miss(keys, kid, alg, issuer, tenant_id)
+            if definite is not None:
+                raise definite
+            if now - slot.last_attempt_at < self._kid_cooldown:
+                raise self._miss(keys, kid, alg, issuer, tenant_id)
+            counters = ("fetches", "kid_refetches")
+        outcome = self._refresh(
+            slot,
+            jwks_uri,
+            seen,
+            allow_http=issuer.local_development,
+            parse=self._parse_jwks,
+            counters=counters,
+        )
+        keys = slot.current
+        now = self._clock()
+        if keys is not None and now < keys.expires_at:
+            hit = keys.resolved.get((kid, alg))
+            if hit is None:
+                raise self._miss(keys, kid, alg, issuer, tenant_id)
+            return replace(hit, fetched=True) if outcome.fetched else hit
+        if keys is not None and now < keys.expires_at + self._stale_window:
+            hit = keys.resolved.get((kid, alg))
+            if hit is not None:
+                self._count("stale_serves")
+                return replace(hit, stale=True, fetched=outcome.fetched)
+            definite = self._definite_miss(keys, kid, alg, issuer, tenant_id)
+            if definite is not None:
+                raise definite
+            # An unknown kid with stale keys may be a new key we cannot fetch: a fault,
+            # not the token's.
+        reason = Reason.ISSUER_CIRCUIT_OPEN if outcome.circuit_open else Reason.JWKS_UNAVAILABLE
+        raise PlatformFault(
+            reason,
+            f"no usable keys from {jwks_uri}",
+            tenant_id=tenant_id,
+            kid=kid,
+            issuer=issuer.issuer,
+        ) from outcome.error
+
+    def _definite_miss(
+        self,
+        keys: _KeySet,
+        kid: str | None,
+        alg: str,
+        issuer: IssuerConfig,
+        tenant_id: str | None,
+    ) -> TokenRejected | None:
+        """The rejection a refetch cannot change: kid of another key type, or ambiguity."""
+        if kid is not None and kid in keys.material:
+            return TokenRejected(
+                Reason.ALGORITHM_NOT_ALLOWED,
+                f"the key {kid!r} cannot verify {alg}",
+                tenant_id=tenant_id,
+                kid=kid,
+                issuer=issuer.issuer,
+            )
+        count = keys.per_alg.get(alg, 0)
+        if kid is None and count > 1:
+            return TokenRejected(
+                Reason.KID_MISSING,
+                f"token has no kid and the JWKS has {count} {alg} keys",
+                tenant_id=tenant_id,
+                issuer=issuer.issuer,
+            )
+        return None
+
+    def _miss(
+        self,
+        keys: _KeySet,
+        kid: str | None,
+        alg: str,
+        issuer: IssuerConfig,
+        tenant_id: str | None,
+    ) -> TokenRejected:
+        definite = self._definite_miss(keys, kid, alg, issuer, tenant_id)
+        if definite is not None:
+            return definite
+        if kid is None:
+            return TokenRejected(
+                Reason.KID_MISSING,
+                f"token has no kid and the JWKS has no {alg} key",
+                tenant_id=tenant_id,
+                issuer=issuer.issuer,
+            )
+        return TokenRejected(
+            Reason.KID_UNKNOWN,
+            f"kid not in the JWKS (for {alg})",
+            tenant_id=tenant_id,
+            kid=kid,
+            issuer=issuer.issuer,
+        )
+
+    def _parse_jwks(
+        self, result: FetchResult, jwks_uri: str, now: float, previous: _KeySet | None
+    ) -> _KeySet:
+        entries = result.body.get("keys")
+        if not isinstance(entries, list):
+            raise _InvalidDocument('not a JWKS: no "keys" list')
+        generation = next(_generations)
+        resolved: dict[tuple[str | None, str], ResolvedKey] = {}
+        per_alg_keys: dict[str, list[ResolvedKey]] = {}
+        material: dict[str, str] = {}
+        skipped = 0
+        for jwk in entries:
+            prepared = _prepare(jwk)
+            if prepared is None:
+                skipped += 1
+                continue
+            key, kid, algorithms = prepared
+            resolved_key = ResolvedKey(
+                key=key,
+                kid=kid,
+                jwks_uri=jwks_uri,
+                generation=generation,
+                stale=False,
+                fetched=False,
+            )
+            if kid is not None:
+                material.setdefault(kid, json.dumps(jwk, sort_keys=True))
+            for alg in algorithms:
+                if kid is not None and (kid, alg) in resolved:
+                    continue  # a duplicate kid: the first one published wins
+                if kid is not None:
+                    resolved[kid, alg] = resolved_key
+                per_alg_keys.setdefault(alg, []).append(resolved_key)
+        for alg, candidates in per_alg_keys.items():
+            if len(candidates) == 1:  # a kid-less token is fine only when unambiguous
+                resolved[None, alg] = candidates[0]
+        if skipped:
+            logger.info("JWKS %s: skipped %d unusable key(s)", jwks_uri, skipped)
+        since = {
+            kid: (
+                previous.since[kid]
+                if previous is not None and previous.material.get(kid) == jwk_text
+                else generation
+            )
+            for kid, jwk_text in material.items()
+        }
+        if result.max_age is None:
+            max_age = self._default_max_age
+        else:
+            max_age = min(max(result.max_age, self._min_max_age), self._max_max_age)
+        return _KeySet(
+            resolved=resolved,
+            per_alg={alg: len(candidates) for alg, candidates in per_alg_keys.items()},
+            material=material,
+            since=since,
+            generation=generation,
+            expires_at=now + max_age,
+        )
+
+    # ------------------------------------------------------------------ refresh
+
+    def _refresh(
+        self,
+        slot: _Slot[_V],
+        url: str,
+        seen: int,
+        *,
+        allow_http: bool,
+        parse: Callable[[FetchResult, str, float, _V | None], _V],
+        counters: tuple[str, ...],
+    ) -> _Outcome:
+        """Fetch ``url`` into ``slot`` unless another thread finished an attempt since ``seen``.
+
+        Callers read ``slot.attempts`` before ``slot.current``; an attempt stores
+        ``current`` before bumping ``attempts``, so a waiter that sees the count moved
+        finds the new document (or the failure) and makes no request of its own.
+        """
+        with slot.lock:
+            if slot.attempts != seen:
+                return _Outcome(fetched=False, error=slot.last_error, circuit_open=False)
+            if not self._breaker.allow(url):
+                self._count("circuit_rejections")
+                return _Outcome(fetched=False, error=slot.last_error, circuit_open=True)
+            slot.last_attempt_at = self._clock()
+            for name in counters:
+                self._count(name)
+            try:
+                result = self._fetcher.get_json(url, allow_http=allow_http)
+                document = parse(result, url, self._clock(), slot.current)
+            except (FetchError, _InvalidDocument) as exc:
+                self._breaker.record_failure(url)
+                self._count("failures")
+                slot.last_error = exc
+                logger.warning("key fetch failed: %s", exc)  # exc names the URL, no body
+            else:
+                self._breaker.record_success(url)
+                slot.current = document
+                slot.last_error = None
+            finally:
+                slot.attempts += 1
+            return _Outcome(fetched=True, error=slot.last_error, circuit_open=False)
+
+    def _count(self, name: str) -> None:
+        with self._counters_lock:
+            self._counters[name] += 1
+            self._events += 1
+
+
+def _prepare(jwk: object) -> tuple[Any, str | None, frozenset[str]] | None:
+    """A usable public key from one JWK: (key object, kid, algorithms it may verify).
+
+    None for anything unusable: not an object, ``use`` other than ``sig``, ``key_ops``
+    without ``verify``, symmetric or private material, unknown type or curve, an RSA
+    modulus under 2048 bits, an ``alg`` that does not fit the key, malformed numbers.
+    """
+    if not isinstance(jwk, dict):
+        return None
+    kid = jwk.get("kid")
+    use = jwk.get("use")
+    ops = jwk.get("key_ops")
+    if (
+        (kid is not None and not isinstance(kid, str))
+        or (use is not None and use != "sig")
+        or (ops is not None and (not isinstance(ops, list) or "verify" not in ops))
+        or _PRIVATE_MEMBERS.intersection(jwk)
+    ):
+        return None
+    kty = jwk.get("kty")
+    crv = jwk.get("crv")
+    if kty == "RSA":
+        algorithms = _RSA_ALGORITHMS
+        representative = "RS256"
+    elif kty == "EC" and isinstance(crv, str) and crv in _EC_CURVE_ALGORITHM:
+        representative = _EC_CURVE_ALGORITHM[crv]
+        algorithms = frozenset({representative})
+    elif kty == "OKP" and crv in _OKP_CURVES:
+        representative = "EdDSA"
+        algorithms = frozenset({representative})
+    else:
+        return None  # "oct" (never from a JWKS), unknown kty, unsupported curve
+    declared = jwk.get("alg")
+    if declared is not None:
+        if declared not in algorithms:
+            return None
+        algorithms = frozenset({declared})
+    try:
+        key = jwt.PyJWK(jwk, algorithm=representative).key
+    except (jwt.PyJWTError, ValueError, TypeError, KeyError) as exc:
+        logger.info("JWKS key %r skipped: %s", kid, type(exc).__name__)
+        return None
+    if kty == "RSA" and getattr(key, "key_size", 0) < _MIN_RSA_BITS:
+        return None
+    return key, kid, algorithms

@@ -1,0 +1,203 @@
+"""The bounded fetcher: https only, no redirects, a size cap, a total deadline, JSON objects."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+import requests
+
+from support.issuers import FaultyIssuer, Mode
+from tenant_authorizer.errors import FetchError
+from tenant_authorizer.http import HttpFetcher, parse_cache_control
+
+
+def _fetcher() -> HttpFetcher:
+    return HttpFetcher(connect_timeout=0.5, read_timeout=0.5, total_timeout=1.0)
+
+
+def test_fetches_a_json_object(dev_issuer: FaultyIssuer) -> None:
+    """A 200 JSON object comes back parsed, with its max-age."""
+    result = _fetcher().get_json(dev_issuer.jwks_uri, allow_http=True)
+    assert {key["kid"] for key in result.body["keys"]} >= {dev_issuer.current_kid("RS256")}
+    assert result.max_age == 300
+
+
+def test_sends_accept_and_user_agent(dev_issuer: FaultyIssuer) -> None:
+    """Requests ask for JSON and name the product and its version."""
+    _fetcher().get_json(dev_issuer.jwks_uri, allow_http=True)
+    assert dev_issuer.last_headers["Accept"] == "application/json"
+    assert dev_issuer.last_headers["User-Agent"] == "tenant-authorizer/0.1.0"
+
+
+def test_uses_the_given_session(dev_issuer: FaultyIssuer) -> None:
+    """An injected requests.Session is the one that makes the request."""
+    session = requests.Session()
+    session.headers["X-Probe"] = "yes"
+    HttpFetcher(session=session).get_json(dev_issuer.jwks_uri, allow_http=True)
+    assert dev_issuer.last_headers["X-Probe"] == "yes"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ftp://127.0.0.1/jwks.json",
+        "file:///etc/passwd",
+        "//127.0.0.1/jwks.json",
+        "https:///no-host",
+        "jwks.json",
+    ],
+)
+def test_refuses_non_https_urls(url: str) -> None:
+    """Only https:// URLs with a host are fetched, whatever allow_http says."""
+    with pytest.raises(FetchError, match="only"):
+        _fetcher().get_json(url, allow_http=True)
+
+
+def test_refuses_http_unless_allowed(dev_issuer: FaultyIssuer) -> None:
+    """An http:// URL is refused without a request unless allow_http is set."""
+    with pytest.raises(FetchError, match=r"only https://"):
+        _fetcher().get_json(dev_issuer.jwks_uri)
+    assert dev_issuer.request_count() == 0
+
+
+def test_refuses_redirects(dev_issuer: FaultyIssuer) -> None:
+    """A 3xx is a failure and is not followed."""
+    dev_issuer.set_mode("redirect")
+    with pytest.raises(FetchError, match="redirect refused"):
+        _fetcher().get_json(dev_issuer.jwks_uri, allow_http=True)
+    assert dev_issuer.request_count() == 1
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["content-length", "streamed"])
+def test_refuses_bodies_over_max_bytes(dev_issuer: FaultyIssuer, declared: bool) -> None:
+    """A body over max_bytes fails, whether its length is declared or only streamed."""
+    dev_issuer.set_mode("huge")
+    dev_issuer.huge_declared = declared
+    dev_issuer.huge_bytes = 100_000
+    fetcher = HttpFetcher(max_bytes=64 * 1024, total_timeout=2.0)
+    with pytest.raises(FetchError, match="too large"):
+        fetcher.get_json(dev_issuer.jwks_uri, allow_http=True)
+
+
+@pytest.mark.parametrize(("slack", "fits"), [(0, True), (-1, False)], ids=["at", "over"])
+def test_max_bytes_is_inclusive(dev_issuer: FaultyIssuer, slack: int, fits: bool) -> None:
+    """A body of exactly max_bytes is accepted; one byte more is not."""
+    dev_issuer.jwks_cache_control = None
+    size = len(requests.get(dev_issuer.jwks_uri, timeout=1).content)
+    fetcher = HttpFetcher(max_bytes=size + slack)
+    if fits:
+        assert fetcher.get_json(dev_issuer.jwks_uri, allow_http=True).body["keys"]
+    else:
+        with pytest.raises(FetchError, match="too large"):
+            fetcher.get_json(dev_issuer.jwks_uri, allow_http=True)
+
+
+def test_total_timeout_bounds_a_trickling_server(dev_issuer: FaultyIssuer) -> None:
+    """A server sending a byte at a time (each within the read timeout) is cut at the total."""
+    dev_issuer.set_mode("trickle")
+    dev_issuer.trickle_interval = 0.02
+    fetcher = HttpFetcher(connect_timeout=0.3, read_timeout=0.3, total_timeout=0.5)
+    started = time.monotonic()
+    with pytest.raises(FetchError, match="total timeout"):
+        fetcher.get_json(dev_issuer.jwks_uri, allow_http=True)
+    assert time.monotonic() - started < 0.8
+
+
+def test_read_timeout_bounds_a_silent_server(dev_issuer: FaultyIssuer) -> None:
+    """A server that accepts but does not answer fails after the read timeout."""
+    dev_issuer.set_mode("slow")
+    fetcher = HttpFetcher(connect_timeout=0.3, read_timeout=0.2, total_timeout=0.5)
+    started = time.monotonic()
+    with pytest.raises(FetchError, match="Timeout"):
+        fetcher.get_json(dev_issuer.jwks_uri, allow_http=True)
+    assert time.monotonic() - started < 0.5
+
+
+def test_connection_refused_is_a_fetch_error(dev_issuer: FaultyIssuer) -> None:
+    """A closed port fails at once with a FetchError, not a requests exception."""
+    dev_issuer.set_mode("refuse")
+    with pytest.raises(FetchError, match="ConnectionError"):
+        _fetcher().get_json(dev_issuer.jwks_uri, allow_http=True)
+
+
+@pytest.mark.parametrize(
+    ("mode", "path", "status"),
+    [("down", "/jwks.json", 503), ("ok", "/missing.json", 404)],
+    ids=["503", "404"],
+)
+def test_non_2xx_fails_without_the_body(
+    dev_issuer: FaultyIssuer, mode: Mode, path: str, status: int
+) -> None:
+    """A non-2xx status is a failure whose message names the status, not the body."""
+    dev_issuer.set_mode(mode)
+    with pytest.raises(FetchError, match=f"HTTP {status}") as caught:
+        _fetcher().get_json(f"{dev_issuer.issuer}{path}", allow_http=True)
+    assert "error" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("mode", "message"),
+    [("garbage", "not valid JSON"), ("json_array", "not an object")],
+)
+def test_non_object_bodies_fail(dev_issuer: FaultyIssuer, mode: Mode, message: str) -> None:
+    """A body that is not JSON, or JSON but not an object, is a failure; no body is quoted."""
+    dev_issuer.set_mode(mode)
+    with pytest.raises(FetchError, match=message) as caught:
+        _fetcher().get_json(dev_issuer.jwks_uri, allow_http=True)
+    assert "html" not in str(caught.value).lower()
+    assert "keys" not in str(caught.value)
+
+
+def test_messages_leave_out_the_query(dev_issuer: FaultyIssuer) -> None:
+    """A URL's query string (which could carry a secret) is not repeated in errors."""
+    dev_issuer.set_mode("down")
+    with pytest.raises(FetchError) as caught:
+        _fetcher().get_json(f"{dev_issuer.jwks_uri}?sig=s3cr3t", allow_http=True)
+    assert "s3cr3t" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (None, None),
+        ("", None),
+        ("public", None),
+        ("max-age=300", 300),
+        ("public, max-age=600, must-revalidate", 600),
+        ("MAX-AGE=60", 60),
+        ('max-age="120"', 120),
+        ("max-age = 30", 30),
+        ("max-age=300, max-age=10", 10),
+        ("max-age=-5", None),
+        ("max-age=abc", None),
+        ("s-maxage=900", None),
+        ("no-store", 0),
+        ("no-cache", 0),
+        ("max-age=300, no-cache", 0),
+    ],
+)
+def test_cache_control_parsing(header: str | None, expected: int | None) -> None:
+    """max-age is read; no-store/no-cache mean 0; anything unreadable means absent."""
+    assert parse_cache_control(header) == expected
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"), [(None, None), ("no-store", 0), ("max-age=42", 42)]
+)
+def test_max_age_comes_from_the_response(
+    dev_issuer: FaultyIssuer, header: str | None, expected: int | None
+) -> None:
+    """FetchResult.max_age reflects the Cache-Control header the server sent."""
+    dev_issuer.jwks_cache_control = header
+    assert _fetcher().get_json(dev_issuer.jwks_uri, allow_http=True).max_age == expected
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"total_timeout": 0}, {"connect_timeout": -1}, {"max_bytes": 0}]
+)
+def test_rejects_nonsense_limits(kwargs: dict[str, Any]) -> None:
+    """Zero or negative limits are a programming error."""
+    with pytest.raises(ValueError, match="positive"):
+        HttpFetcher(**kwargs)
