@@ -205,3 +205,34 @@ def test_secret_read_decrypted(endpoint: str) -> None:
     assert registry.secret(name, tenant_id="legacy") == b"s3cr3t-value"
     assert registry.secret(name, tenant_id="legacy") == b"s3cr3t-value"
     assert registry.stats.fetches == 1
+
+
+def test_concurrent_lookups_with_evictions_stay_consistent() -> None:
+    """Threads of the local gateway looking up many accounts never corrupt the bounded cache."""
+    import threading
+
+    from tenant_authorizer.registry import StaticSource
+
+    accounts = [f"{100000000000 + i}" for i in range(40)]
+    docs = [
+        tenant_doc(f"t{i}", a, static_tokens=[{"id": "k", "sha256": "0" * 64, "principal_id": "p"}])
+        for i, a in enumerate(accounts)
+    ]
+    registry = TenantRegistry(StaticSource(account_documents(docs)), ttl=0.0, max_accounts=8)
+    errors: list[BaseException] = []
+
+    def worker(offset: int) -> None:
+        try:
+            for n in range(300):
+                account = accounts[(n * 7 + offset) % len(accounts)]
+                caller = parse_arn(f"arn:aws:execute-api:us-east-1:{account}:a1b2c3d4e5/p/GET/")
+                assert registry.lookup(caller).binding.account_id == account
+        except BaseException as exc:  # noqa: BLE001  (collected and asserted below)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []

@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, NamedTuple
 
 from .config import TenantConfig
 from .decision import Grant, decide, grant_for
@@ -29,15 +29,14 @@ from .jwks import JwksCache
 from .policy import ContextValue, flatten, iam_policy, simple_response
 from .registry import ConfigSource, Resolution, SsmSource, TenantRegistry, TenantRuntime
 from .settings import Settings
-from .telemetry import Telemetry
+from .telemetry import DecisionRecord, Telemetry
 from .verification import TokenVerifier, VerifiedToken, token_digest
 
 Outcome = Literal["allow", "deny", "unauthorized", "fault"]
 _REPEAT_CACHE_MAX: Final = 10_000
 
 
-@dataclass(frozen=True, slots=True)
-class Evaluation:
+class Evaluation(NamedTuple):
     """The result of one invocation, independent of transport."""
 
     outcome: Outcome
@@ -80,6 +79,7 @@ class Authorizer:
         self._clock = clock
         self._repeat: dict[str, _Verified] = {}
         self._repeat_max = repeat_cache_max
+        self._last_snapshot: dict[str, int] = {}
 
     @classmethod
     def from_settings(
@@ -117,62 +117,59 @@ class Authorizer:
     def evaluate(self, event: object) -> Evaluation:
         """Decide for one API Gateway authorizer event. Never raises."""
         started = time.perf_counter()
-        record: dict[str, Any] = {}
-        before = self._counters()
+        record = DecisionRecord()
+        before = self._events()
         try:
             evaluation = self._evaluate(event, record)
         except AuthorizerError as exc:
             outcome: Outcome = "fault" if isinstance(exc, PlatformFault) else "unauthorized"
-            evaluation = Evaluation(outcome, exc.reason, None, record.get("tenant_id"), False)
-            if exc.detail:
-                record["detail"] = exc.detail
-            if exc.kid and "kid" not in record:
-                record["kid"] = exc.kid
+            evaluation = Evaluation(outcome, exc.reason, None, record.tenant_id, False)
+            record.detail = exc.detail or None
+            if exc.kid and record.kid is None:
+                record.kid = exc.kid
         except Exception as exc:  # noqa: BLE001  (invariant 1: anything unexpected is a fault)
-            evaluation = Evaluation(
-                "fault", Reason.INTERNAL_ERROR, None, record.get("tenant_id"), False
-            )
+            evaluation = Evaluation("fault", Reason.INTERNAL_ERROR, None, record.tenant_id, False)
             # The type only: a message could quote input, and input may hold a token.
-            record["detail"] = f"unexpected {type(exc).__name__}"
-        record["outcome"] = evaluation.outcome
-        record["reason"] = evaluation.reason.value
-        record["cache"] = "hit" if evaluation.cache_hit else "miss"
-        record["latency_ms"] = round((time.perf_counter() - started) * 1000, 3)
-        self.telemetry.decision(record, self._metrics(before))
+            record.detail = f"unexpected {type(exc).__name__}"
+        record.outcome = evaluation.outcome
+        record.reason = evaluation.reason
+        if evaluation.cache_hit:
+            record.cache = "hit"
+        metrics = self._metrics() if self._events() != before else None
+        self.telemetry.decision(record, (time.perf_counter() - started) * 1000, metrics)
         return evaluation
 
-    def _evaluate(self, event: object, record: dict[str, Any]) -> Evaluation:
+    def _evaluate(self, event: object, record: DecisionRecord) -> Evaluation:
         request = parse_event(event)
         caller = request.caller
-        record["kind"] = request.kind.value
-        record["account_id"] = caller.account_id
-        record["api_id"] = caller.api_id
-        record["stage"] = caller.stage
-        record["route"] = caller.route
+        record.kind = request.kind
+        record.account_id = caller.account_id
+        record.api_id = caller.api_id
+        record.stage = caller.stage
+        record.route = caller.route
         resolution = self.registry.lookup(caller)
-        tenant = resolution.tenant.config
-        record["tenant_id"] = tenant.tenant_id
-        if resolution.stale:
-            record["stale_config"] = True
+        runtime = resolution.tenant
+        tenant = runtime.config
+        record.tenant_id = tenant.tenant_id
+        record.stale_config = resolution.stale
         token = request.credential(tenant.token)
         digest = token_digest(token)
-        record["token_hash"] = digest[:12]
+        record.token_hash = digest[:12]
 
         cached = self._repeat.get(digest)
-        hit = cached is not None and self._still_valid(cached, resolution.tenant)
+        hit = cached is not None and self._still_valid(cached, runtime)
         verified = cached if hit and cached is not None else self._verify(token, digest, resolution)
-        record["iss"] = verified.token.issuer
-        if verified.token.kid is not None:
-            record["kid"] = verified.token.kid
-        if verified.token.stale_key and not hit:
-            record["stale_key"] = True
+        result = verified.token
+        record.iss = result.issuer
+        record.kid = result.kid
+        record.principal = result.principal_id
+        record.stale_key = result.stale_key and not hit
 
-        decision = decide(resolution.tenant.rules, verified.grant, caller)
+        decision = decide(runtime.rules, verified.grant, caller)
         if resolution.binding.response == "simple" and request.kind is EventKind.HTTP_V2:
             response = simple_response(decision, verified.context)
         else:
-            response = iam_policy(verified.token.principal_id, caller, decision, verified.context)
-        record["principal"] = verified.token.principal_id
+            response = iam_policy(result.principal_id, caller, decision, verified.context)
         outcome: Outcome = "allow" if decision.allowed else "deny"
         return Evaluation(outcome, decision.reason, response, tenant.tenant_id, hit)
 
@@ -188,9 +185,9 @@ class Authorizer:
             context=_context(tenant, result),
             skew=issuer_config.clock_skew_seconds if issuer_config else 0.0,
         )
-        if not result.stale_key:
+        if self._repeat_max > 0 and not result.stale_key:
             # A decision made on stale keys is not remembered: it is re-made (and re-counted
-            # as stale) until the IdP answers again.
+            # as stale) until the IdP answers again. repeat_cache_max=0 disables the cache.
             if len(self._repeat) >= self._repeat_max:
                 del self._repeat[next(iter(self._repeat))]
             self._repeat[digest] = entry
@@ -208,24 +205,28 @@ class Authorizer:
 
     # ------------------------------------------------------------------ telemetry
 
-    def _counters(self) -> tuple[int, int, int, int, int, int]:
-        j = self.jwks.stats
-        r = self.registry.stats
-        return (j.stale_serves, r.stale_serves, j.fetches, j.failures, r.fetches, r.failures)
+    def _events(self) -> int:
+        """A number that changes whenever a fetch, failure or stale serve is counted."""
+        return self.registry.stats.events + self.jwks.events
 
-    def _metrics(self, before: tuple[int, ...]) -> dict[str, int] | None:
-        after = self._counters()
-        if after == before:
-            return None
-        names = (
-            "StaleKeyServes",
-            "StaleConfigServes",
-            "JwksFetches",
-            "JwksFetchFailures",
-            "SsmFetches",
-            "SsmFetchFailures",
-        )
-        return {n: a - b for n, a, b in zip(names, after, before, strict=True) if a != b}
+    def _metrics(self) -> dict[str, int] | None:
+        """The counters that moved during this decision (rare: cold or refreshing paths)."""
+        snapshot = self._snapshot()
+        previous = self._last_snapshot
+        self._last_snapshot = snapshot
+        return {k: v - previous.get(k, 0) for k, v in snapshot.items() if v != previous.get(k, 0)}
+
+    def _snapshot(self) -> dict[str, int]:
+        jwks = self.jwks.stats
+        registry = self.registry.stats
+        return {
+            "StaleKeyServes": jwks.stale_serves,
+            "StaleConfigServes": registry.stale_serves,
+            "JwksFetches": jwks.fetches,
+            "JwksFetchFailures": jwks.failures,
+            "SsmFetches": registry.fetches,
+            "SsmFetchFailures": registry.failures,
+        }
 
 
 def _context(tenant: TenantConfig, token: VerifiedToken) -> dict[str, ContextValue]:

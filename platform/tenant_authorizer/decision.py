@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from .config import ClaimValue, RouteRule, TenantConfig
 from .errors import Reason
@@ -39,10 +39,11 @@ class RuleSet:
 
     rules: tuple[CompiledRule, ...]
     default_allow: bool
+    # With no rules every principal has the same grant and every route the same answer.
+    constant: Decision | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Grant:
+class Grant(NamedTuple):
     """What one principal may call on one API: the cache-safe part of a decision."""
 
     satisfied: tuple[bool, ...]  # per rule, in order
@@ -51,8 +52,7 @@ class Grant:
     deny: tuple[str, ...]  # resource suffixes to Deny explicitly
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):
     """The answer for the current request, plus the full grant the policy carries."""
 
     allowed: bool
@@ -81,7 +81,13 @@ def compile_rules(tenant: TenantConfig) -> RuleSet:
         methods = EXPANDED_METHODS if "*" in rule.methods else rule.methods
         resources = tuple(dict.fromkeys(_resource_glob(m, rule.path) for m in methods))
         compiled.append(CompiledRule(rule, resources, _glob_regex(resources)))
-    return RuleSet(tuple(compiled), tenant.default_route_access == "allow")
+    default_allow = tenant.default_route_access == "allow"
+    constant = None
+    if not compiled:
+        grant = Grant((), (), ("*",) if default_allow else (), ())
+        reason = Reason.OK if default_allow else Reason.ROUTE_NOT_ALLOWED
+        constant = Decision(default_allow, reason, grant)
+    return RuleSet(tuple(compiled), default_allow, constant)
 
 
 def claim_matches(actual: Any, expected: tuple[ClaimValue, ...]) -> bool:
@@ -106,6 +112,8 @@ def _rule_failure(rule: RouteRule, scopes: frozenset[str], claims: Mapping[str, 
 
 def grant_for(rules: RuleSet, scopes: frozenset[str], claims: Mapping[str, Any]) -> Grant:
     """Everything a principal may and may not call: computed once per verified token."""
+    if rules.constant is not None:
+        return rules.constant.grant
     failures = tuple(_rule_failure(c.rule, scopes, claims) for c in rules.rules)
     satisfied = tuple(f is Reason.OK for f in failures)
     deny = tuple(
@@ -126,6 +134,8 @@ def grant_for(rules: RuleSet, scopes: frozenset[str], claims: Mapping[str, Any])
 
 def decide(rules: RuleSet, grant: Grant, caller: Caller) -> Decision:
     """Allow or deny the current request under ``grant``."""
+    if rules.constant is not None:
+        return rules.constant
     resource = caller.resource
     covered = False
     for compiled, failure in zip(rules.rules, grant.failure, strict=True):

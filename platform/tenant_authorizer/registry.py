@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from cachetools import LRUCache
 
@@ -132,9 +132,13 @@ class RegistryStats:
     failures: int = 0
     stale_serves: int = 0
 
+    @property
+    def events(self) -> int:
+        """Changes whenever any counter does: a cheap "did anything happen" check."""
+        return self.fetches + self.failures + self.stale_serves
 
-@dataclass(frozen=True, slots=True)
-class Resolution:
+
+class Resolution(NamedTuple):
     """The outcome of a registry lookup for one caller."""
 
     binding: Binding
@@ -157,6 +161,7 @@ class TenantRegistry:
     _secrets: LRUCache[str, _Entry] = field(init=False)
     _locks: dict[str, threading.Lock] = field(init=False, default_factory=dict)
     _locks_guard: threading.Lock = field(init=False, default_factory=threading.Lock)
+    _table_lock: threading.Lock = field(init=False, default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self._accounts = LRUCache(maxsize=self.max_accounts)
@@ -192,11 +197,15 @@ class TenantRegistry:
         load: Callable[[str], Any],
     ) -> tuple[Any, bool]:
         now = self.clock()
-        entry = cache.get(key)
+        # cachetools caches reorder on read: every access holds the one table lock
+        # (uncontended in Lambda; the threaded local gateway needs it).
+        with self._table_lock:
+            entry = cache.get(key)
         if entry is not None and now < entry.fresh_until:
             return entry.value, entry.stale
         with self._lock_for(lock_key):
-            entry = cache.get(key)
+            with self._table_lock:
+                entry = cache.get(key)
             now = self.clock()
             if entry is not None and now < entry.fresh_until:
                 return entry.value, entry.stale  # another thread refreshed it while we waited
@@ -212,7 +221,8 @@ class TenantRegistry:
                     entry.stale = True
                     return entry.value, True
                 raise PlatformFault(Reason.TENANT_CONFIG_UNAVAILABLE, f"{lock_key}: {exc}") from exc
-            cache[key] = _Entry(value, now + self.ttl, now + self.ttl + self.stale_window)
+            with self._table_lock:
+                cache[key] = _Entry(value, now + self.ttl, now + self.ttl + self.stale_window)
             return value, False
 
     def _lock_for(self, key: str) -> threading.Lock:

@@ -20,8 +20,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from jwt.algorithms import get_default_algorithms
 
@@ -37,8 +36,7 @@ _HEADER_CACHE_MAX: Final = 512
 _CLIENT_ID_CLAIMS: Final = ("client_id", "azp", "cid", "appid")
 
 
-@dataclass(frozen=True, slots=True)
-class VerifiedToken:
+class VerifiedToken(NamedTuple):
     """A token that passed every check, and what decisions and context need from it."""
 
     issuer: str

@@ -1,0 +1,292 @@
+"""`make bench`: what a decision costs, as ratios to the raw signature verification.
+
+Measured in one run, on this machine:
+
+* warm decision (tenant config and key cached; repeated-token cache off), RS256 and ES256,
+  event in to response out with the decision log line written, against the raw
+  ``cryptography`` verification of the same token and PyJWT's ``jwt.decode``;
+* a repeated token (seen again within its lifetime on a warm instance);
+* the cold start: importing the handler module against importing the third-party
+  modules it pulls in, each in a fresh interpreter;
+* the first decision of a cold instance, with SSM on a moto server and the JWKS on a
+  local issuer (127.0.0.1), in a fresh interpreter;
+* the network calls of 10,000 warm decisions over 100 tenants.
+
+Timings are the best of several repeats (``timeit`` practice: the minimum is the cost,
+the rest is noise). Targets come from issue 2; the table says whether each was met.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "platform"), str(ROOT / "tests")]
+
+import jwt  # noqa: E402
+from cryptography.hazmat.primitives import hashes  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature  # noqa: E402
+
+from support.events import event  # noqa: E402
+from support.harness import issuer_entry, tenant_doc  # noqa: E402
+from tenant_authorizer.authorizer import Authorizer  # noqa: E402
+from tenant_authorizer.devissuer import DevIssuer  # noqa: E402
+from tenant_authorizer.http import HttpFetcher  # noqa: E402
+from tenant_authorizer.jwks import JwksCache  # noqa: E402
+from tenant_authorizer.layout import account_documents  # noqa: E402
+from tenant_authorizer.registry import StaticSource, TenantRegistry  # noqa: E402
+from tenant_authorizer.telemetry import Telemetry  # noqa: E402
+
+ACCOUNT = "123456789012"
+AUDIENCE = "https://api.example.test"
+
+
+def best_per_call(fn: Callable[[], object], *, number: int, repeat: int = 7) -> float:
+    """Seconds per call: the minimum over ``repeat`` runs of ``number`` calls."""
+    fn()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for _ in range(number):
+            fn()
+        times.append((time.perf_counter() - start) / number)
+    return min(times)
+
+
+def _b64(segment: str) -> bytes:
+    import base64
+
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+def raw_verifier(token: str, key: Any, alg: str) -> Callable[[], None]:
+    """The raw signature check of ``token`` with cryptography, nothing else."""
+    header, payload, signature = token.split(".")
+    message = f"{header}.{payload}".encode()
+    sig = _b64(signature)
+    if alg == "RS256":
+        assert isinstance(key, rsa.RSAPublicKey)
+        return lambda: key.verify(sig, message, padding.PKCS1v15(), hashes.SHA256())
+    assert isinstance(key, ec.EllipticCurvePublicKey)
+
+    def verify_es256() -> None:
+        der = encode_dss_signature(int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big"))
+        key.verify(der, message, ec.ECDSA(hashes.SHA256()))
+
+    return verify_es256
+
+
+def authorizer_for(docs: list[dict[str, Any]], *, repeat_cache: bool, sink: Any) -> Authorizer:
+    registry = TenantRegistry(StaticSource(account_documents(docs)))
+    jwks = JwksCache(HttpFetcher())
+    return Authorizer(
+        registry,
+        jwks,
+        Telemetry(write=sink),
+        repeat_cache_max=10_000 if repeat_cache else 0,
+    )
+
+
+def warm_paths(rows: list[tuple[str, str, str, str]]) -> None:
+    devnull = open(os.devnull, "w")  # noqa: SIM115  (kept open for the whole run)
+    with DevIssuer(port=0) as issuer:
+        docs = [tenant_doc("acme", ACCOUNT, [issuer_entry(issuer)], api_ids=["a1b2c3d4e5"])]
+        keys = {k["kid"]: jwt.PyJWK(k).key for k in issuer.jwks()["keys"]}  # type: ignore[index, union-attr]
+        for alg in ("RS256", "ES256"):
+            token = issuer.mint(alg=alg, expires_in=3600, scope="orders:read")
+            key = keys[jwt.get_unverified_header(token)["kid"]]
+            raw = best_per_call(raw_verifier(token, key, alg), number=2000)
+
+            def pyjwt_decode(token: str = token, key: Any = key, alg: str = alg) -> None:
+                jwt.decode(token, key, algorithms=[alg], audience=AUDIENCE, issuer=issuer.issuer)
+
+            decode = best_per_call(pyjwt_decode, number=2000)
+            ev = event("rest_token", token)
+            warm_auth = authorizer_for(docs, repeat_cache=False, sink=devnull.write)
+            assert warm_auth.evaluate(ev).outcome == "allow"
+            warm = best_per_call(lambda a=warm_auth, e=ev: a.evaluate(e), number=2000)
+            repeat_auth = authorizer_for(docs, repeat_cache=True, sink=devnull.write)
+            assert repeat_auth.evaluate(ev).outcome == "allow"
+            repeated = best_per_call(lambda a=repeat_auth, e=ev: a.evaluate(e), number=5000)
+            rows.append((f"raw verify ({alg}, cryptography)", f"{raw * 1e6:.1f} us", "1.00x", ""))
+            rows.append(
+                (f"PyJWT jwt.decode ({alg})", f"{decode * 1e6:.1f} us", f"{decode / raw:.2f}x", "")
+            )
+            rows.append(
+                (
+                    f"warm decision ({alg})",
+                    f"{warm * 1e6:.1f} us",
+                    f"{warm / raw:.2f}x",
+                    _goal(warm / raw, 1.5),
+                )
+            )
+            rows.append(
+                (
+                    f"repeated token ({alg})",
+                    f"{repeated * 1e6:.1f} us",
+                    f"{repeated / raw:.2f}x",
+                    _goal(repeated / raw, 0.25),
+                )
+            )
+    devnull.close()
+
+
+def _goal(ratio: float, target: float) -> str:
+    return f"goal <= {target}x: {'met' if ratio <= target else 'NOT met'}"
+
+
+def _python(code: str, env: dict[str, str] | None = None) -> str:
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "platform"), **(env or {})},
+    )
+    return result.stdout.strip()
+
+
+def cold_import(rows: list[tuple[str, str, str, str]]) -> None:
+    third_party = json.loads(
+        _python(
+            textwrap.dedent(
+                """
+                import json, sys
+                before = set(sys.modules)
+                import tenant_authorizer.handler
+                names = {m.split(".")[0] for m in set(sys.modules) - before}
+                stdlib = sys.stdlib_module_names
+                print(json.dumps(sorted(n for n in names if n not in stdlib
+                      and n != "tenant_authorizer" and not n.startswith("_"))))
+                """
+            )
+        )
+    )
+    deps_code = "; ".join(f"import {name}" for name in third_party) or "pass"
+    deps_code += "; import jwt.algorithms"
+
+    def timed(code: str) -> float:
+        return float(
+            _python(f"import time; t = time.perf_counter(); {code}; print(time.perf_counter() - t)")
+        )
+
+    runs = 9
+    handler = statistics.median(timed("import tenant_authorizer.handler") for _ in range(runs))
+    deps = statistics.median(timed(deps_code) for _ in range(runs))
+    rows.append((f"import dependencies ({', '.join(third_party)})", f"{deps * 1e3:.1f} ms", "", ""))
+    rows.append(
+        (
+            "import tenant_authorizer.handler",
+            f"{handler * 1e3:.1f} ms",
+            f"{handler / deps:.2f}x deps",
+            _goal(handler / deps, 1.1),
+        )
+    )
+
+
+def cold_first_decision(rows: list[tuple[str, str, str, str]], raw_rs256: float) -> None:
+    from support.aws import aws_env, moto_server, ssm_client
+
+    with moto_server() as endpoint, DevIssuer(port=0) as issuer:
+        docs = [tenant_doc("acme", ACCOUNT, [issuer_entry(issuer)], api_ids=["a1b2c3d4e5"])]
+        client = ssm_client(endpoint)
+        for account, value in account_documents(docs).items():
+            client.put_parameter(
+                Name=f"/tenant-authorizer/accounts/{account}", Value=value, Type="String"
+            )
+        ev = json.dumps(event("rest_token", issuer.mint(expires_in=3600)))
+        code = textwrap.dedent(
+            f"""
+            import io, json, sys, time
+            t0 = time.perf_counter()
+            from tenant_authorizer.handler import handler
+            t1 = time.perf_counter()
+            out, sys.stdout = sys.stdout, io.StringIO()
+            response = handler(json.loads({ev!r}), None)
+            t2 = time.perf_counter()
+            sys.stdout = out
+            assert response["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+            print(json.dumps([t1 - t0, t2 - t1]))
+            """
+        )
+        samples = [json.loads(_python(code, aws_env(endpoint))) for _ in range(5)]
+    first = statistics.median(s[1] for s in samples)
+    total = statistics.median(s[0] + s[1] for s in samples)
+    rows.append(
+        (
+            "first decision, cold (SSM on moto + JWKS on 127.0.0.1)",
+            f"{first * 1e3:.1f} ms",
+            f"{first / raw_rs256:.0f}x",
+            f"import + first decision {total * 1e3:.0f} ms",
+        )
+    )
+
+
+def network_calls(rows: list[tuple[str, str, str, str]]) -> None:
+    tenants = 100
+    issuers = [DevIssuer(port=0, algorithms=("RS256",)).start() for _ in range(tenants)]
+    try:
+        docs = []
+        events = []
+        for i, issuer in enumerate(issuers):
+            account = f"{100000000000 + i}"
+            docs.append(tenant_doc(f"tenant-{i}", account, [issuer_entry(issuer)]))
+            events.append(event("rest_token", issuer.mint(expires_in=3600), account=account))
+
+        class Counting(StaticSource):
+            calls = 0
+
+            def load_account(self, account_id: str) -> str | None:
+                Counting.calls += 1
+                return super().load_account(account_id)
+
+        authorizer = Authorizer(
+            TenantRegistry(Counting(account_documents(docs))),
+            JwksCache(HttpFetcher()),
+            Telemetry(write=lambda _line: None),
+            repeat_cache_max=0,
+        )
+        for n in range(10_000):
+            assert authorizer.evaluate(events[n % tenants]).outcome == "allow"
+        http_calls = sum(issuer.request_count() for issuer in issuers)
+    finally:
+        for issuer in issuers:
+            issuer.stop()
+    total = Counting.calls + http_calls
+    rows.append(
+        (
+            "10,000 warm decisions, 100 tenants: network calls",
+            f"{total} ({Counting.calls} SSM + {http_calls} JWKS)",
+            "",
+            f"goal {2 * tenants}: {'met' if total <= 2 * tenants else 'NOT met'}",
+        )
+    )
+
+
+def main() -> None:
+    rows: list[tuple[str, str, str, str]] = []
+    warm_paths(rows)
+    raw_rs256 = float(rows[0][1].split()[0]) / 1e6
+    cold_import(rows)
+    cold_first_decision(rows, raw_rs256)
+    network_calls(rows)
+    width = max(len(r[0]) for r in rows)
+    print(f"\n{'measurement'.ljust(width)}  {'cost':>14}  {'ratio':>12}  note")
+    print("-" * (width + 60))
+    for name, cost, ratio, note in rows:
+        print(f"{name.ljust(width)}  {cost:>14}  {ratio:>12}  {note}")
+    print(f"\npython {sys.version.split()[0]}, jwt {jwt.__version__}, {os.cpu_count()} cores")
+
+
+if __name__ == "__main__":
+    main()
