@@ -337,7 +337,7 @@ def test_repeated_token_cache_honours_config_change(
     docs = _docs(issuers)
     docs[0]["issuers"] = [issuer_entry(issuers["beta"])]
     harness.replace_docs(docs)
-    harness.registry._accounts.clear()
+    harness.registry.invalidate()  # as a `tenant-authz local` reload does
     result = harness.evaluate(_ev("rest_token", token))
     assert (result.outcome, result.reason) == ("unauthorized", Reason.ISSUER_NOT_ALLOWED)
 

@@ -236,3 +236,22 @@ def test_concurrent_lookups_with_evictions_stay_consistent() -> None:
     for thread in threads:
         thread.join()
     assert errors == []
+
+
+def test_changed_document_is_seen_after_the_ttl() -> None:
+    """A republished account document takes effect once the TTL passes, not before."""
+    from tenant_authorizer.registry import StaticSource
+
+    def doc(tenant_id: str) -> dict[str, Any]:
+        token = {"id": "k", "sha256": "0" * 64, "principal_id": "p"}
+        return tenant_doc(tenant_id, ACCOUNT, static_tokens=[token])
+
+    clock = Clock()
+    source = StaticSource(account_documents([doc("before")]))
+    registry = TenantRegistry(source, ttl=60, clock=clock)
+    assert registry.lookup(CALLER).tenant.config.tenant_id == "before"
+    source.accounts = account_documents([doc("after")])
+    clock.now += 59
+    assert registry.lookup(CALLER).tenant.config.tenant_id == "before"
+    clock.now += 2
+    assert registry.lookup(CALLER).tenant.config.tenant_id == "after"

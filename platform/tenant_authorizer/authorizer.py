@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final, Literal, NamedTuple
 
 from .config import TenantConfig
-from .decision import Grant, decide, grant_for
+from .decision import Decision, Grant, decide, grant_for
 from .errors import AuthorizerError, PlatformFault, Reason
-from .events import EventKind, parse_event
+from .events import Caller, EventKind, parse_event
 from .http import HttpFetcher
 from .jwks import JwksCache
 from .policy import ContextValue, flatten, iam_policy, simple_response
@@ -58,6 +58,8 @@ class _Verified:
     grant: Grant
     context: dict[str, ContextValue]
     skew: float
+    # Policy documents already built for this principal, by API/stage (see _response).
+    documents: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 class Authorizer:
@@ -169,7 +171,7 @@ class Authorizer:
         if resolution.binding.response == "simple" and request.kind is EventKind.HTTP_V2:
             response = simple_response(decision, verified.context)
         else:
-            response = iam_policy(result.principal_id, caller, decision, verified.context)
+            response = self._policy(verified, caller, decision)
         outcome: Outcome = "allow" if decision.allowed else "deny"
         return Evaluation(outcome, decision.reason, response, tenant.tenant_id, hit)
 
@@ -192,6 +194,26 @@ class Authorizer:
                 del self._repeat[next(iter(self._repeat))]
             self._repeat[digest] = entry
         return entry
+
+    @staticmethod
+    def _policy(verified: _Verified, caller: Caller, decision: Decision) -> dict[str, Any]:
+        """The IAM answer; its document is built once per principal and API/stage.
+
+        The document depends only on the grant and the API/stage prefix, except for the
+        explicit Deny of an uncovered route under a deny default, which names the ARN.
+        """
+        key = caller.arn if decision.reason is Reason.ROUTE_NOT_ALLOWED else caller.api_prefix
+        document = verified.documents.get(key)
+        if document is None:
+            built = iam_policy(verified.token.principal_id, caller, decision, verified.context)
+            document = built["policyDocument"]
+            if len(verified.documents) < 64:
+                verified.documents[key] = document
+        return {
+            "principalId": verified.token.principal_id,
+            "policyDocument": document,
+            "context": verified.context,
+        }
 
     def _still_valid(self, entry: _Verified, tenant: TenantRuntime) -> bool:
         if entry.tenant is not tenant:

@@ -10,8 +10,6 @@ response body never appears in a message.
 
 from __future__ import annotations
 
-import http.client
-import http.cookiejar
 import json
 import re
 import sys
@@ -107,7 +105,11 @@ class HttpFetcher:
             return session
         with self._session_lock:
             if self._session is None:
-                import requests  # noqa: PLC0415  ~100 ms at import; not every cold start fetches
+                # Imported here, like http.client below: ~100 ms together, and a warm
+                # instance (or a cold one whose keys are cached) never fetches.
+                import http.cookiejar  # noqa: PLC0415
+
+                import requests  # noqa: PLC0415
 
                 new = requests.Session()
                 new.headers["User-Agent"] = _user_agent()
@@ -124,6 +126,8 @@ class HttpFetcher:
         if parts.scheme not in schemes or not parts.hostname:
             allowed = " or ".join(f"{s}://" for s in schemes)
             raise FetchError(f"refused {_safe_url(url)!r}: only {allowed} URLs are fetched")
+
+        import http.client  # noqa: PLC0415  see _get_session
 
         import requests  # noqa: PLC0415  see _get_session
         from urllib3.exceptions import HTTPError as Urllib3Error  # noqa: PLC0415  same

@@ -162,6 +162,7 @@ class TenantRegistry:
     _locks: dict[str, threading.Lock] = field(init=False, default_factory=dict)
     _locks_guard: threading.Lock = field(init=False, default_factory=threading.Lock)
     _table_lock: threading.Lock = field(init=False, default_factory=threading.Lock)
+    _resolved: dict[str, tuple[float, Resolution]] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self._accounts = LRUCache(maxsize=self.max_accounts)
@@ -169,7 +170,11 @@ class TenantRegistry:
 
     def lookup(self, caller: Caller) -> Resolution:
         """The binding and tenant for ``caller``; :class:`TenantNotBound` or a fault otherwise."""
-        document, stale = self._get(
+        # Warm path: the resolution of this exact ARN, valid while its account entry is.
+        fast = self._resolved.get(caller.arn)
+        if fast is not None and self.clock() < fast[0]:
+            return fast[1]
+        document, stale, fresh_until = self._get(
             self._accounts, f"account:{caller.account_id}", caller.account_id, self._load_account
         )
         resolved = document.resolve(caller.api_id, caller.stage) if document else None
@@ -178,11 +183,22 @@ class TenantRegistry:
                 Reason.TENANT_NOT_BOUND,
                 f"no tenant bound to {caller.account_id}/{caller.api_id}/{caller.stage}",
             )
-        return Resolution(resolved[0], resolved[1], stale)
+        resolution = Resolution(resolved[0], resolved[1], stale)
+        if len(self._resolved) >= 4 * self.max_accounts:
+            self._resolved.clear()  # bounded; rebuilt from the account entries in microseconds
+        self._resolved[caller.arn] = (fresh_until, resolution)
+        return resolution
+
+    def invalidate(self) -> None:
+        """Forget every cached document and secret: the next lookups read the source again."""
+        with self._table_lock:
+            self._accounts.clear()
+            self._secrets.clear()
+            self._resolved.clear()
 
     def secret(self, name: str, *, tenant_id: str) -> bytes:
         """A decrypted HS* secret; :class:`PlatformFault` when it cannot be had."""
-        value, _ = self._get(self._secrets, f"secret:{name}", name, self._load_secret)
+        value, _, _ = self._get(self._secrets, f"secret:{name}", name, self._load_secret)
         if not isinstance(value, bytes):
             raise PlatformFault(
                 Reason.SECRET_UNAVAILABLE, f"secret parameter {name} not found", tenant_id=tenant_id
@@ -195,20 +211,21 @@ class TenantRegistry:
         lock_key: str,
         key: str,
         load: Callable[[str], Any],
-    ) -> tuple[Any, bool]:
+    ) -> tuple[Any, bool, float]:
         now = self.clock()
         # cachetools caches reorder on read: every access holds the one table lock
         # (uncontended in Lambda; the threaded local gateway needs it).
         with self._table_lock:
             entry = cache.get(key)
         if entry is not None and now < entry.fresh_until:
-            return entry.value, entry.stale
+            return entry.value, entry.stale, entry.fresh_until
         with self._lock_for(lock_key):
             with self._table_lock:
                 entry = cache.get(key)
             now = self.clock()
             if entry is not None and now < entry.fresh_until:
-                return entry.value, entry.stale  # another thread refreshed it while we waited
+                # Another thread refreshed it while we waited.
+                return entry.value, entry.stale, entry.fresh_until
             try:
                 self.stats.fetches += 1
                 value = load(key)
@@ -219,11 +236,12 @@ class TenantRegistry:
                     # Back off: the next attempt waits, so an SSM outage is not hammered.
                     entry.fresh_until = min(now + self.retry_after, entry.stale_until)
                     entry.stale = True
-                    return entry.value, True
+                    return entry.value, True, entry.fresh_until
                 raise PlatformFault(Reason.TENANT_CONFIG_UNAVAILABLE, f"{lock_key}: {exc}") from exc
+            fresh_until = now + self.ttl
             with self._table_lock:
-                cache[key] = _Entry(value, now + self.ttl, now + self.ttl + self.stale_window)
-            return value, False
+                cache[key] = _Entry(value, fresh_until, fresh_until + self.stale_window)
+            return value, False, fresh_until
 
     def _lock_for(self, key: str) -> threading.Lock:
         with self._locks_guard:
