@@ -1,0 +1,1 @@
+"""Test support: local issuers, tenant documents, events, a harness around Authorizer."""
