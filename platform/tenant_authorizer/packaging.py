@@ -1,0 +1,242 @@
+"""Reproducible Lambda zip builder (``tenant-authz package`` / ``make package``).
+
+The zip holds the runtime dependencies of ``[project].dependencies`` installed as
+manylinux wheels for the target architecture and Python version (boto3/botocore
+excluded: the Lambda runtime provides them, docs/decisions/0010), plus the
+``tenant_authorizer`` modules the handler needs (the tools modules are left out).
+
+Same inputs, same bytes: entries are sorted, every timestamp is 1980-01-01, permissions
+are fixed (0644 files, 0755 directories), and the files that vary between installs
+(``__pycache__``, ``RECORD``, ``INSTALLER``, ``REQUESTED``, ``direct_url.json``, console
+scripts with an absolute interpreter path) are dropped.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import tomllib
+import zipfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+ARCHITECTURES: Final = {"arm64": "aarch64", "x86_64": "x86_64"}
+PYTHON_VERSIONS: Final = ("3.12", "3.13")
+PROVIDED_BY_RUNTIME: Final = frozenset({"boto3", "botocore"})
+# Modules of the package that the handler never imports: command-line tools and their
+# helpers. tests/test_packaging.py fails if a module importing a tools-only dependency
+# (click, yaml, jsonschema) is missing from this list.
+EXCLUDED_MODULES: Final = frozenset(
+    {"cli", "validation", "packaging", "devissuer", "local", "localgw"}
+)
+PACKAGE: Final = "tenant_authorizer"
+FIXED_DATE: Final = (1980, 1, 1, 0, 0, 0)
+_DROPPED_DIST_FILES: Final = frozenset({"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"})
+_ELF_MACHINES: Final = {62: "x86_64", 183: "aarch64"}
+_REQ_NAME_RE: Final = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+PROJECT_ROOT: Final = Path(__file__).resolve().parents[2]
+PACKAGE_DIR: Final = Path(__file__).resolve().parent
+
+
+class PackagingError(Exception):
+    """Raised when the zip cannot be built; the message says what to fix."""
+
+
+@dataclass(frozen=True, slots=True)
+class BuildResult:
+    """The zip that was written and what identifies it."""
+
+    path: Path
+    size: int
+    sha256: str
+    base64sha256: str  # what Terraform's filebase64sha256() and source_code_hash use
+    distributions: tuple[str, ...]  # name==version of every installed distribution
+    entries: int
+
+
+def default_output(arch: str, python_version: str) -> Path:
+    """``build/lambda-<arch>-py<version>.zip``, the path Terraform deploys by default."""
+    return PROJECT_ROOT / "build" / f"lambda-{arch}-py{python_version}.zip"
+
+
+def canonical_name(requirement: str) -> str:
+    """The normalized distribution name of a requirement string (PEP 503)."""
+    match = _REQ_NAME_RE.match(requirement)
+    if match is None:
+        raise PackagingError(f"cannot read the requirement {requirement!r} in pyproject.toml")
+    return re.sub(r"[-_.]+", "-", match.group(1)).lower()
+
+
+def runtime_requirements(pyproject: Path = PROJECT_ROOT / "pyproject.toml") -> list[str]:
+    """``[project].dependencies`` without what the Lambda runtime already provides."""
+    data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    dependencies: list[str] = data["project"]["dependencies"]
+    return [r for r in dependencies if canonical_name(r) not in PROVIDED_BY_RUNTIME]
+
+
+def shipped_modules(package_dir: Path = PACKAGE_DIR) -> list[Path]:
+    """The package files the zip carries: ``py.typed`` and every non-excluded ``.py``."""
+    files = [package_dir / "py.typed"] if (package_dir / "py.typed").exists() else []
+    for path in sorted(package_dir.rglob("*.py")):
+        relative = path.relative_to(package_dir)
+        if "__pycache__" in relative.parts:
+            continue
+        top = relative.parts[0].removesuffix(".py")
+        if top in EXCLUDED_MODULES:
+            continue
+        files.append(path)
+    return sorted(files)
+
+
+def _pip_install(
+    target: Path,
+    requirements: Sequence[str],
+    *,
+    arch: str,
+    python_version: str,
+    cache_dir: Path | None,
+    constraints: Path | None,
+) -> None:
+    command = [
+        sys.executable, "-m", "pip", "install",
+        "--quiet", "--disable-pip-version-check", "--no-compile", "--no-input",
+        "--target", str(target),
+        "--platform", f"manylinux2014_{ARCHITECTURES[arch]}",
+        "--implementation", "cp",
+        "--python-version", python_version,
+        "--only-binary=:all:",
+    ]  # fmt: skip
+    if cache_dir is not None:
+        command += ["--cache-dir", str(cache_dir)]
+    if constraints is not None:
+        command += ["--constraint", str(constraints)]
+    command += list(requirements)
+    result = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
+    if result.returncode != 0:
+        detail = (result.stderr or result.stdout).strip().splitlines()[-5:]
+        raise PackagingError(
+            "pip could not install the runtime dependencies as manylinux wheels for "
+            f"{arch}/Python {python_version}; check the network and pyproject.toml:\n"
+            + "\n".join(detail)
+        )
+
+
+def _prune(site: Path) -> None:
+    shutil.rmtree(site / "bin", ignore_errors=True)  # scripts carry an absolute shebang
+    for tests in sorted(site.glob("*/tests")) + sorted(site.glob("*/test")):
+        if tests.is_dir():  # dependencies' own test suites (certifi ships one)
+            shutil.rmtree(tests)
+    for cache in sorted(site.rglob("__pycache__"), reverse=True):
+        shutil.rmtree(cache, ignore_errors=True)
+    for path in sorted(site.rglob("*")):
+        if path.is_file() and (
+            path.suffix in {".pyc", ".pyo"}
+            or (path.parent.name.endswith(".dist-info") and path.name in _DROPPED_DIST_FILES)
+        ):
+            path.unlink()
+
+
+def _check_architecture(site: Path, arch: str) -> None:
+    expected = ARCHITECTURES[arch]
+    for path in sorted(site.rglob("*.so*")):
+        with path.open("rb") as handle:
+            header = handle.read(20)
+        if header[:4] != b"\x7fELF":
+            continue
+        machine = _ELF_MACHINES.get(int.from_bytes(header[18:20], "little"), "unknown")
+        if machine != expected:
+            raise PackagingError(
+                f"{path.relative_to(site)} is built for {machine}, not {expected}: "
+                "pin a dependency version that publishes manylinux wheels for this architecture"
+            )
+
+
+def _distributions(site: Path) -> tuple[str, ...]:
+    out = []
+    for info in sorted(site.glob("*.dist-info")):
+        name, _, version = info.name.removesuffix(".dist-info").partition("-")
+        out.append(f"{name}=={version}")
+    return tuple(out)
+
+
+def _entries(root: Path) -> Iterable[tuple[str, Path]]:
+    for path in root.rglob("*"):
+        yield path.relative_to(root).as_posix() + ("/" if path.is_dir() else ""), path
+
+
+def write_zip(root: Path, output: Path) -> int:
+    """Zip ``root`` deterministically into ``output``; return the number of entries."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    entries = sorted(_entries(root))
+    tmp = output.with_suffix(output.suffix + ".tmp")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        for name, path in entries:
+            info = zipfile.ZipInfo(name, date_time=FIXED_DATE)
+            info.create_system = 3  # Unix, so that external_attr holds the mode
+            if path.is_dir():
+                info.external_attr = (0o040755 << 16) | 0x10
+                info.compress_type = zipfile.ZIP_STORED
+                archive.writestr(info, b"")
+            else:
+                info.external_attr = 0o100644 << 16
+                info.compress_type = zipfile.ZIP_DEFLATED
+                archive.writestr(info, path.read_bytes(), compresslevel=9)
+    tmp.replace(output)
+    return len(entries)
+
+
+def build(
+    output: Path | None = None,
+    *,
+    arch: str = "arm64",
+    python_version: str = "3.12",
+    cache_dir: Path | None = None,
+    constraints: Path | None = None,
+) -> BuildResult:
+    """Build the Lambda zip; raise :class:`PackagingError` with the fix on failure."""
+    if arch not in ARCHITECTURES:
+        raise PackagingError(f"unknown architecture {arch!r}: use arm64 or x86_64")
+    if python_version not in PYTHON_VERSIONS:
+        raise PackagingError(f"unsupported Python {python_version!r}: use 3.12 or 3.13")
+    target = output if output is not None else default_output(arch, python_version)
+    with tempfile.TemporaryDirectory(prefix="tenant-authz-package-") as tmp:
+        site = Path(tmp) / "site"
+        site.mkdir()
+        _pip_install(
+            site,
+            runtime_requirements(),
+            arch=arch,
+            python_version=python_version,
+            cache_dir=cache_dir,
+            constraints=constraints,
+        )
+        _prune(site)
+        _check_architecture(site, arch)
+        if (site / PACKAGE).exists():
+            raise PackagingError(
+                f"a dependency installed a {PACKAGE!r} package: remove it from the dependencies"
+            )
+        for source in shipped_modules():
+            destination = site / PACKAGE / source.relative_to(PACKAGE_DIR)
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            destination.write_bytes(source.read_bytes())
+        distributions = _distributions(site)
+        count = write_zip(site, target)
+    data = target.read_bytes()
+    digest = hashlib.sha256(data)
+    return BuildResult(
+        path=target,
+        size=len(data),
+        sha256=digest.hexdigest(),
+        base64sha256=base64.b64encode(digest.digest()).decode("ascii"),
+        distributions=distributions,
+        entries=count,
+    )
