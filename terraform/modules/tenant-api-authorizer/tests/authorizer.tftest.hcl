@@ -1,0 +1,311 @@
+# The tenant-side authorizer for each API kind, its gateway responses, and one run per
+# validation block.
+
+mock_provider "aws" {
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+  mock_data "aws_region" {
+    defaults = { name = "eu-west-1" }
+  }
+}
+
+variables {
+  authorizer_function_arn = "arn:aws:lambda:eu-west-1:999999999999:function:tenant-authorizer:shard-017"
+  api                     = { kind = "REST", id = "a1b2c3d4e5" }
+}
+
+run "rest_token_authorizer" {
+  command = plan
+
+  variables {
+    cors = { allow_origin = "https://app.example.com" }
+  }
+
+  assert {
+    condition     = aws_api_gateway_authorizer.this[0].type == "TOKEN" && aws_api_gateway_authorizer.this[0].identity_source == "method.request.header.Authorization"
+    error_message = "The default REST authorizer is TOKEN on the Authorization header."
+  }
+
+  assert {
+    condition     = aws_api_gateway_authorizer.this[0].authorizer_uri == "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:999999999999:function:tenant-authorizer:shard-017/invocations"
+    error_message = "The authorizer URI must invoke the alias-qualified shared function."
+  }
+
+  assert {
+    condition     = aws_api_gateway_authorizer.this[0].authorizer_credentials == null
+    error_message = "No credentials: the platform's resource policy grants the invocation."
+  }
+
+  assert {
+    condition     = toset(keys(aws_api_gateway_gateway_response.this)) == toset(["UNAUTHORIZED", "ACCESS_DENIED", "AUTHORIZER_FAILURE", "AUTHORIZER_CONFIGURATION_ERROR"])
+    error_message = "REST APIs get 401, 403 and both 500 gateway responses."
+  }
+
+  assert {
+    condition     = aws_api_gateway_gateway_response.this["UNAUTHORIZED"].response_parameters["gatewayresponse.header.Access-Control-Allow-Origin"] == "'https://app.example.com'" && aws_api_gateway_gateway_response.this["UNAUTHORIZED"].response_parameters["gatewayresponse.header.WWW-Authenticate"] == "'Bearer'"
+    error_message = "A 401 carries the CORS origin and WWW-Authenticate: Bearer."
+  }
+
+  assert {
+    condition     = aws_api_gateway_gateway_response.this["ACCESS_DENIED"].status_code == "403" && aws_api_gateway_gateway_response.this["ACCESS_DENIED"].response_parameters["gatewayresponse.header.Vary"] == "'Origin'"
+    error_message = "A 403 carries the CORS headers (and Vary: Origin for a named origin)."
+  }
+
+  assert {
+    condition     = length(aws_apigatewayv2_authorizer.http) == 0 && length(aws_apigatewayv2_authorizer.websocket) == 0
+    error_message = "A REST API gets no v2 authorizer."
+  }
+}
+
+run "rest_request_authorizer" {
+  command = plan
+
+  variables {
+    rest = { type = "REQUEST", identity_source = "method.request.header.Authorization, context.stage", result_ttl_seconds = 0 }
+  }
+
+  assert {
+    condition     = aws_api_gateway_authorizer.this[0].type == "REQUEST" && aws_api_gateway_authorizer.this[0].authorizer_result_ttl_in_seconds == 0
+    error_message = "REQUEST type and TTL follow the variables."
+  }
+
+  assert {
+    condition     = !contains(keys(aws_api_gateway_gateway_response.this["UNAUTHORIZED"].response_parameters), "gatewayresponse.header.Access-Control-Allow-Origin")
+    error_message = "Without cors, no CORS header is added."
+  }
+}
+
+run "http_simple_responses_are_cached_per_route" {
+  command = plan
+
+  variables {
+    api = { kind = "HTTP", id = "k1l2m3n4o5" }
+  }
+
+  assert {
+    condition     = aws_apigatewayv2_authorizer.http[0].identity_sources == toset(["$request.header.Authorization", "$context.routeKey"])
+    error_message = "Cached simple responses must be keyed by route: $context.routeKey is added."
+  }
+
+  assert {
+    condition     = aws_apigatewayv2_authorizer.http[0].enable_simple_responses && aws_apigatewayv2_authorizer.http[0].authorizer_payload_format_version == "2.0"
+    error_message = "The HTTP default is payload 2.0 with simple responses."
+  }
+
+  assert {
+    condition     = length(aws_api_gateway_gateway_response.this) == 0
+    error_message = "HTTP APIs have no gateway responses (CORS is on the API)."
+  }
+}
+
+run "http_without_cache_needs_no_route_key" {
+  command = plan
+
+  variables {
+    api  = { kind = "HTTP", id = "k1l2m3n4o5" }
+    http = { result_ttl_seconds = 0 }
+  }
+
+  assert {
+    condition     = aws_apigatewayv2_authorizer.http[0].identity_sources == toset(["$request.header.Authorization"])
+    error_message = "With TTL 0 nothing is cached and the identity sources stay as given."
+  }
+}
+
+run "http_payload_1_iam_policies" {
+  command = plan
+
+  variables {
+    api  = { kind = "HTTP", id = "k1l2m3n4o5" }
+    http = { payload_format_version = "1.0", enable_simple_responses = false }
+  }
+
+  assert {
+    condition     = aws_apigatewayv2_authorizer.http[0].authorizer_payload_format_version == "1.0" && aws_apigatewayv2_authorizer.http[0].identity_sources == toset(["$request.header.Authorization"])
+    error_message = "IAM-policy responses name every route, so no route key is needed."
+  }
+}
+
+run "websocket_connect_authorizer" {
+  command = plan
+
+  variables {
+    api       = { kind = "WEBSOCKET", id = "w1e2b3s4o5" }
+    websocket = { identity_sources = ["route.request.querystring.token"] }
+  }
+
+  assert {
+    condition     = aws_apigatewayv2_authorizer.websocket[0].authorizer_type == "REQUEST" && aws_apigatewayv2_authorizer.websocket[0].identity_sources == toset(["route.request.querystring.token"])
+    error_message = "WebSocket APIs get a REQUEST authorizer on the given identity sources."
+  }
+}
+
+run "partition_aws_cn" {
+  command = plan
+
+  variables {
+    authorizer_function_arn = "arn:aws-cn:lambda:cn-north-1:999999999999:function:tenant-authorizer:shard-001"
+  }
+
+  override_data {
+    target = data.aws_partition.current
+    values = { partition = "aws-cn" }
+  }
+  override_data {
+    target = data.aws_region.current
+    values = { name = "cn-north-1" }
+  }
+
+  assert {
+    condition     = startswith(aws_api_gateway_authorizer.this[0].authorizer_uri, "arn:aws-cn:apigateway:cn-north-1:lambda:path/2015-03-31/functions/arn:aws-cn:lambda:")
+    error_message = "The authorizer URI must use the aws-cn partition."
+  }
+}
+
+run "partition_aws_us_gov" {
+  command = plan
+
+  variables {
+    authorizer_function_arn = "arn:aws-us-gov:lambda:us-gov-west-1:999999999999:function:tenant-authorizer:shard-001"
+  }
+
+  override_data {
+    target = data.aws_partition.current
+    values = { partition = "aws-us-gov" }
+  }
+  override_data {
+    target = data.aws_region.current
+    values = { name = "us-gov-west-1" }
+  }
+
+  assert {
+    condition     = startswith(aws_api_gateway_authorizer.this[0].authorizer_uri, "arn:aws-us-gov:apigateway:us-gov-west-1:lambda:")
+    error_message = "The authorizer URI must use the aws-us-gov partition."
+  }
+}
+
+run "name_is_valid" {
+  command = plan
+  variables {
+    name = "no spaces allowed"
+  }
+  expect_failures = [var.name]
+}
+
+run "function_arn_must_be_alias_qualified" {
+  command = plan
+  variables {
+    authorizer_function_arn = "arn:aws:lambda:eu-west-1:999999999999:function:tenant-authorizer"
+  }
+  expect_failures = [var.authorizer_function_arn]
+}
+
+run "api_kind_is_known" {
+  command = plan
+  variables {
+    api = { kind = "GRPC", id = "a1b2c3d4e5" }
+  }
+  expect_failures = [var.api]
+}
+
+run "api_id_is_an_api_gateway_id" {
+  command = plan
+  variables {
+    api = { kind = "REST", id = "my-api" }
+  }
+  expect_failures = [var.api]
+}
+
+run "rest_type_is_token_or_request" {
+  command = plan
+  variables {
+    rest = { type = "COGNITO_USER_POOLS" }
+  }
+  expect_failures = [var.rest]
+}
+
+run "rest_ttl_is_bounded" {
+  command = plan
+  variables {
+    rest = { result_ttl_seconds = 7200 }
+  }
+  expect_failures = [var.rest]
+}
+
+run "validation_expression_is_token_only" {
+  command = plan
+  variables {
+    rest = { type = "REQUEST", identity_validation_expression = "^Bearer .+$" }
+  }
+  expect_failures = [var.rest]
+}
+
+run "rest_identity_source_is_a_mapping_expression" {
+  command = plan
+  variables {
+    rest = { type = "TOKEN", identity_source = "$request.header.Authorization" }
+  }
+  expect_failures = [var.rest]
+}
+
+run "http_payload_version_is_known" {
+  command = plan
+  variables {
+    api  = { kind = "HTTP", id = "k1l2m3n4o5" }
+    http = { payload_format_version = "3.0" }
+  }
+  expect_failures = [var.http]
+}
+
+run "simple_responses_need_payload_2" {
+  command = plan
+  variables {
+    api  = { kind = "HTTP", id = "k1l2m3n4o5" }
+    http = { payload_format_version = "1.0", enable_simple_responses = true }
+  }
+  expect_failures = [var.http]
+}
+
+run "http_ttl_is_bounded" {
+  command = plan
+  variables {
+    api  = { kind = "HTTP", id = "k1l2m3n4o5" }
+    http = { result_ttl_seconds = -1 }
+  }
+  expect_failures = [var.http]
+}
+
+run "http_identity_sources_are_selection_expressions" {
+  command = plan
+  variables {
+    api  = { kind = "HTTP", id = "k1l2m3n4o5" }
+    http = { identity_sources = ["method.request.header.Authorization"] }
+  }
+  expect_failures = [var.http]
+}
+
+run "websocket_identity_sources_are_route_expressions" {
+  command = plan
+  variables {
+    api       = { kind = "WEBSOCKET", id = "w1e2b3s4o5" }
+    websocket = { identity_sources = [] }
+  }
+  expect_failures = [var.websocket]
+}
+
+run "cors_origin_is_one_origin" {
+  command = plan
+  variables {
+    cors = { allow_origin = "https://a.example.com, https://b.example.com" }
+  }
+  expect_failures = [var.cors]
+}
+
+run "cors_credentials_need_a_named_origin" {
+  command = plan
+  variables {
+    cors = { allow_origin = "*", allow_credentials = true }
+  }
+  expect_failures = [var.cors]
+}

@@ -1,0 +1,149 @@
+variable "name" {
+  description = "Name of the authorizer in the tenant's API."
+  type        = string
+  default     = "tenant-authorizer"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]{1,128}$", var.name))
+    error_message = "name must be 1-128 letters, digits, '-' or '_'."
+  }
+}
+
+variable "authorizer_function_arn" {
+  description = "The alias-qualified ARN of the shared authorizer the platform team gave this account (terraform output tenants)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws(-cn|-us-gov)?:lambda:[a-z0-9-]+:[0-9]{12}:function:[A-Za-z0-9_-]+:[A-Za-z0-9_-]+$", var.authorizer_function_arn))
+    error_message = "authorizer_function_arn must be an alias-qualified Lambda ARN (arn:PARTITION:lambda:REGION:ACCOUNT:function:NAME:ALIAS): the platform grants invoke rights on the alias only."
+  }
+}
+
+variable "api" {
+  description = "The tenant's API: kind (REST, HTTP or WEBSOCKET) and id."
+  type = object({
+    kind = string
+    id   = string
+  })
+
+  validation {
+    condition     = contains(["REST", "HTTP", "WEBSOCKET"], var.api.kind)
+    error_message = "api.kind must be REST, HTTP or WEBSOCKET."
+  }
+
+  validation {
+    condition     = can(regex("^[a-z0-9]{10}$", var.api.id))
+    error_message = "api.id must be a 10-character API Gateway id."
+  }
+}
+
+variable "rest" {
+  description = "REST API authorizer settings (api.kind = REST): TOKEN or REQUEST, identity source, result TTL, TOKEN validation expression."
+  type = object({
+    type                           = optional(string, "TOKEN")
+    identity_source                = optional(string)
+    result_ttl_seconds             = optional(number, 300)
+    identity_validation_expression = optional(string)
+  })
+  default = {}
+
+  validation {
+    condition     = contains(["TOKEN", "REQUEST"], var.rest.type)
+    error_message = "rest.type must be TOKEN or REQUEST."
+  }
+
+  validation {
+    condition     = var.rest.result_ttl_seconds >= 0 && var.rest.result_ttl_seconds <= 3600 && floor(var.rest.result_ttl_seconds) == var.rest.result_ttl_seconds
+    error_message = "rest.result_ttl_seconds must be a whole number of seconds from 0 to 3600."
+  }
+
+  validation {
+    condition     = var.rest.identity_validation_expression == null || var.rest.type == "TOKEN"
+    error_message = "rest.identity_validation_expression applies to TOKEN authorizers only."
+  }
+
+  validation {
+    condition = var.rest.identity_source == null || try(
+      var.rest.type == "TOKEN"
+      ? can(regex("^method\\.request\\.header\\.[A-Za-z0-9!#$%&'*+.^_`|~-]+$", var.rest.identity_source))
+      : alltrue([for s in split(",", var.rest.identity_source) : can(regex("^(method\\.request\\.(header|querystring)\\.[^,\\s]+|stageVariables\\.[^,\\s]+|context\\.[^,\\s]+)$", trimspace(s)))]),
+      false,
+    )
+    error_message = "rest.identity_source must be method.request.header.NAME for TOKEN, or a comma-separated list of method.request.header/querystring.NAME, stageVariables.NAME or context.NAME for REQUEST."
+  }
+}
+
+variable "http" {
+  description = "HTTP API authorizer settings (api.kind = HTTP): payload format, simple responses or IAM policies, identity sources, result TTL."
+  type = object({
+    payload_format_version  = optional(string, "2.0")
+    enable_simple_responses = optional(bool, true)
+    identity_sources        = optional(list(string), ["$request.header.Authorization"])
+    result_ttl_seconds      = optional(number, 300)
+  })
+  default = {}
+
+  validation {
+    condition     = contains(["1.0", "2.0"], var.http.payload_format_version)
+    error_message = "http.payload_format_version must be 1.0 or 2.0."
+  }
+
+  validation {
+    condition     = !var.http.enable_simple_responses || var.http.payload_format_version == "2.0"
+    error_message = "http.enable_simple_responses requires http.payload_format_version 2.0."
+  }
+
+  validation {
+    condition     = var.http.result_ttl_seconds >= 0 && var.http.result_ttl_seconds <= 3600 && floor(var.http.result_ttl_seconds) == var.http.result_ttl_seconds
+    error_message = "http.result_ttl_seconds must be a whole number of seconds from 0 to 3600."
+  }
+
+  validation {
+    condition     = length(var.http.identity_sources) > 0 && alltrue([for s in var.http.identity_sources : can(regex("^\\$(request\\.(header|querystring)\\.[^,\\s]+|context\\.[^,\\s]+|stageVariables\\.[^,\\s]+)$", s))])
+    error_message = "http.identity_sources must list $request.header.NAME, $request.querystring.NAME, $context.NAME or $stageVariables.NAME values."
+  }
+}
+
+variable "websocket" {
+  description = "WebSocket API authorizer settings (api.kind = WEBSOCKET): identity sources of the $connect request."
+  type = object({
+    identity_sources = optional(list(string), ["route.request.header.Authorization"])
+  })
+  default = {}
+
+  validation {
+    condition     = length(var.websocket.identity_sources) > 0 && alltrue([for s in var.websocket.identity_sources : can(regex("^(route\\.request\\.(header|querystring)\\.[^,\\s]+|context\\.[^,\\s]+|stageVariables\\.[^,\\s]+)$", s))])
+    error_message = "websocket.identity_sources must list route.request.header.NAME, route.request.querystring.NAME, context.NAME or stageVariables.NAME values."
+  }
+}
+
+variable "cors" {
+  description = <<-EOT
+    CORS headers added to the REST API's 401/403/500 gateway responses, so a browser can
+    read them. null adds none. HTTP APIs: configure cors_configuration on the API instead
+    (API Gateway then adds the headers to every response, authorizer failures included).
+  EOT
+  type = object({
+    allow_origin      = string
+    allow_headers     = optional(list(string), ["Authorization", "Content-Type"])
+    allow_methods     = optional(list(string), ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+    allow_credentials = optional(bool, false)
+  })
+  default = null
+
+  validation {
+    condition     = var.cors == null || try(var.cors.allow_origin == "*" || can(regex("^https?://[^/\\s'\"]+$", var.cors.allow_origin)), false)
+    error_message = "cors.allow_origin must be \"*\" or one origin such as https://app.example.com (scheme and host, no path)."
+  }
+
+  validation {
+    condition     = var.cors == null || try(!(var.cors.allow_credentials && var.cors.allow_origin == "*"), false)
+    error_message = "cors.allow_credentials cannot be used with cors.allow_origin \"*\" (browsers refuse it): name the origin."
+  }
+}
+
+variable "manage_gateway_responses" {
+  description = "Create the REST API's UNAUTHORIZED, ACCESS_DENIED, AUTHORIZER_FAILURE and AUTHORIZER_CONFIGURATION_ERROR gateway responses (one per type per API: turn off if the API already manages them)."
+  type        = bool
+  default     = true
+}

@@ -1,0 +1,75 @@
+# One SSM `String` parameter per tenant account, in the layout of
+# docs/decisions/0001-ssm-parameter-layout.md:
+#
+#   {prefix}/accounts/{account_id} = {"account_id":...,"bindings":[...],"tenants":{...},"version":1}
+#
+# Tenant documents have different shapes, and HCL cannot put objects of different
+# shapes in one map, so each tenant's JSON arrives pre-rendered and the account document
+# is assembled as a string. Keys are emitted in sorted order, as jsonencode does, so that
+# `tenant-authz validate` can render (and size) exactly the same bytes.
+
+locals {
+  # Every binding, in a stable order: tenants by id, then each tenant's bindings in
+  # file order. The runtime tries api-specific bindings before account-wide ones, so
+  # this order only decides between overlapping bindings of the same tenant.
+  all_bindings = flatten([
+    for id in sort(keys(var.tenants)) : [
+      for b in var.tenants[id].bindings : {
+        account_id = b.account_id
+        tenant_id  = id
+        api_ids    = b.api_ids
+        rendered = jsonencode({
+          api_ids   = b.api_ids
+          response  = b.response
+          stages    = b.stages
+          tenant_id = id
+        })
+      }
+    ]
+  ])
+
+  bindings_by_account = { for b in local.all_bindings : b.account_id => b... }
+
+  documents = {
+    for account, bindings in local.bindings_by_account : account => format(
+      "{\"account_id\":%s,\"bindings\":[%s],\"tenants\":{%s},\"version\":1}",
+      jsonencode(account),
+      join(",", [for b in bindings : b.rendered]),
+      join(",", [
+        for id in sort(distinct([for b in bindings : b.tenant_id])) :
+        format("%s:%s", jsonencode(id), var.tenants[id].document)
+      ]),
+    )
+  }
+
+  # SSM limits are in bytes; length() counts characters. The base64 length gives the
+  # exact byte count: 3 bytes per 4 characters, less one per '=' of padding.
+  document_bytes = {
+    for account, doc in local.documents : account => (
+      length(base64encode(doc)) / 4 * 3 - length(regexall("=", base64encode(doc)))
+    )
+  }
+
+  tiers = { for account, bytes in local.document_bytes : account => bytes <= 4096 ? "Standard" : "Advanced" }
+}
+
+resource "aws_ssm_parameter" "account" {
+  #checkov:skip=CKV2_AWS_34:The document holds bindings and public issuer settings, no secret (docs/decisions/0001); HS* secrets are separate SecureString parameters under {prefix}/secrets/.
+  for_each = local.documents
+
+  name        = "${var.ssm_prefix}/accounts/${each.key}"
+  description = "Tenant authorizer: bindings and tenant configs of account ${each.key}. Managed by Terraform from tenant_configs/; do not edit."
+  type        = "String"
+  data_type   = "text"
+  tier        = local.tiers[each.key]
+  # insecure_value (not value) so that `terraform plan` shows what changes for a tenant.
+  insecure_value = each.value
+  tags           = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = local.document_bytes[each.key] <= 8192
+      error_message = "The SSM document of account ${each.key} is ${local.document_bytes[each.key]} bytes, over the 8,192-byte limit of an advanced parameter: move tenants or bindings of this account apart, or trim their configs (`tenant-authz validate` shows the size)."
+    }
+  }
+}

@@ -1,0 +1,113 @@
+variable "ssm_prefix" {
+  description = "SSM path prefix the function reads (its TENANT_AUTHZ_SSM_PREFIX); documents go to {prefix}/accounts/{account_id}."
+  type        = string
+  default     = "/tenant-authorizer"
+
+  validation {
+    condition     = can(regex("^(/[A-Za-z0-9_.-]+)+$", var.ssm_prefix))
+    error_message = "ssm_prefix must start with '/', have no trailing '/', and use only letters, digits, '_', '.', '-' in each segment."
+  }
+}
+
+variable "tenants" {
+  description = <<-EOT
+    Tenants by tenant id. `document` is the tenant's JSON document as the runtime parses it
+    (the tenant file without `bindings` and `description`, rendered by jsonencode);
+    `bindings` are the APIs of tenant accounts that belong to the tenant.
+  EOT
+  type = map(object({
+    document = string
+    bindings = list(object({
+      account_id = string
+      api_ids    = optional(list(string))
+      stages     = optional(list(string))
+      response   = optional(string, "iam")
+    }))
+  }))
+
+  validation {
+    condition     = alltrue([for id in keys(var.tenants) : can(regex("^[a-z0-9][a-z0-9-]{1,62}$", id))])
+    error_message = "tenants: every tenant id (map key) must match ^[a-z0-9][a-z0-9-]{1,62}$."
+  }
+
+  validation {
+    condition = alltrue([
+      for id, t in var.tenants : can(jsondecode(t.document).tenant_id) && try(jsondecode(t.document).tenant_id == id, false)
+    ])
+    error_message = "tenants[*].document must be a JSON object whose tenant_id equals its map key."
+  }
+
+  validation {
+    condition = alltrue([
+      for t in var.tenants : !can(jsondecode(t.document).bindings) && !can(jsondecode(t.document).description)
+    ])
+    error_message = "tenants[*].document must not contain bindings or description (bindings go in tenants[*].bindings)."
+  }
+
+  validation {
+    condition     = alltrue([for t in var.tenants : length(t.bindings) > 0])
+    error_message = "tenants[*].bindings must list at least one account: a tenant without bindings can never be selected."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for t in var.tenants : [for b in t.bindings : can(regex("^[0-9]{12}$", b.account_id))]
+    ]))
+    error_message = "tenants[*].bindings[*].account_id must be a 12-digit AWS account id, as a string."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for t in var.tenants : [
+        for b in t.bindings : b.api_ids == null ? true : length(b.api_ids) > 0 && alltrue([for a in b.api_ids : can(regex("^[a-z0-9]{10}$", a))])
+      ]
+    ]))
+    error_message = "tenants[*].bindings[*].api_ids must be omitted (every API of the account) or a non-empty list of 10-character API Gateway ids."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for t in var.tenants : [
+        for b in t.bindings : b.stages == null ? true : length(b.stages) > 0 && alltrue([for s in b.stages : can(regex("^(\\$default|[A-Za-z0-9_-]{1,128})$", s))])
+      ]
+    ]))
+    error_message = "tenants[*].bindings[*].stages must be omitted (every stage) or a non-empty list of stage names ($default or [A-Za-z0-9_-]{1,128})."
+  }
+
+  validation {
+    condition     = alltrue(flatten([for t in var.tenants : [for b in t.bindings : contains(["iam", "simple"], b.response)]]))
+    error_message = "tenants[*].bindings[*].response must be iam or simple."
+  }
+
+  # One API belongs to one tenant: otherwise the first binding would silently win.
+  validation {
+    condition = alltrue([
+      for key, owners in {
+        for pair in flatten([
+          for id, t in var.tenants : [
+            for b in t.bindings : [for a in coalesce(b.api_ids, []) : { key = "${b.account_id}/${a}", tenant = id }]
+          ]
+        ]) : pair.key => pair.tenant...
+      } : length(distinct(owners)) == 1
+    ])
+    error_message = "tenants[*].bindings: an account's API id is bound by two tenants; one API belongs to one tenant (run `tenant-authz validate` for the file names)."
+  }
+
+  # Two account-wide bindings of one account from different tenants cannot both hold.
+  validation {
+    condition = alltrue([
+      for account, owners in {
+        for pair in flatten([
+          for id, t in var.tenants : [for b in t.bindings : { account = b.account_id, tenant = id } if b.api_ids == null]
+        ]) : pair.account => pair.tenant...
+      } : length(distinct(owners)) == 1
+    ])
+    error_message = "tenants[*].bindings: two tenants bind every API of the same account (api_ids omitted); give at least one of them api_ids."
+  }
+}
+
+variable "tags" {
+  description = "Tags for every parameter."
+  type        = map(string)
+  default     = {}
+}

@@ -1,0 +1,159 @@
+variable "tenant_configs_dir" {
+  description = <<-EOT
+    Directory of tenant files (`<tenant_id>.yaml`, one per tenant) this deployment onboards.
+    No default on purpose: this repository's tenant_configs/ holds sample tenants with
+    fictional accounts, which a real deployment must not grant (docs/decisions/0008).
+  EOT
+  type        = string
+
+  validation {
+    condition     = length(fileset(var.tenant_configs_dir, "*.yaml")) > 0
+    error_message = "tenant_configs_dir must be a directory holding at least one <tenant_id>.yaml file."
+  }
+}
+
+variable "allow_local_development_issuers" {
+  description = "Accept issuers with `local_development: true` (http:// issuers on 127.0.0.1). Only for local and test stacks."
+  type        = bool
+  default     = false
+}
+
+variable "aws_region" {
+  description = "Region of the platform; null takes it from the environment (AWS_REGION)."
+  type        = string
+  default     = null
+}
+
+variable "function_name" {
+  description = "Name of the shared authorizer function (and prefix of its role, key alias and alarms)."
+  type        = string
+  default     = "tenant-authorizer"
+}
+
+variable "architecture" {
+  description = "Instruction set of the function: arm64 (default) or x86_64. The zip must be built for it."
+  type        = string
+  default     = "arm64"
+}
+
+variable "python_version" {
+  description = "Python runtime of the function: 3.12 or 3.13. The zip must be built for it."
+  type        = string
+  default     = "3.12"
+}
+
+variable "lambda_package_path" {
+  description = "Zip to deploy; null means ../build/lambda-<architecture>-py<python_version>.zip, as `make package` writes it."
+  type        = string
+  default     = null
+}
+
+variable "lambda_package_base64sha256" {
+  description = "Base64 SHA-256 of the zip; null computes it from the file (set it only where the file is not at hand, e.g. plans in tests)."
+  type        = string
+  default     = null
+}
+
+variable "ssm_prefix" {
+  description = "SSM path prefix of the platform: {prefix}/accounts/* (written here) and {prefix}/secrets/* (written by operators)."
+  type        = string
+  default     = "/tenant-authorizer"
+}
+
+variable "runtime_settings" {
+  description = "Cache and telemetry settings of the function (TENANT_AUTHZ_* environment variables)."
+  type = object({
+    config_ttl_seconds   = optional(number, 60)
+    config_stale_seconds = optional(number, 900)
+    jwks_max_age_seconds = optional(number, 600)
+    jwks_stale_seconds   = optional(number, 3600)
+    kid_cooldown_seconds = optional(number, 30)
+    metrics_namespace    = optional(string, "TenantAuthorizer")
+    log_level            = optional(string, "INFO")
+  })
+  default = {}
+}
+
+variable "memory_size" {
+  description = "Memory of the function in MB."
+  type        = number
+  default     = 512
+}
+
+variable "timeout_seconds" {
+  description = "Timeout of the function in seconds."
+  type        = number
+  default     = 10
+}
+
+variable "reserved_concurrency" {
+  description = "Reserved concurrent executions of the function; -1 leaves it unreserved."
+  type        = number
+  default     = 100
+}
+
+variable "log_retention_days" {
+  description = "Retention of the function's logs in days."
+  type        = number
+  default     = 365
+}
+
+variable "tracing_mode" {
+  description = "X-Ray tracing mode of the function: PassThrough or Active."
+  type        = string
+  default     = "PassThrough"
+}
+
+variable "alarm_actions" {
+  description = "ARNs notified when an alarm fires or recovers (e.g. an SNS topic of the on-call)."
+  type        = list(string)
+  default     = []
+}
+
+variable "alarm_thresholds" {
+  description = "Alarm thresholds (counts per period) of fault decisions, unexpected errors, throttles, stale key and stale config serves."
+  type = object({
+    fault_decisions     = optional(number, 0)
+    unexpected_errors   = optional(number, 0)
+    throttles           = optional(number, 0)
+    stale_key_serves    = optional(number, 0)
+    stale_config_serves = optional(number, 0)
+  })
+  default = {}
+}
+
+variable "key_administrator_arns" {
+  description = "Administrators (not users) of the platform KMS key; empty means the account root (IAM decides)."
+  type        = list(string)
+  default     = []
+}
+
+variable "secret_writer_arns" {
+  description = "Principals that may write HS* secrets encrypted with the platform key; empty means the account root (IAM decides)."
+  type        = list(string)
+  default     = []
+}
+
+variable "alias_shard_count" {
+  description = "Number of aliases tenant accounts are hashed over. Choose once: changing it moves accounts to other ARNs."
+  type        = number
+  default     = 64
+}
+
+variable "account_alias_overrides" {
+  description = "Explicit alias shard for an account whose hashed alias policy is full, by account id."
+  type        = map(number)
+  default     = {}
+}
+
+variable "source_region" {
+  description = "Region of the tenant APIs in the invoke permissions; null means the platform's region."
+  type        = string
+  default     = null
+}
+
+variable "tags" {
+  description = "Tags added to every resource."
+  type        = map(string)
+  default     = {}
+}
