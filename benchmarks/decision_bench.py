@@ -44,7 +44,7 @@ from tenant_authorizer.authorizer import Authorizer  # noqa: E402
 from tenant_authorizer.devissuer import DevIssuer  # noqa: E402
 from tenant_authorizer.http import HttpFetcher  # noqa: E402
 from tenant_authorizer.jwks import JwksCache  # noqa: E402
-from tenant_authorizer.layout import account_documents  # noqa: E402
+from tenant_authorizer.layout import render_account_documents  # noqa: E402
 from tenant_authorizer.registry import StaticSource, TenantRegistry  # noqa: E402
 from tenant_authorizer.telemetry import Telemetry  # noqa: E402
 
@@ -92,7 +92,7 @@ def raw_verifier(token: str, key: Any, alg: str) -> Callable[[], None]:
 
 
 def authorizer_for(docs: list[dict[str, Any]], *, repeat_cache: bool, sink: Any) -> Authorizer:
-    registry = TenantRegistry(StaticSource(account_documents(docs)))
+    registry = TenantRegistry(StaticSource(render_account_documents(docs)))
     jwks = JwksCache(HttpFetcher())
     return Authorizer(
         registry,
@@ -223,7 +223,7 @@ def cold_first_decision(rows: list[tuple[str, str, str, str]], raw_rs256: float)
     with moto_server() as endpoint, DevIssuer(port=0) as issuer:
         docs = [tenant_doc("acme", ACCOUNT, [issuer_entry(issuer)], api_ids=["a1b2c3d4e5"])]
         client = ssm_client(endpoint)
-        for account, value in account_documents(docs).items():
+        for account, value in render_account_documents(docs).items():
             client.put_parameter(
                 Name=f"/tenant-authorizer/accounts/{account}", Value=value, Type="String"
             )
@@ -274,7 +274,7 @@ def network_calls(rows: list[tuple[str, str, str, str]]) -> None:
                 return super().load_account(account_id)
 
         authorizer = Authorizer(
-            TenantRegistry(Counting(account_documents(docs))),
+            TenantRegistry(Counting(render_account_documents(docs))),
             JwksCache(HttpFetcher()),
             Telemetry(write=lambda _line: None),
             repeat_cache_max=0,

@@ -122,3 +122,18 @@ def test_local_development_allows_http_issuer() -> None:
     doc = _with("issuers.0.issuer", "http://127.0.0.1:8090")
     doc["issuers"][0]["local_development"] = True
     assert parse_tenant(doc, "dev.yaml").issuers[0].issuer == "http://127.0.0.1:8090"
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        ("bindings.0.account_id", "111122223333\n"),
+        ("tenant_id", "acme\n"),
+        ("bindings.0.api_ids", ["a1b2c3d4e5\n"]),
+        ("description", 42),
+    ],
+)
+def test_trailing_newlines_and_wrong_types_are_refused(path: str, value: object) -> None:
+    """A value with a trailing newline (which never matches at run time) is refused."""
+    with pytest.raises(ConfigError):
+        parse_tenant(_with(path, value), "acme.yaml")

@@ -162,3 +162,16 @@ def test_token_from_cookie(kind: str) -> None:
         data["headers"]["Cookie"] = "theme=dark; session=tok456"
     source = TokenSource(kind="cookie", name="session", scheme=None)
     assert parse_event(data).credential(source) == "tok456"
+
+
+@pytest.mark.parametrize(
+    "arn",
+    [
+        "arn:aws:execute-api:us-east-1:111122223333\n:abcdef1234/prod/GET/",
+        "arn:aws:execute-api:us-east-1:111122223333:abcdef1234/prod/GET/orders\n",
+    ],
+)
+def test_trailing_newline_in_arn_is_refused(arn: str) -> None:
+    """A newline smuggled at the end of an ARN part is refused, not trimmed."""
+    with pytest.raises(EventInvalid):
+        parse_arn(arn)

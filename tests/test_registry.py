@@ -15,7 +15,7 @@ from tenant_authorizer import handler as handler_module
 from tenant_authorizer.devissuer import DevIssuer
 from tenant_authorizer.errors import PlatformFault, Reason, TenantNotBound
 from tenant_authorizer.events import parse_arn
-from tenant_authorizer.layout import account_documents
+from tenant_authorizer.layout import render_account_documents
 from tenant_authorizer.registry import SsmSource, TenantRegistry
 
 PREFIX = "/tenant-authorizer"
@@ -39,7 +39,7 @@ def issuer() -> Iterator[DevIssuer]:
 def published(endpoint: str, issuer: DevIssuer) -> dict[str, str]:
     """Tenant documents written to moto's SSM in the layout Terraform writes."""
     docs = [tenant_doc("acme", ACCOUNT, [issuer_entry(issuer)], api_ids=["a1b2c3d4e5"])]
-    rendered = account_documents(docs)
+    rendered = render_account_documents(docs)
     client = ssm_client(endpoint)
     for account, value in rendered.items():
         client.put_parameter(
@@ -218,7 +218,7 @@ def test_concurrent_lookups_with_evictions_stay_consistent() -> None:
         tenant_doc(f"t{i}", a, static_tokens=[{"id": "k", "sha256": "0" * 64, "principal_id": "p"}])
         for i, a in enumerate(accounts)
     ]
-    registry = TenantRegistry(StaticSource(account_documents(docs)), ttl=0.0, max_accounts=8)
+    registry = TenantRegistry(StaticSource(render_account_documents(docs)), ttl=0.0, max_accounts=8)
     errors: list[BaseException] = []
 
     def worker(offset: int) -> None:
@@ -247,10 +247,10 @@ def test_changed_document_is_seen_after_the_ttl() -> None:
         return tenant_doc(tenant_id, ACCOUNT, static_tokens=[token])
 
     clock = Clock()
-    source = StaticSource(account_documents([doc("before")]))
+    source = StaticSource(render_account_documents([doc("before")]))
     registry = TenantRegistry(source, ttl=60, clock=clock)
     assert registry.lookup(CALLER).tenant.config.tenant_id == "before"
-    source.accounts = account_documents([doc("after")])
+    source.accounts = render_account_documents([doc("after")])
     clock.now += 59
     assert registry.lookup(CALLER).tenant.config.tenant_id == "before"
     clock.now += 2

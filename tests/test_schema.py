@@ -12,7 +12,8 @@ import pytest
 
 from tenant_authorizer.config import parse_tenant
 from tenant_authorizer.errors import ConfigError
-from tenant_authorizer.validation import SCHEMA_PATH, as_terraform_value, load_schema, read_yaml
+from tenant_authorizer.layout import as_terraform_value
+from tenant_authorizer.validation import SCHEMA_PATH, load_schema, read_yaml
 
 CONFIGS = Path(__file__).resolve().parents[1] / "tenant_configs"
 VALIDATOR = jsonschema.Draft202012Validator(load_schema())
@@ -85,6 +86,7 @@ RULE = {"path": "/orders/*", "scopes_any": ["orders:read"]}
 TOKEN = {"id": "web", "sha256": "a" * 64, "principal_id": "site"}
 
 BAD: dict[str, Callable[[Doc], None]] = {
+    "description not a string": top(description={"owner": "team"}),
     "unknown top-level field": top(colour="blue"),
     "tenant id upper case": top(tenant_id="Acme"),
     "tenant id one character": top(tenant_id="a"),
@@ -152,7 +154,6 @@ BAD: dict[str, Callable[[Doc], None]] = {
 
 GOOD: dict[str, Callable[[Doc], None]] = {
     "nulls mean omitted": issuer(jwks_uri=None, discovery=None, token_type=None, cognito=None),
-    "description of any type": top(description={"owner": "team"}),
     "local development http": issuer(issuer="http://127.0.0.1:8090", local_development=True),
     "HS with secret": issuer(**HS),
     "HS with discovery none": issuer(**HS, discovery="none"),

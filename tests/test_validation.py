@@ -10,13 +10,15 @@ from typing import Any
 
 import pytest
 
-from tenant_authorizer.validation import (
+from tenant_authorizer.layout import (
     ADVANCED_TIER_MAX_BYTES,
-    Report,
-    read_yaml,
     render_account_documents,
     render_json,
     ssm_tier,
+)
+from tenant_authorizer.validation import (
+    Report,
+    read_yaml,
     validate,
 )
 

@@ -182,7 +182,7 @@ class _Node:
             raise self.error(key, "is required")
         if not isinstance(value, str) or not value:
             raise self.error(key, "must be a non-empty string")
-        if pattern is not None and not pattern.match(value):
+        if pattern is not None and not pattern.fullmatch(value):
             raise self.error(key, f"{value!r} does not match {pattern.pattern}")
         return value
 
@@ -242,7 +242,7 @@ class _Node:
         for index, item in enumerate(value):
             if not isinstance(item, str) or not item:
                 raise self.error(f"{key}[{index}]", "must be a non-empty string")
-            if pattern is not None and not pattern.match(item):
+            if pattern is not None and not pattern.fullmatch(item):
                 raise self.error(f"{key}[{index}]", f"{item!r} does not match {pattern.pattern}")
             if item in out:
                 raise self.error(f"{key}[{index}]", f"{item!r} is listed twice")
@@ -273,7 +273,7 @@ class _Node:
             raise self.error(key, "must be a non-empty mapping of claim name to value(s)")
         out: dict[str, tuple[ClaimValue, ...]] = {}
         for name, expected in value.items():
-            if not isinstance(name, str) or not CLAIM_NAME_RE.match(name):
+            if not isinstance(name, str) or not CLAIM_NAME_RE.fullmatch(name):
                 raise self.error(key, f"claim name {name!r} is not valid")
             values = expected if isinstance(expected, list) else [expected]
             if not values or not all(isinstance(v, str | int | float | bool) for v in values):
@@ -313,7 +313,9 @@ def _parse_token_source(node: _Node | None) -> TokenSource:
         scheme: str | None = default_scheme or None
     elif scheme_value == "" or scheme_value is False:
         scheme = None
-    elif isinstance(scheme_value, str) and re.match(r"^[A-Za-z][A-Za-z0-9-]{0,31}$", scheme_value):
+    elif isinstance(scheme_value, str) and re.fullmatch(
+        r"[A-Za-z][A-Za-z0-9-]{0,31}", scheme_value
+    ):
         scheme = scheme_value
     else:
         raise node.error("scheme", "must be a word such as Bearer, or empty for a bare token")
@@ -450,7 +452,7 @@ def parse_tenant(data: object, source: str, *, require_bindings: bool = True) ->
     """Parse one tenant document; raise :class:`ConfigError` naming source, field and reason."""
     node = _Node(source, "", data)
     tenant_id = node.string("tenant_id", pattern=TENANT_ID_RE)
-    node.raw("description")
+    node.optional_string("description")
     token = _parse_token_source(node.node("token"))
     issuers = tuple(_parse_issuer(n) for n in node.nodes("issuers"))
     seen_iss: set[str] = set()

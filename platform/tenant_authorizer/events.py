@@ -98,26 +98,26 @@ def _parse_arn_uncached(arn: str) -> Caller:
     _, partition, _, region, account, resource = parts
     if partition not in PARTITIONS:
         raise EventInvalid(Reason.EVENT_INVALID, f"unknown partition {partition[:32]!r}")
-    if not _REGION_RE.match(region):
+    if not _REGION_RE.fullmatch(region):
         raise EventInvalid(Reason.EVENT_INVALID, "malformed region")
-    if not _ACCOUNT_RE.match(account):
+    if not _ACCOUNT_RE.fullmatch(account):
         raise EventInvalid(Reason.EVENT_INVALID, "malformed account id")
     segments = resource.split("/", 3)
     if len(segments) < 3:
         raise EventInvalid(Reason.EVENT_INVALID, "ARN has no api/stage/method")
     api_id, stage, method = segments[0], segments[1], segments[2]
     path = "/" + segments[3] if len(segments) == 4 else ""
-    if not _API_ID_RE.match(api_id) or not _STAGE_RE.match(stage):
+    if not _API_ID_RE.fullmatch(api_id) or not _STAGE_RE.fullmatch(stage):
         raise EventInvalid(Reason.EVENT_INVALID, "malformed api id or stage")
     if method.startswith("$"):
         # A route key ($connect, $default, ...): WebSocket routes and HTTP API catch-alls.
-        if not _ROUTE_RE.match(method) or path:
+        if not _ROUTE_RE.fullmatch(method) or path:
             raise EventInvalid(Reason.EVENT_INVALID, "malformed route key")
-    elif not _METHOD_RE.match(method):
+    elif not _METHOD_RE.fullmatch(method):
         raise EventInvalid(Reason.EVENT_INVALID, "malformed method")
     elif not path:
         path = "/"
-    if not _PATH_RE.match(path):
+    if not _PATH_RE.fullmatch(path):
         raise EventInvalid(Reason.EVENT_INVALID, "path contains whitespace or control characters")
     return Caller(partition, region, account, api_id, stage, method, path, arn)
 

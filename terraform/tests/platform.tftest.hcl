@@ -60,7 +60,7 @@ run "one_document_and_permissions_per_tenant_account" {
 
   assert {
     condition     = output.ssm_document_bytes["282842712474"] == length(module.registry.documents["282842712474"]) && alltrue([for b in values(output.ssm_document_bytes) : b <= 4096])
-    error_message = "The sample documents are small enough for the Standard tier."
+    error_message = "The sample documents are small enough for SSM's Standard tier (no advanced-parameter charges)."
   }
 }
 

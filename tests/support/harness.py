@@ -12,7 +12,7 @@ from tenant_authorizer.authorizer import Authorizer, Evaluation
 from tenant_authorizer.devissuer import DevIssuer
 from tenant_authorizer.http import HttpFetcher
 from tenant_authorizer.jwks import JwksCache
-from tenant_authorizer.layout import account_documents
+from tenant_authorizer.layout import render_account_documents
 from tenant_authorizer.registry import StaticSource, TenantRegistry
 from tenant_authorizer.telemetry import Telemetry
 
@@ -65,7 +65,7 @@ class Harness:
     lines: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.source = StaticSource(account_documents(self.docs), dict(self.secrets))
+        self.source = StaticSource(render_account_documents(self.docs), dict(self.secrets))
         self.registry = TenantRegistry(self.source, ttl=self.config_ttl)
         self.jwks = JwksCache(
             HttpFetcher(connect_timeout=0.5, read_timeout=0.5, total_timeout=1.0),
@@ -77,7 +77,7 @@ class Harness:
     def replace_docs(self, docs: list[dict[str, Any]]) -> None:
         """Publish new tenant documents (as a `terraform apply` would)."""
         self.docs = copy.deepcopy(docs)
-        self.source.accounts = account_documents(self.docs)
+        self.source.accounts = render_account_documents(self.docs)
 
     def evaluate(self, event_: dict[str, Any]) -> Evaluation:
         return self.authorizer.evaluate(event_)

@@ -49,8 +49,6 @@ locals {
       length(base64encode(doc)) / 4 * 3 - length(regexall("=", base64encode(doc)))
     )
   }
-
-  tiers = { for account, bytes in local.document_bytes : account => bytes <= 4096 ? "Standard" : "Advanced" }
 }
 
 resource "aws_ssm_parameter" "account" {
@@ -61,7 +59,11 @@ resource "aws_ssm_parameter" "account" {
   description = "Tenant authorizer: bindings and tenant configs of account ${each.key}. Managed by Terraform from tenant_configs/; do not edit."
   type        = "String"
   data_type   = "text"
-  tier        = local.tiers[each.key]
+  # Intelligent-Tiering: SSM stores a document as Standard and upgrades it to Advanced
+  # once it passes 4 KB. An explicit tier would have to go back down when a document
+  # shrinks, and the provider can only downgrade by delete + create: a window in which
+  # the account has no document and a cold instance answers 500 (docs/decisions/0001).
+  tier = "Intelligent-Tiering"
   # insecure_value (not value) so that `terraform plan` shows what changes for a tenant.
   insecure_value = each.value
   tags           = var.tags

@@ -13,11 +13,6 @@ output "document_bytes" {
   value       = local.document_bytes
 }
 
-output "tiers" {
-  description = "SSM tier of each account's parameter."
-  value       = local.tiers
-}
-
 output "accounts" {
   description = "Per tenant account: the tenants bound to it and the API ids its invoke permission must cover (null: every API of the account)."
   value = {
