@@ -66,6 +66,7 @@ module "function" {
   reserved_concurrency   = var.reserved_concurrency
   ssm_prefix             = var.ssm_prefix
   runtime_settings       = var.runtime_settings
+  restart_epoch          = var.restart_epoch
   log_retention_days     = var.log_retention_days
   tracing_mode           = var.tracing_mode
   key_administrator_arns = var.key_administrator_arns

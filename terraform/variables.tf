@@ -60,6 +60,12 @@ variable "ssm_prefix" {
   default     = "/tenant-authorizer"
 }
 
+variable "restart_epoch" {
+  description = "Any new value replaces every warm instance of the function (all in-memory caches) at the next apply: the emergency key revocation runbook sets it to the current time."
+  type        = string
+  default     = "0"
+}
+
 variable "runtime_settings" {
   description = "Cache and telemetry settings of the function (TENANT_AUTHZ_* environment variables)."
   type = object({

@@ -32,6 +32,7 @@ locals {
     TENANT_AUTHZ_KID_COOLDOWN_SECONDS = tostring(var.runtime_settings.kid_cooldown_seconds)
     TENANT_AUTHZ_METRICS_NAMESPACE    = var.runtime_settings.metrics_namespace
     TENANT_AUTHZ_LOG_LEVEL            = var.runtime_settings.log_level
+    TENANT_AUTHZ_RESTART_EPOCH        = var.restart_epoch
   }
 }
 
