@@ -59,14 +59,31 @@ def test_entries_are_sorted_with_fixed_time_and_modes(archive: zipfile.ZipFile) 
 
 @pytest.mark.parametrize(
     "forbidden",
-    ["boto3/", "botocore/", "tests/", "__pycache__/", ".pyc", "/RECORD", "/INSTALLER", "bin/"],
+    ["boto3/", "botocore/", "tests/", "/RECORD", "/INSTALLER", "bin/", ".cpython-311"],
 )
 def test_zip_leaves_out_what_the_runtime_must_not_carry(
     archive: zipfile.ZipFile, forbidden: str
 ) -> None:
-    """No boto3/botocore, tests, bytecode, install records or console scripts."""
+    """No boto3/botocore, tests, install records, console scripts or host bytecode."""
     names = archive.namelist()
     assert not [n for n in names if n.startswith(forbidden) or forbidden in n]
+
+
+@pytest.mark.skipif(
+    packaging.find_interpreter("3.12") is None, reason="no Python 3.12 to compile bytecode with"
+)
+def test_bytecode_for_the_target_python_is_shipped(archive: zipfile.ZipFile) -> None:
+    """Every shipped module has an unchecked-hash 3.12 pyc recording Lambda's /var/task path."""
+    names = set(archive.namelist())
+    modules = [n for n in names if n.startswith("tenant_authorizer/") and n.endswith(".py")]
+    assert modules
+    for module in modules:
+        folder, _, filename = module.rpartition("/")
+        pyc = f"{folder}/__pycache__/{filename[:-3]}.cpython-312.pyc"
+        assert pyc in names, pyc
+        data = archive.read(pyc)
+        assert int.from_bytes(data[4:8], "little") == 1, "hash-based, source never checked"
+        assert f"/var/task/{module}".encode() in data
 
 
 @pytest.mark.parametrize("module", sorted(packaging.EXCLUDED_MODULES))

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import click
 
+from .cli_local import local
+
 DEFAULT_CONFIGS = Path("tenant_configs")
 
 
@@ -117,3 +119,13 @@ def package(
     click.echo(f"  sha256: {result.sha256}")
     click.echo(f"  base64: {result.base64sha256} (Terraform source_code_hash)")
     click.echo(f"  deps:   {', '.join(result.distributions)}")
+    if result.bytecode:
+        click.echo(f"  pycs:   compiled with Python {result.bytecode}")
+    else:
+        click.echo(
+            f"  pycs:   none (no Python {python_version} here: cold starts will compile the"
+            " modules; install that Python or pyenv version for a faster zip)"
+        )
+
+
+main.add_command(local)

@@ -9,12 +9,19 @@ Same inputs, same bytes: entries are sorted, every timestamp is 1980-01-01, perm
 are fixed (0644 files, 0755 directories), and the files that vary between installs
 (``__pycache__``, ``RECORD``, ``INSTALLER``, ``REQUESTED``, ``direct_url.json``, console
 scripts with an absolute interpreter path) are dropped.
+
+Bytecode: Lambda's code directory is read-only, so without ``.pyc`` files every cold start
+compiles every module it imports. When an interpreter of the target Python version is
+available (``python3.12`` on the PATH, or a pyenv version), the tree is compiled with it:
+unchecked-hash pycs (no timestamps) with ``/var/task`` as the recorded path, so the
+bytes stay reproducible and tracebacks name the paths Lambda shows.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import re
 import shutil
 import subprocess
@@ -34,7 +41,17 @@ PROVIDED_BY_RUNTIME: Final = frozenset({"boto3", "botocore"})
 # helpers. tests/test_packaging.py fails if a module importing a tools-only dependency
 # (click, yaml, jsonschema) is missing from this list.
 EXCLUDED_MODULES: Final = frozenset(
-    {"cli", "validation", "packaging", "devissuer", "local", "localgw"}
+    {
+        "cli",
+        "cli_local",
+        "devissuer",
+        "filesource",
+        "gateway",
+        "iam",
+        "layout",
+        "packaging",
+        "validation",
+    }
 )
 PACKAGE: Final = "tenant_authorizer"
 FIXED_DATE: Final = (1980, 1, 1, 0, 0, 0)
@@ -60,6 +77,7 @@ class BuildResult:
     base64sha256: str  # what Terraform's filebase64sha256() and source_code_hash use
     distributions: tuple[str, ...]  # name==version of every installed distribution
     entries: int
+    bytecode: str | None = None  # the interpreter version that compiled the pycs, if any
 
 
 def default_output(arch: str, python_version: str) -> Path:
@@ -193,6 +211,70 @@ def write_zip(root: Path, output: Path) -> int:
     return len(entries)
 
 
+def find_interpreter(python_version: str) -> tuple[Path, str] | None:
+    """An interpreter of ``python_version`` (path, full version), from the PATH or pyenv."""
+    candidates: list[Path] = []
+    on_path = shutil.which(f"python{python_version}")
+    if on_path:
+        candidates.append(Path(on_path))
+    pyenv = shutil.which("pyenv")
+    if pyenv:
+        root = subprocess.run(  # noqa: S603  (pyenv from the PATH, fixed arguments)
+            [pyenv, "root"], capture_output=True, text=True, check=False
+        ).stdout.strip()
+        versions = sorted(
+            Path(root, "versions").glob(f"{python_version}.*"),
+            key=lambda p: [int(x) if x.isdigit() else 0 for x in p.name.split(".")],
+            reverse=True,
+        )
+        candidates.extend(v / "bin" / "python" for v in versions)
+    for candidate in candidates:
+        result = subprocess.run(  # noqa: S603  (a Python interpreter found above, fixed code)
+            [str(candidate), "-c", "import platform; print(platform.python_version())"],
+            capture_output=True,
+            text=True,
+            check=False,
+            env={k: v for k, v in os.environ.items() if not k.startswith("PYTHON")},
+        )
+        version = result.stdout.strip()
+        if result.returncode == 0 and version.startswith(f"{python_version}."):
+            return candidate, version
+    return None
+
+
+def _compile_bytecode(site: Path, python_version: str) -> str | None:
+    """Compile every module of ``site`` with the target interpreter; its version, or None."""
+    found = find_interpreter(python_version)
+    if found is None:
+        return None
+    interpreter, version = found
+    result = subprocess.run(  # noqa: S603  (the target interpreter, fixed arguments)
+        [
+            str(interpreter),
+            "-m",
+            "compileall",
+            "-q",
+            "--invalidation-mode",
+            "unchecked-hash",
+            "-s",
+            str(site),
+            "-p",
+            "/var/task",
+            str(site),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={k: v for k, v in os.environ.items() if not k.startswith("PYTHON")},
+    )
+    if result.returncode != 0:
+        raise PackagingError(
+            f"compiling bytecode with {interpreter} failed: {result.stdout[-500:]}"
+            f"{result.stderr[-500:]}"
+        )
+    return version
+
+
 def build(
     output: Path | None = None,
     *,
@@ -229,6 +311,7 @@ def build(
             destination.parent.mkdir(parents=True, exist_ok=True)
             destination.write_bytes(source.read_bytes())
         distributions = _distributions(site)
+        bytecode = _compile_bytecode(site, python_version)
         count = write_zip(site, target)
     data = target.read_bytes()
     digest = hashlib.sha256(data)
@@ -239,4 +322,5 @@ def build(
         base64sha256=base64.b64encode(digest.digest()).decode("ascii"),
         distributions=distributions,
         entries=count,
+        bytecode=bytecode,
     )
