@@ -15,14 +15,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, NamedTuple
 
-from .config import TokenSource
+from .config import ACCOUNT_ID_RE, STAGE_RE, TokenSource
 from .errors import EventInvalid, Reason, TokenRejected
 
 PARTITIONS: Final = frozenset({"aws", "aws-cn", "aws-us-gov"})
 _REGION_RE: Final = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}$")
-_ACCOUNT_RE: Final = re.compile(r"^[0-9]{12}$")
+# Account ids and stages follow the same rules as in tenant files; API ids here are any
+# short lower-case id, so that an unusual id is refused by the binding, not the parser.
 _API_ID_RE: Final = re.compile(r"^[a-z0-9]{1,32}$")
-_STAGE_RE: Final = re.compile(r"^(\$default|[A-Za-z0-9_-]{1,128})$")
 _METHOD_RE: Final = re.compile(r"^(\*|[A-Z]{3,7})$")
 _ROUTE_RE: Final = re.compile(r"^\$[a-z]+$")
 # Anything printable except whitespace: API Gateway sends the resource path as-is.
@@ -100,14 +100,14 @@ def _parse_arn_uncached(arn: str) -> Caller:
         raise EventInvalid(Reason.EVENT_INVALID, f"unknown partition {partition[:32]!r}")
     if not _REGION_RE.fullmatch(region):
         raise EventInvalid(Reason.EVENT_INVALID, "malformed region")
-    if not _ACCOUNT_RE.fullmatch(account):
+    if not ACCOUNT_ID_RE.fullmatch(account):
         raise EventInvalid(Reason.EVENT_INVALID, "malformed account id")
     segments = resource.split("/", 3)
     if len(segments) < 3:
         raise EventInvalid(Reason.EVENT_INVALID, "ARN has no api/stage/method")
     api_id, stage, method = segments[0], segments[1], segments[2]
     path = "/" + segments[3] if len(segments) == 4 else ""
-    if not _API_ID_RE.fullmatch(api_id) or not _STAGE_RE.fullmatch(stage):
+    if not _API_ID_RE.fullmatch(api_id) or not STAGE_RE.fullmatch(stage):
         raise EventInvalid(Reason.EVENT_INVALID, "malformed api id or stage")
     if method.startswith("$"):
         # A route key ($connect, $default, ...): WebSocket routes and HTTP API catch-alls.
