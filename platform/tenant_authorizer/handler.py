@@ -49,7 +49,7 @@ def handler(event: dict[str, Any], context: object = None) -> dict[str, Any]:
 
 
 def reset() -> None:
-    """Forget the warm instance (tests, and the local gateway's config reload)."""
+    """Forget the warm instance, as a new Lambda instance would start (tests)."""
     global _authorizer  # noqa: PLW0603
     with _lock:
         _authorizer = None
