@@ -35,6 +35,8 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import get_default_algorithms
 
+from .servers import serve_in_background, stop_background
+
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 
 _EC_CURVES: Final[Mapping[str, ec.EllipticCurve]] = {
@@ -305,13 +307,7 @@ class DevIssuer:
         self._port = server.server_address[1]
         self.stopping.clear()
         self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"dev-issuer-{self._port}",
-            daemon=True,
-        )
-        self._thread.start()
+        self._thread = serve_in_background(server, f"dev-issuer-{self._port}", 0.05)
         return self
 
     def stop(self) -> None:
@@ -321,10 +317,7 @@ class DevIssuer:
         if server is None:
             return
         self.stopping.set()
-        server.shutdown()
-        server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
+        stop_background(server, thread)
 
     @property
     def running(self) -> bool:

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal, Self
 from urllib.parse import parse_qsl, quote, urlsplit
 
 from . import iam
+from .servers import serve_in_background, stop_background
 
 if TYPE_CHECKING:
     from .authorizer import Authorizer, Evaluation
@@ -928,13 +929,7 @@ class GatewayServer:
         server = _Server((self.host, self._port), handler)
         self._port = server.server_address[1]
         self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.1},
-            name=f"local-gateway-{self._port}",
-            daemon=True,
-        )
-        self._thread.start()
+        self._thread = serve_in_background(server, f"local-gateway-{self._port}", 0.1)
         return self
 
     def stop(self) -> None:
@@ -944,10 +939,7 @@ class GatewayServer:
         if server is None:
             return
         self._stopping.set()
-        server.shutdown()
-        server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
+        stop_background(server, thread)
 
     @property
     def port(self) -> int:

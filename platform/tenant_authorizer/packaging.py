@@ -50,6 +50,7 @@ EXCLUDED_MODULES: Final = frozenset(
         "iam",
         "layout",
         "packaging",
+        "servers",
         "validation",
     }
 )
