@@ -63,9 +63,9 @@ def test_good_document_parses() -> None:
 @pytest.mark.parametrize(
     ("path", "value", "field", "reason"),
     [
-        ("tenant_id", "Acme Corp", "tenant_id", "does not match"),
+        ("tenant_id", "Acme Corp", "tenant_id", "is not a lower-case id"),
         ("bindings", _DELETE, "bindings", "is required"),
-        ("bindings.0.account_id", "12345", "bindings[0].account_id", "does not match"),
+        ("bindings.0.account_id", "12345", "bindings[0].account_id", "12-digit AWS account id"),
         ("bindings.0.response", "json", "bindings[0].response", "must be one of"),
         ("issuers.0.issuer", "http://acme.okta.com", "issuers[0].issuer", "https://"),
         ("issuers.0.algorithms", ["none"], "issuers[0].algorithms[0]", "never allowed"),
@@ -76,7 +76,7 @@ def test_good_document_parses() -> None:
         ("issuers.0.forward_claims", ["tenant_id"], "issuers[0].forward_claims[0]", "reserved"),
         ("issuers.0.clock_skew_seconds", 3600, "issuers[0].clock_skew_seconds", "between"),
         ("issuers.0.audence", ["x"], "issuers[0].audence", "not a known field"),
-        ("routes.rules.0.path", "orders", "routes.rules[0].path", "does not match"),
+        ("routes.rules.0.path", "orders", "routes.rules[0].path", "starting with '/'"),
         ("routes.rules.0.methods", ["FETCH"], "routes.rules[0].methods[0]", "not an HTTP method"),
         ("routes.rules.0.scopes_any", _DELETE, "routes.rules[0].scopes_any", "needs scopes_any"),
         ("issuers", [], "issuers", "at least one issuer"),

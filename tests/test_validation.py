@@ -400,3 +400,26 @@ def test_line_breaks_in_values_are_problems(tmp_path: Path, binding: str) -> Non
     write(tmp_path, "acme", binding)
     report = run(tmp_path)
     assert any("line breaks" in p.reason for p in report.problems), report.problems
+
+
+def test_one_problem_per_field_with_the_root_cause(tmp_path: Path) -> None:
+    """A mistake is reported once, by its root cause (YAML's reading), in words."""
+    (tmp_path / "acme.yaml").write_text(
+        "tenant_id: acme\n"
+        "issuers:\n"
+        "  - issuer: https://acme.example.com\n"
+        "    audiences: [yes]\n"
+        "    algorithms: RS256\n"
+        "bindings:\n"
+        "  - account_id: 314159265358\n"
+        "    stages: [prod, on]\n",
+        encoding="utf-8",
+    )
+    report = validate([tmp_path])
+    fields = [p.field for p in report.problems]
+    assert len(fields) == len(set(fields)), report.problems
+    reasons = {p.field: p.reason for p in report.problems}
+    assert "quote it" in reasons["issuers[0].audiences[0]"]
+    assert "quote it" in reasons["bindings[0].stages[1]"]
+    assert "quote it" in reasons["bindings[0].account_id"]
+    assert reasons["issuers[0].algorithms"] == "must be a list of strings"

@@ -43,6 +43,29 @@ SSM_NAME_RE: Final = re.compile(r"^[A-Za-z0-9_.\-/]{1,512}$")
 
 ClaimValue = str | int | float | bool
 
+# What each pattern means, for error messages (the schema uses the same patterns).
+PATTERN_MEANINGS: Final = {
+    TENANT_ID_RE.pattern: "a lower-case id of 2-63 letters, digits and '-'",
+    ACCOUNT_ID_RE.pattern: "a 12-digit AWS account id, quoted in YAML",
+    API_ID_RE.pattern: "a 10-character API Gateway API id",
+    STAGE_RE.pattern: "a stage name (letters, digits, '-', '_') or $default",
+    CLAIM_NAME_RE.pattern: "a claim name (letters, digits and _:.-/)",
+    HEADER_NAME_RE.pattern: "an HTTP header name",
+    SHA256_HEX_RE.pattern: "64 lower-case hex digits (a SHA-256)",
+    PATH_RE.pattern: "a path starting with '/' (or '*')",
+    SSM_NAME_RE.pattern: "an SSM parameter name",
+    "^https://": "an https:// URL (http:// only with local_development: true)",
+    "^https?://": "an http:// or https:// URL",
+}
+
+
+def describe_mismatch(value: object, pattern: str) -> str:
+    """The reason a value failed ``pattern``, in words when the pattern is a known one."""
+    meaning = PATTERN_MEANINGS.get(pattern)
+    if meaning is None:
+        return f"{value!r} does not match {pattern}"
+    return f"{value!r} is not {meaning}"
+
 
 @dataclass(frozen=True, slots=True)
 class TokenSource:
@@ -183,7 +206,7 @@ class _Node:
         if not isinstance(value, str) or not value:
             raise self.error(key, "must be a non-empty string")
         if pattern is not None and not pattern.fullmatch(value):
-            raise self.error(key, f"{value!r} does not match {pattern.pattern}")
+            raise self.error(key, describe_mismatch(value, pattern.pattern))
         return value
 
     def optional_string(self, key: str, *, pattern: re.Pattern[str] | None = None) -> str | None:
@@ -243,7 +266,7 @@ class _Node:
             if not isinstance(item, str) or not item:
                 raise self.error(f"{key}[{index}]", "must be a non-empty string")
             if pattern is not None and not pattern.fullmatch(item):
-                raise self.error(f"{key}[{index}]", f"{item!r} does not match {pattern.pattern}")
+                raise self.error(f"{key}[{index}]", describe_mismatch(item, pattern.pattern))
             if item in out:
                 raise self.error(f"{key}[{index}]", f"{item!r} is listed twice")
             out.append(item)

@@ -12,6 +12,7 @@ SSM (``--ssm``) into the same view, which also probes that SSM answers at start.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,6 +126,9 @@ def ssm_tenants(prefix: str, *, client: Any = None) -> dict[str, LocalTenant]:
     try:
         ssm = client or boto3.client(
             "ssm",
+            # Some boto3 versions read only AWS_DEFAULT_REGION; Lambda and most shells set
+            # AWS_REGION too, so honour it explicitly.
+            region_name=os.environ.get("AWS_REGION") or None,
             config=Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 1}),
         )
         pages = ssm.get_paginator("get_parameters_by_path").paginate(
@@ -132,7 +136,9 @@ def ssm_tenants(prefix: str, *, client: Any = None) -> dict[str, LocalTenant]:
         )
         parameters = [p for page in pages for p in page.get("Parameters", [])]
     except NoRegionError as exc:
-        raise SsmUnavailable("no AWS region is set: export AWS_REGION=us-east-1") from exc
+        raise SsmUnavailable(
+            "no AWS region is set: export AWS_REGION=us-east-1 (or AWS_DEFAULT_REGION)"
+        ) from exc
     except NoCredentialsError as exc:
         raise SsmUnavailable(
             "no AWS credentials: configure a profile, or for moto export "

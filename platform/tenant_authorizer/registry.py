@@ -11,6 +11,7 @@ HS* shared secrets (SecureString) are cached the same way.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -298,6 +299,8 @@ class SsmSource:
 
             self._client = boto3.client(
                 "ssm",
+                # Some boto3 versions read only AWS_DEFAULT_REGION; Lambda sets AWS_REGION.
+                region_name=os.environ.get("AWS_REGION") or None,
                 config=Config(
                     connect_timeout=1,
                     read_timeout=2,

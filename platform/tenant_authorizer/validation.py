@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from .config import HMAC_ALGORITHMS, TenantConfig, parse_tenant
+from .config import HMAC_ALGORITHMS, TenantConfig, describe_mismatch, parse_tenant
 from .errors import ConfigError
 from .layout import (
     ADVANCED_TIER_MAX_BYTES,
@@ -300,13 +300,49 @@ def _describe(error: Any, display: str) -> Iterator[Problem]:
     yield Problem(display, _json_path(path) or "(document)", _short_message(error))
 
 
+_JSON_TYPES: Final = {
+    "string": "a string",
+    "integer": "a whole number",
+    "number": "a number",
+    "boolean": "true or false",
+    "array": "a list",
+    "object": "a mapping",
+}
+
+
 def _short_message(error: Any) -> str:
     message = str(error.message)
+    instance = error.instance
     if error.validator == "pattern":
-        return f"{error.instance!r} does not match {error.validator_value}"
+        return describe_mismatch(instance, str(error.validator_value))
+    if error.validator == "type":
+        expected = error.validator_value
+        names = [expected] if isinstance(expected, str) else list(expected)
+        wanted = " or ".join(_JSON_TYPES.get(n, n) for n in names if n != "null")
+        if "string" in names and isinstance(instance, bool | int | float):
+            kind = "boolean" if isinstance(instance, bool) else "number"
+            return f"must be {wanted}: YAML read {instance!r} as a {kind}, quote it"
+        return f"must be {wanted}, not {_JSON_TYPES.get(_json_type(instance), 'null')}"
+    if error.validator == "enum":
+        choices = ", ".join(str(c) for c in error.validator_value if c is not None)
+        return f"must be one of {choices}, got {instance!r}"
     if error.validator == "not" and list(error.absolute_path)[-1:] == ["algorithms"]:
         return "must not mix HS* with RS/PS/ES/EdDSA (key confusion)"
     return message if len(message) <= 200 else message[:197] + "..."
+
+
+def _json_type(value: object) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object" if isinstance(value, Mapping) else "null"
 
 
 # --------------------------------------------------------------------------- one file
@@ -345,17 +381,21 @@ def check_file(
             Problem(display, "(document)", str(exc)),
         ]
 
-    problems.extend(schema_problems(data, display, schema))
     config: TenantConfig | None = None
     try:
         config = parse_tenant(data, display)
     except ConfigError as exc:
-        # The parser's reason is the one the runtime logs: prefer it for the same field.
-        same = [i for i, p in enumerate(problems) if p.field == exc.field]
-        if same:
-            problems[same[0]] = Problem(display, exc.field, exc.reason)
-        else:
-            problems.append(Problem(display, exc.field, exc.reason))
+        problems.append(Problem(display, exc.field, exc.reason))
+    problems.extend(schema_problems(data, display, schema))
+    # One problem per field, the most telling first: what the YAML reader saw (the root
+    # cause of a wrong type), then the runtime parser's reason, then the schema's.
+    seen: set[str] = set()
+    unique = []
+    for problem in problems:
+        if problem.field not in seen:
+            seen.add(problem.field)
+            unique.append(problem)
+    problems = unique
 
     if isinstance(data, Mapping):
         tenant_id = data.get("tenant_id")
