@@ -452,3 +452,39 @@ def test_hmac_tenant(issuers: dict[str, DevIssuer]) -> None:
     result = harness.evaluate(event("rest_token", wrong, account="666666666666"))
     assert (result.outcome, result.reason) == ("unauthorized", Reason.SIGNATURE_INVALID)
     assert secret.decode() not in "\n".join(harness.lines)
+
+
+@pytest.mark.parametrize(
+    "token_parts",
+    [
+        ("eyJhbGciOiJSUzI1NiIsImtpZCI6IngifQ", "PAYLOAD", "AAAAA"),  # signature not base64url
+        ("W1tbW1s" * 50 + "XV1dXV0", "PAYLOAD", "AAAA"),  # deeply nested header JSON
+    ],
+)
+def test_malformed_signature_or_nesting_is_401_not_500(
+    harness: Harness, issuers: dict[str, DevIssuer], token_parts: tuple[str, str, str]
+) -> None:
+    """Anyone can send these: they must be 401 token_malformed, never a platform fault."""
+    payload = _b64(json.dumps(_claims(issuers["alpha"])).encode())
+    header, _, signature = token_parts
+    if header.startswith("W1tb"):
+        header = _b64(("[" * 5000 + "]" * 5000).encode())
+    result = harness.evaluate(_ev("rest_token", f"{header}.{payload}.{signature}"))
+    assert (result.outcome, result.status) == ("unauthorized", 401)
+
+
+@pytest.mark.parametrize("exp", ["NaN", "Infinity", "1e400", str(10**400)])
+def test_non_finite_or_absurd_exp_is_refused(
+    harness: Harness, issuers: dict[str, DevIssuer], exp: str
+) -> None:
+    """A signed exp of NaN, Infinity or an absurd number is refused, never Allow or 500."""
+    import jwt as pyjwt
+
+    issuer = issuers["alpha"]
+    claims = json.dumps(_claims(issuer)).replace('"exp": ', '"exp": ' + exp + ', "was": ')
+    key = issuer._keys["RS256"][-1].private_key  # sign what mint() cannot express
+    signed = pyjwt.api_jws.PyJWS().encode(
+        claims.encode(), key, algorithm="RS256", headers={"kid": issuer.current_kid("RS256")}
+    )
+    result = harness.evaluate(_ev("rest_token", signed))
+    assert result.outcome == "unauthorized"

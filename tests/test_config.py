@@ -98,7 +98,7 @@ def test_hmac_issuer_needs_a_secret_parameter() -> None:
     doc = _with("issuers.0.algorithms", ["HS256"])
     with pytest.raises(ConfigError, match="hmac_secret_parameter"):
         parse_tenant(doc, "legacy.yaml")
-    doc["issuers"][0]["hmac_secret_parameter"] = "/tenant-authorizer/secrets/legacy/hmac"
+    doc["issuers"][0]["hmac_secret_parameter"] = "/tenant-authorizer/secrets/acme/hmac"
     assert parse_tenant(doc, "legacy.yaml").issuers[0].is_hmac
 
 
@@ -137,3 +137,22 @@ def test_trailing_newlines_and_wrong_types_are_refused(path: str, value: object)
     """A value with a trailing newline (which never matches at run time) is refused."""
     with pytest.raises(ConfigError):
         parse_tenant(_with(path, value), "acme.yaml")
+
+
+def test_hmac_secret_must_belong_to_the_tenant() -> None:
+    """A tenant cannot name another tenant's HS* secret (it could then mint its tokens)."""
+    doc = _with("issuers.0.algorithms", ["HS256"])
+    doc["issuers"][0]["hmac_secret_parameter"] = "/tenant-authorizer/secrets/globex/hmac"
+    with pytest.raises(ConfigError) as info:
+        parse_tenant(doc, "acme.yaml")
+    assert info.value.field == "issuers[0].hmac_secret_parameter"
+    assert "/secrets/acme/" in info.value.reason
+
+
+def test_a_pasted_token_in_sha256_is_never_repeated() -> None:
+    """A token pasted where its SHA-256 belongs is refused without echoing it."""
+    doc = _with("issuers", [])
+    doc["static_tokens"] = [{"id": "web", "sha256": "supersecretvalue", "principal_id": "p"}]
+    with pytest.raises(ConfigError) as info:
+        parse_tenant(doc, "acme.yaml")
+    assert "supersecretvalue" not in str(info.value)

@@ -142,3 +142,22 @@ def test_glob_semantics_match_fnmatch_star() -> None:
     grant = grant_for(rules, frozenset({"s"}), {})
     assert decide(rules, grant, parse_arn(f"{PREFIX}GET/a/b/c")).allowed
     assert fnmatch.fnmatchcase("GET/a/b/c", "GET/a/*")
+
+
+def test_catch_all_rule_covers_the_default_route_key() -> None:
+    """A rule for every method and path also guards $default, which carries no path."""
+    rules = compile_rules(_tenant("allow", [{"path": "*", "scopes_any": ["admin"]}]))
+    grant = grant_for(rules, frozenset(), {})
+    caller = parse_arn("arn:aws:execute-api:us-east-1:111122223333:a1b2c3d4e5/$default/$default")
+    decision = decide(rules, grant, caller)
+    assert (decision.allowed, decision.reason) == (False, Reason.SCOPE_INSUFFICIENT)
+    assert not _iam_allows(iam_policy("p", caller, decision, {}), caller.arn)
+
+
+@pytest.mark.parametrize("method", ["TRACE", "CONNECT", "FOO", "$disconnect"])
+def test_methods_api_gateway_never_sends_are_refused(method: str) -> None:
+    """Only real HTTP methods and the $connect/$default route keys are accepted in an ARN."""
+    from tenant_authorizer.errors import EventInvalid
+
+    with pytest.raises(EventInvalid):
+        parse_arn(f"arn:aws:execute-api:us-east-1:111122223333:a1b2c3d4e5/p/{method}")

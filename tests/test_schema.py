@@ -81,7 +81,7 @@ def drop(*keys: str) -> Callable[[Doc], None]:
     return apply
 
 
-HS = {"algorithms": ["HS256"], "hmac_secret_parameter": "/tenant-authorizer/secrets/acme"}
+HS = {"algorithms": ["HS256"], "hmac_secret_parameter": "/tenant-authorizer/secrets/acme/hs256"}
 RULE = {"path": "/orders/*", "scopes_any": ["orders:read"]}
 TOKEN = {"id": "web", "sha256": "a" * 64, "principal_id": "site"}
 
@@ -106,7 +106,7 @@ BAD: dict[str, Callable[[Doc], None]] = {
     "unknown algorithm": issuer(algorithms=["RS1"]),
     "HS mixed with RS": issuer(algorithms=["HS256", "RS256"], hmac_secret_parameter="/x/y"),
     "HS without secret": issuer(algorithms=["HS256"]),
-    "secret without HS": issuer(hmac_secret_parameter="/tenant-authorizer/secrets/acme"),
+    "secret without HS": issuer(hmac_secret_parameter="/tenant-authorizer/secrets/acme/hs256"),
     "HS with jwks": issuer(**HS, jwks_uri="https://idp.example.com/jwks"),
     "HS with discovery": issuer(**HS, discovery="oidc"),
     "discovery none without jwks": issuer(discovery="none"),

@@ -304,7 +304,7 @@ def test_hmac_secret_must_live_under_the_prefix(tmp_path: Path) -> None:
             issuers:
               - issuer: https://legacy.example
                 algorithms: [HS256]
-                hmac_secret_parameter: /other/secrets/legacy
+                hmac_secret_parameter: /other/secrets/legacy/hs256
                 audiences: [api]
             bindings:
               - account_id: "111122223333"

@@ -202,13 +202,15 @@ class Authorizer:
         The document depends only on the grant and the API/stage prefix, except for the
         explicit Deny of an uncovered route under a deny default, which names the ARN.
         """
-        key = caller.arn if decision.reason is Reason.ROUTE_NOT_ALLOWED else caller.api_prefix
-        document = verified.documents.get(key)
+        per_route = decision.reason is Reason.ROUTE_NOT_ALLOWED
+        document = None if per_route else verified.documents.get(caller.api_prefix)
         if document is None:
             built = iam_policy(verified.token.principal_id, caller, decision, verified.context)
             document = built["policyDocument"]
-            if len(verified.documents) < 64:
-                verified.documents[key] = document
+            # A per-route document names the client's path: never kept, so a client
+            # cannot pin memory with long paths.
+            if not per_route and len(verified.documents) < 16:
+                verified.documents[caller.api_prefix] = document
         return {
             "principalId": verified.token.principal_id,
             "policyDocument": document,

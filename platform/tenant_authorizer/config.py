@@ -62,6 +62,9 @@ PATTERN_MEANINGS: Final = {
 def describe_mismatch(value: object, pattern: str) -> str:
     """The reason a value failed ``pattern``, in words when the pattern is a known one."""
     meaning = PATTERN_MEANINGS.get(pattern)
+    if pattern == SHA256_HEX_RE.pattern:
+        # What was pasted here may be the token itself: never repeat it.
+        return f"is not {meaning} of the token (never the token itself)"
     if meaning is None:
         return f"{value!r} does not match {pattern}"
     return f"{value!r} is not {meaning}"
@@ -483,6 +486,14 @@ def parse_tenant(data: object, source: str, *, require_bindings: bool = True) ->
         if issuer.issuer in seen_iss:
             raise node.error(f"issuers[{index}].issuer", f"{issuer.issuer!r} is listed twice")
         seen_iss.add(issuer.issuer)
+    for index, issuer in enumerate(issuers):
+        secret = issuer.hmac_secret_parameter
+        if secret is not None and f"/secrets/{tenant_id}/" not in secret:
+            # Ties a secret to its tenant: no tenant can verify with another's HS* secret.
+            raise node.error(
+                f"issuers[{index}].hmac_secret_parameter",
+                f"must be under {{prefix}}/secrets/{tenant_id}/, got {secret!r}",
+            )
     static_tokens = tuple(_parse_static_token(n) for n in node.nodes("static_tokens"))
     if not issuers and not static_tokens:
         raise node.error("issuers", "a tenant needs at least one issuer or static token")

@@ -11,13 +11,14 @@ resource the principal may call (Allow) and every covered resource it may not (D
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, NamedTuple
 
 from .config import ClaimValue, RouteRule, TenantConfig
 from .errors import Reason
 from .events import Caller
+from .wildcards import match_parts, split_glob
 
 # "*" as a method is expanded, because in IAM a leading "*" also swallows the path.
 EXPANDED_METHODS: Final = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -30,7 +31,11 @@ class CompiledRule:
 
     rule: RouteRule
     resources: tuple[str, ...]  # after "arn:...:api/stage/", e.g. "GET/orders/*"
-    pattern: re.Pattern[str]
+    globs: tuple[tuple[str, ...], ...]  # the resources split at "*" (wildcards.match_parts)
+
+    def covers(self, resource: str) -> bool:
+        """Whether the rule covers ``resource`` (``GET/orders/1``), as IAM would match it."""
+        return any(match_parts(parts, resource) for parts in self.globs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,18 +74,15 @@ def _resource_glob(method: str, path: str) -> str:
     return f"{method}/{glob_path}"
 
 
-def _glob_regex(globs: Iterable[str]) -> re.Pattern[str]:
-    parts = ("".join(".*" if ch == "*" else re.escape(ch) for ch in g) for g in globs)
-    return re.compile("(?:" + "|".join(parts) + r")\Z", re.DOTALL)
-
-
 def compile_rules(tenant: TenantConfig) -> RuleSet:
     """Compile a tenant's route rules once, when its config is loaded."""
     compiled = []
     for rule in tenant.rules:
-        methods = EXPANDED_METHODS if "*" in rule.methods else rule.methods
+        # "*" covers every method and also the $default route key, which carries no
+        # path: a catch-all rule must not be escapable through it (fail closed).
+        methods = (*EXPANDED_METHODS, "$default") if "*" in rule.methods else rule.methods
         resources = tuple(dict.fromkeys(_resource_glob(m, rule.path) for m in methods))
-        compiled.append(CompiledRule(rule, resources, _glob_regex(resources)))
+        compiled.append(CompiledRule(rule, resources, tuple(split_glob(r) for r in resources)))
     default_allow = tenant.default_route_access == "allow"
     constant = None
     if not compiled:
@@ -139,7 +141,7 @@ def decide(rules: RuleSet, grant: Grant, caller: Caller) -> Decision:
     resource = caller.resource
     covered = False
     for compiled, failure in zip(rules.rules, grant.failure, strict=True):
-        if compiled.pattern.match(resource):
+        if compiled.covers(resource):
             if failure is not Reason.OK:
                 return Decision(False, failure, grant)
             covered = True

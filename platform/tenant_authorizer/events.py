@@ -23,8 +23,10 @@ _REGION_RE: Final = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}$"
 # Account ids and stages follow the same rules as in tenant files; API ids here are any
 # short lower-case id, so that an unusual id is refused by the binding, not the parser.
 _API_ID_RE: Final = re.compile(r"^[a-z0-9]{1,32}$")
-_METHOD_RE: Final = re.compile(r"^(\*|[A-Z]{3,7})$")
-_ROUTE_RE: Final = re.compile(r"^\$[a-z]+$")
+# The methods API Gateway puts in a methodArn, and the route keys an authorizer can see;
+# anything else is refused rather than left for route rules to (not) cover.
+_METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_ROUTE_KEYS: Final = frozenset({"$connect", "$default"})
 # Anything printable except whitespace: API Gateway sends the resource path as-is.
 _PATH_RE: Final = re.compile(r"^[\x21-\x7e]*$")
 _CALLER_CACHE_MAX: Final = 4096
@@ -49,9 +51,10 @@ class Caller:
     account_id: str
     api_id: str
     stage: str
-    method: str  # HTTP method, "*"/"$default", or a WebSocket route key such as "$connect"
+    method: str  # HTTP method, or a route key such as "$connect"
     path: str  # resource path with leading "/" ("" for WebSocket routes)
     arn: str
+    binding_key: str  # "account/api/stage": what selects the tenant, without the path
 
     @property
     def api_prefix(self) -> str:
@@ -110,16 +113,18 @@ def _parse_arn_uncached(arn: str) -> Caller:
     if not _API_ID_RE.fullmatch(api_id) or not STAGE_RE.fullmatch(stage):
         raise EventInvalid(Reason.EVENT_INVALID, "malformed api id or stage")
     if method.startswith("$"):
-        # A route key ($connect, $default, ...): WebSocket routes and HTTP API catch-alls.
-        if not _ROUTE_RE.fullmatch(method) or path:
+        # A route key: WebSocket $connect, or an HTTP API's $default catch-all.
+        if method not in _ROUTE_KEYS or path:
             raise EventInvalid(Reason.EVENT_INVALID, "malformed route key")
-    elif not _METHOD_RE.fullmatch(method):
+    elif method not in _METHODS:
         raise EventInvalid(Reason.EVENT_INVALID, "malformed method")
     elif not path:
         path = "/"
     if not _PATH_RE.fullmatch(path):
         raise EventInvalid(Reason.EVENT_INVALID, "path contains whitespace or control characters")
-    return Caller(partition, region, account, api_id, stage, method, path, arn)
+    return Caller(
+        partition, region, account, api_id, stage, method, path, arn, f"{account}/{api_id}/{stage}"
+    )
 
 
 class AuthRequest(NamedTuple):

@@ -68,10 +68,17 @@ def _user_agent() -> str:
     return f"tenant-authorizer/{version}"
 
 
-def _safe_url(url: str) -> str:
-    """The URL without query or fragment, for messages (a query could carry a secret)."""
+def safe_url(url: str) -> str:
+    """The URL for messages and logs: no user-info, query or fragment (they can hold secrets)."""
     parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}"
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"  # IPv6 literal
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
 
 
 class HttpFetcher:
@@ -125,7 +132,7 @@ class HttpFetcher:
         parts = urlsplit(url)
         if parts.scheme not in schemes or not parts.hostname:
             allowed = " or ".join(f"{s}://" for s in schemes)
-            raise FetchError(f"refused {_safe_url(url)!r}: only {allowed} URLs are fetched")
+            raise FetchError(f"refused {safe_url(url)!r}: only {allowed} URLs are fetched")
 
         import http.client  # noqa: PLC0415  see _get_session
 
@@ -133,7 +140,7 @@ class HttpFetcher:
         from urllib3.exceptions import HTTPError as Urllib3Error  # noqa: PLC0415  same
 
         session = self._get_session()
-        safe = _safe_url(url)
+        safe = safe_url(url)
         deadline = time.monotonic() + self.total_timeout
         # Connect and the wait for the headers are capped by their own timeouts (each
         # at most the total); the body is then read against the overall deadline.

@@ -18,10 +18,10 @@ always denies (fail closed). A document that is not a policy at all raises
 
 from __future__ import annotations
 
-import functools
-import re
 from collections.abc import Mapping
 from typing import Final, Literal
+
+from . import wildcards
 
 Verdict = Literal["allow", "explicit_deny", "implicit_deny"]
 
@@ -33,15 +33,14 @@ class PolicyInvalid(ValueError):
     """Raised when an authorizer's policy document is not a usable IAM policy (500)."""
 
 
-@functools.lru_cache(maxsize=4096)
-def _pattern(glob: str, ignore_case: bool) -> re.Pattern[str]:
-    body = "".join(".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in glob)
-    return re.compile(body, re.DOTALL | (re.IGNORECASE if ignore_case else 0))
-
-
 def matches(glob: str, value: str, *, ignore_case: bool = False) -> bool:
-    """Whether ``value`` matches the IAM wildcard pattern ``glob`` (``*`` and ``?``)."""
-    return _pattern(glob, ignore_case).fullmatch(value) is not None
+    """Whether ``value`` matches the IAM wildcard pattern ``glob`` (``*`` and ``?``).
+
+    Linear-time (see :mod:`wildcards`): the path in a method ARN is the client's.
+    """
+    if ignore_case:
+        return wildcards.match(glob.lower(), value.lower())
+    return wildcards.match(glob, value)
 
 
 def _strings(statement: Mapping[str, object], key: str, index: int) -> tuple[str, ...]:

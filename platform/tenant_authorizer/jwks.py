@@ -36,7 +36,7 @@ from cachetools import LRUCache
 from .breaker import CircuitBreaker
 from .config import ASYMMETRIC_ALGORITHMS, IssuerConfig
 from .errors import FetchError, PlatformFault, Reason, TokenRejected
-from .http import FetchResult, HttpFetcher
+from .http import FetchResult, HttpFetcher, safe_url
 
 logger = logging.getLogger(__name__)
 
@@ -298,7 +298,7 @@ class JwksCache:
         if metadata.issuer != issuer.issuer:
             raise PlatformFault(
                 Reason.JWKS_UNAVAILABLE,
-                f"discovery at {url} names issuer {metadata.issuer!r}, configured is "
+                f"discovery at {safe_url(url)} names issuer {metadata.issuer!r}, configured is "
                 f"{issuer.issuer!r} (misconfigured IdP or mix-up)",
                 tenant_id=tenant_id,
                 kid=kid,
@@ -311,7 +311,7 @@ class JwksCache:
         ):
             raise PlatformFault(
                 Reason.JWKS_UNAVAILABLE,
-                f"discovery at {url} gives a jwks_uri that is not https",
+                f"discovery at {safe_url(url)} gives a jwks_uri that is not https",
                 tenant_id=tenant_id,
                 kid=kid,
                 issuer=issuer.issuer,
@@ -344,7 +344,7 @@ class JwksCache:
         reason = Reason.ISSUER_CIRCUIT_OPEN if outcome.circuit_open else Reason.JWKS_UNAVAILABLE
         raise PlatformFault(
             reason,
-            f"discovery metadata unavailable from {url}",
+            f"discovery metadata unavailable from {safe_url(url)}",
             tenant_id=tenant_id,
             kid=kid,
             issuer=issuer.issuer,
@@ -407,7 +407,7 @@ class JwksCache:
         reason = Reason.ISSUER_CIRCUIT_OPEN if outcome.circuit_open else Reason.JWKS_UNAVAILABLE
         raise PlatformFault(
             reason,
-            f"no usable keys from {jwks_uri}",
+            f"no usable keys from {safe_url(jwks_uri)}",
             tenant_id=tenant_id,
             kid=kid,
             issuer=issuer.issuer,
@@ -503,7 +503,7 @@ class JwksCache:
             if len(candidates) == 1:  # a kid-less token is fine only when unambiguous
                 resolved[None, alg] = candidates[0]
         if skipped:
-            logger.info("JWKS %s: skipped %d unusable key(s)", jwks_uri, skipped)
+            logger.info("JWKS %s: skipped %d unusable key(s)", safe_url(jwks_uri), skipped)
         since = {
             kid: (
                 previous.since[kid]

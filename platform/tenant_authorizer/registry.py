@@ -171,8 +171,9 @@ class TenantRegistry:
 
     def lookup(self, caller: Caller) -> Resolution:
         """The binding and tenant for ``caller``; :class:`TenantNotBound` or a fault otherwise."""
-        # Warm path: the resolution of this exact ARN, valid while its account entry is.
-        fast = self._resolved.get(caller.arn)
+        # Warm path: the resolution of this API and stage, valid while its account entry is
+        # (keyed without the path, so that client paths cannot grow this dict).
+        fast = self._resolved.get(caller.binding_key)
         if fast is not None and self.clock() < fast[0]:
             return fast[1]
         document, stale, fresh_until = self._get(
@@ -187,7 +188,7 @@ class TenantRegistry:
         resolution = Resolution(resolved[0], resolved[1], stale)
         if len(self._resolved) >= 4 * self.max_accounts:
             self._resolved.clear()  # bounded; rebuilt from the account entries in microseconds
-        self._resolved[caller.arn] = (fresh_until, resolution)
+        self._resolved[caller.binding_key] = (fresh_until, resolution)
         return resolution
 
     def invalidate(self) -> None:

@@ -33,6 +33,7 @@ _JWS_RE: Final = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 _FORBIDDEN_HEADERS: Final = frozenset({"jku", "x5u", "jwk", "x5c", "x5t", "x5t#S256"})
 _ALGORITHMS: Final = get_default_algorithms()
 _HEADER_CACHE_MAX: Final = 512
+_HEADER_CACHE_SEGMENT_MAX: Final = 512
 _CLIENT_ID_CLAIMS: Final = ("client_id", "azp", "cid", "appid")
 
 
@@ -57,18 +58,27 @@ def _b64decode(segment: str) -> bytes:
     return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
 
 
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def _json_object(segment: str, what: str) -> dict[str, Any]:
     try:
-        value = json.loads(_b64decode(segment))
-    except (ValueError, binascii.Error) as exc:
+        # NaN/Infinity are not JSON (RFC 8259): a time claim must never be non-finite.
+        value = json.loads(_b64decode(segment), parse_constant=_refuse_constant)
+    except (ValueError, binascii.Error, RecursionError) as exc:
         raise TokenRejected(Reason.TOKEN_MALFORMED, f"{what} is not base64url JSON") from exc
     if not isinstance(value, dict):
         raise TokenRejected(Reason.TOKEN_MALFORMED, f"{what} is not a JSON object")
     return value
 
 
+# Times beyond the year 5000 are nonsense, and would overflow float arithmetic if huge.
+_MAX_TIME: Final = 100_000_000_000
+
+
 def _is_number(value: object) -> bool:
-    return type(value) is int or type(value) is float
+    return (type(value) is int or type(value) is float) and -_MAX_TIME < value < _MAX_TIME
 
 
 def token_digest(token: str) -> str:
@@ -122,7 +132,10 @@ class TokenVerifier:
                 raise TokenRejected(Reason.TYPE_MISMATCH, "typ header", issuer=issuer.issuer)
 
         signing_input = f"{header_segment}.{payload_segment}".encode()
-        signature = _b64decode(signature_segment)
+        try:
+            signature = _b64decode(signature_segment)
+        except (ValueError, binascii.Error) as exc:
+            raise TokenRejected(Reason.TOKEN_MALFORMED, "signature is not base64url") from exc
         algorithm = _ALGORITHMS[alg]
         if issuer.hmac_secret_parameter is not None:
             key: Any = algorithm.prepare_key(
@@ -178,9 +191,12 @@ class TokenVerifier:
         kid = header.get("kid")
         if kid is not None and (not isinstance(kid, str) or len(kid) > 256):
             raise TokenRejected(Reason.TOKEN_MALFORMED, "kid must be a short string")
-        if len(self._headers) >= _HEADER_CACHE_MAX:
-            self._headers.clear()
-        self._headers[segment] = header
+        # Only short headers are remembered: they are cached before the signature is
+        # checked, so a forged header must not be able to pin much memory.
+        if len(segment) <= _HEADER_CACHE_SEGMENT_MAX:
+            if len(self._headers) >= _HEADER_CACHE_MAX:
+                self._headers.clear()
+            self._headers[segment] = header
         return header
 
     def _check_claims(self, claims: Mapping[str, Any], issuer: IssuerConfig) -> float:
@@ -208,6 +224,8 @@ class TokenVerifier:
                 raise TokenRejected(Reason.CLAIM_MISSING, "iat is required (max_token_age)")
             if now - iat > issuer.max_token_age_seconds + skew:
                 raise TokenRejected(Reason.TOKEN_EXPIRED, "older than max_token_age_seconds")
+            # The token stops being acceptable at whichever comes first (repeat cache too).
+            exp = min(exp, iat + issuer.max_token_age_seconds)
 
         if issuer.audiences:
             aud = claims.get("aud")
