@@ -62,10 +62,14 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+# NaN/Infinity are not JSON (RFC 8259): a time claim must never be non-finite. One decoder
+# for the process: json.loads(..., parse_constant=...) would build a new one per call.
+_DECODER: Final = json.JSONDecoder(parse_constant=_refuse_constant)
+
+
 def _json_object(segment: str, what: str) -> dict[str, Any]:
     try:
-        # NaN/Infinity are not JSON (RFC 8259): a time claim must never be non-finite.
-        value = json.loads(_b64decode(segment), parse_constant=_refuse_constant)
+        value = _DECODER.decode(_b64decode(segment).decode("utf-8"))
     except (ValueError, binascii.Error, RecursionError) as exc:
         raise TokenRejected(Reason.TOKEN_MALFORMED, f"{what} is not base64url JSON") from exc
     if not isinstance(value, dict):
