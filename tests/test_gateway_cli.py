@@ -382,3 +382,18 @@ def test_ssm_mode_with_no_ssm_answering_exits_5(monkeypatch: pytest.MonkeyPatch)
     assert len(lines) == 1
     assert lines[0].startswith("Error: SSM is unreachable")
     assert "AWS_ENDPOINT_URL" in lines[0]
+
+
+def test_the_same_port_for_gateway_and_issuer_is_refused(tenants: Path) -> None:
+    """--port equal to --issuer-port is a usage error naming both flags, before binding."""
+    code, output = _runner_output(
+        [
+            *("local", "--port", "18555", "--issuer-port", "18555"),
+            *("--tenants-dir", str(tenants), "--tenant", "shop"),
+        ]
+    )
+    assert code == 2
+    assert output.strip().splitlines() == [
+        "Error: the gateway and the development issuer cannot share port 18555: "
+        "give --port and --issuer-port different values"
+    ]

@@ -185,6 +185,11 @@ def _port_error(exc: OSError, what: str, host: str, port: int, fix: str) -> Port
             f"port {port} on {host} ({what}) is already in use: stop what holds it "
             f"(another tenant-authz local?) or {fix}"
         )
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return PortInUse(
+            f"cannot listen on {host}:{port} ({what}): {host} is not an address of this "
+            "machine: use --host 127.0.0.1"
+        )
     return PortInUse(f"cannot listen on {host}:{port} ({what}): {exc.strerror or exc}: {fix}")
 
 
@@ -350,6 +355,11 @@ def start_local(
             or (urlsplit(local.issuer).port if local is not None else None)
             or DEFAULT_ISSUER_PORT
         )
+        if port == options.port:
+            raise LocalUsageError(
+                f"the gateway and the development issuer cannot share port {port}: "
+                "give --port and --issuer-port different values"
+            )
         algorithms = [a for a in (local.algorithms if local else ()) if a in SUPPORTED]
         issuer = DevIssuer(
             host=(urlsplit(local.issuer).hostname if local else None) or "127.0.0.1",
@@ -392,7 +402,7 @@ def start_local(
                 "pick another with --port (make run PORT=8081)",
             ) from exc
         try:
-            examples = tuple(_examples(tenant, api, issuer, server.url))
+            examples = tuple(_examples(tenant, api, issuer, server.url, options.upstream))
         except BaseException:
             server.stop()
             raise
@@ -507,7 +517,11 @@ def _rule_text(rule: RouteRule) -> str:
 
 
 def _examples(
-    tenant: LocalTenant, api: ApiSpec, issuer: DevIssuer | None, base_url: str
+    tenant: LocalTenant,
+    api: ApiSpec,
+    issuer: DevIssuer | None,
+    base_url: str,
+    upstream_url: str | None = None,
 ) -> list[Example]:
     """Two curl lines that behave as they say: one passes, one is refused."""
     from .decision import compile_rules, decide, grant_for  # noqa: PLC0415
@@ -553,7 +567,11 @@ def _examples(
         )
     examples = []
     if route is not None:
-        says = "passes: 200 and the echo of what the authorizer passed on"
+        says = (
+            "passes: 200 and the echo of what the authorizer passed on"
+            if upstream_url is None
+            else f"passes the authorizer: {upstream_url} answers it"
+        )
         if token == "$TOKEN":
             says = "passes: 200, given a token of the tenant's IdP in $TOKEN"
         examples.append(
