@@ -28,9 +28,9 @@ SUPPORTED_ALGORITHMS: Final = ASYMMETRIC_ALGORITHMS | HMAC_ALGORITHMS
 RESERVED_CONTEXT_KEYS: Final = frozenset(
     {"tenant_id", "principal_id", "scopes", "issuer", "client_id", "token_hash"}
 )
-HTTP_METHODS: Final = frozenset(
-    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "*", "$connect"}
-)
+# The methods API Gateway puts in a methodArn (events), and a rule's "*" expands to (decision).
+REQUEST_METHODS: Final = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+HTTP_METHODS: Final = frozenset({*REQUEST_METHODS, "*", "$connect"})
 TENANT_ID_RE: Final = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 ACCOUNT_ID_RE: Final = re.compile(r"^[0-9]{12}$")
 API_ID_RE: Final = re.compile(r"^[a-z0-9]{10}$")

@@ -15,13 +15,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, NamedTuple
 
-from .config import ClaimValue, RouteRule, TenantConfig
+from .config import REQUEST_METHODS, ClaimValue, RouteRule, TenantConfig
 from .errors import Reason
 from .events import Caller
 from .wildcards import match_parts, split_glob
 
 # "*" as a method is expanded, because in IAM a leading "*" also swallows the path.
-EXPANDED_METHODS: Final = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+EXPANDED_METHODS: Final = REQUEST_METHODS
 _PARAM_RE: Final = re.compile(r"\{[^/{}]*\}")
 
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, NamedTuple
 
-from .config import ACCOUNT_ID_RE, STAGE_RE, TokenSource
+from .config import ACCOUNT_ID_RE, REQUEST_METHODS, STAGE_RE, TokenSource
 from .errors import EventInvalid, Reason, TokenRejected
 
 PARTITIONS: Final = frozenset({"aws", "aws-cn", "aws-us-gov"})
@@ -25,7 +25,7 @@ _REGION_RE: Final = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}$"
 _API_ID_RE: Final = re.compile(r"^[a-z0-9]{1,32}$")
 # The methods API Gateway puts in a methodArn, and the route keys an authorizer can see;
 # anything else is refused rather than left for route rules to (not) cover.
-_METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_METHODS: Final = frozenset(REQUEST_METHODS)
 _ROUTE_KEYS: Final = frozenset({"$connect", "$default"})
 # Anything printable except whitespace: API Gateway sends the resource path as-is.
 _PATH_RE: Final = re.compile(r"^[\x21-\x7e]*$")

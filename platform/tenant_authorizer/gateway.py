@@ -46,7 +46,6 @@ if TYPE_CHECKING:
 
 ApiKind = Literal["rest-token", "rest-request", "http-v1", "http-v2"]
 API_KINDS: Final[tuple[ApiKind, ...]] = ("rest-token", "rest-request", "http-v1", "http-v2")
-METHODS: Final = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 MAX_BODY_BYTES: Final = 10 * 1024 * 1024  # API Gateway's payload limit
 MAX_TTL: Final = 3600
 PLACEHOLDER_API_ID: Final = "local00001"

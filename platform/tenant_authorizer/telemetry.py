@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from json.encoder import encode_basestring_ascii
 from typing import Any, Final
 
-OUTCOMES: Final = ("allow", "deny", "unauthorized", "fault")
 EXTRA_METRICS: Final = (
     "StaleKeyServes",
     "StaleConfigServes",
@@ -74,10 +73,6 @@ class DecisionRecord:
         self.detail: str | None = None
         self.stale_key = False
         self.stale_config = False
-
-    def as_dict(self) -> dict[str, Any]:
-        """The record's fields (tests and tools)."""
-        return {name: getattr(self, name) for name in self.__slots__}
 
 
 def _s(value: str | None) -> str:

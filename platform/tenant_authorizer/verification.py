@@ -51,7 +51,6 @@ class VerifiedToken(NamedTuple):
     jwks_uri: str | None  # with key_generation: lets a cached result notice key removal
     key_generation: int
     stale_key: bool
-    key_fetched: bool
 
 
 def _b64decode(segment: str) -> bytes:
@@ -145,12 +144,12 @@ class TokenVerifier:
             key: Any = algorithm.prepare_key(
                 self._secret(issuer.hmac_secret_parameter, tenant.tenant_id)
             )
-            jwks_uri, generation, stale, fetched = None, 0, False, False
+            jwks_uri, generation, stale = None, 0, False
         else:
             resolved = self._jwks.get_key(issuer, kid, alg, tenant_id=tenant.tenant_id)
             key = resolved.key
             jwks_uri, generation = resolved.jwks_uri, resolved.generation
-            stale, fetched = resolved.stale, resolved.fetched
+            stale = resolved.stale
         try:
             valid = algorithm.verify(signing_input, key, signature)
         except Exception as exc:
@@ -176,7 +175,6 @@ class TokenVerifier:
             jwks_uri=jwks_uri,
             key_generation=generation,
             stale_key=stale,
-            key_fetched=fetched,
         )
 
     def _header(self, segment: str) -> dict[str, Any]:
@@ -272,7 +270,6 @@ class TokenVerifier:
             jwks_uri=None,
             key_generation=0,
             stale_key=False,
-            key_fetched=False,
         )
 
 
