@@ -12,15 +12,16 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from cachetools import LRUCache
 
 
-@dataclass(slots=True)
 class _Circuit:
-    failures: int = 0
-    opened_at: float | None = None  # None: closed
+    __slots__ = ("failures", "opened_at")
+
+    def __init__(self, failures: int = 0, opened_at: float | None = None) -> None:
+        self.failures = failures
+        self.opened_at = opened_at  # None: closed
 
 
 class CircuitBreaker:

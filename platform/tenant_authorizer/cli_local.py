@@ -20,7 +20,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final
 from urllib.parse import quote, quote_plus, urlsplit
@@ -175,7 +175,7 @@ def local_settings(env: dict[str, str] | None = None) -> Settings:
     except ValueError as exc:
         raise LocalUsageError(f"{exc}: fix or unset it") from exc
     if not environ.get("TENANT_AUTHZ_KID_COOLDOWN_SECONDS"):
-        settings = replace(settings, kid_cooldown=LOCAL_KID_COOLDOWN)
+        settings = settings._replace(kid_cooldown=LOCAL_KID_COOLDOWN)
     return settings
 
 

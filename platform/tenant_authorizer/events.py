@@ -12,7 +12,6 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Final, NamedTuple
 
 from .config import ACCOUNT_ID_RE, REQUEST_METHODS, STAGE_RE, TokenSource
@@ -42,8 +41,7 @@ class EventKind(enum.StrEnum):
     WEBSOCKET = "websocket"
 
 
-@dataclass(frozen=True, slots=True)
-class Caller:
+class Caller(NamedTuple):
     """The API that is asking, as API Gateway named it in ``methodArn`` / ``routeArn``."""
 
     partition: str

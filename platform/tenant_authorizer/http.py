@@ -15,8 +15,7 @@ import re
 import sys
 import threading
 import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 from urllib.parse import urlsplit
 
 from .errors import FetchError
@@ -28,8 +27,7 @@ _CHUNK: Final = 16 * 1024
 _MAX_AGE_RE: Final = re.compile(r'^max-age\s*=\s*"?(\d{1,10})"?$')
 
 
-@dataclass(frozen=True, slots=True)
-class FetchResult:
+class FetchResult(NamedTuple):
     """A parsed JSON object and the freshness lifetime the server gave it."""
 
     body: dict[str, Any]

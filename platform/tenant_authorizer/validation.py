@@ -22,7 +22,7 @@ import ipaddress
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Final
@@ -510,7 +510,7 @@ def _round_trip_problems(
 
 
 def _without_bindings(config: TenantConfig) -> TenantConfig:
-    return replace(config, bindings=())
+    return config._replace(bindings=())
 
 
 # --------------------------------------------------------------------------- across files
