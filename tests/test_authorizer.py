@@ -369,6 +369,85 @@ def test_repeated_token_cache_honours_key_removal(issuers: dict[str, DevIssuer])
         issuer.stop()
 
 
+def test_repeated_token_answers_each_route_on_its_own(issuers: dict[str, DevIssuer]) -> None:
+    """A cached answer belongs to one ARN: the same token keeps its 403 and its 200."""
+    rules = {
+        "routes": {
+            "rules": [{"methods": ["DELETE"], "path": "/orders/*", "scopes_all": ["orders:admin"]}]
+        }
+    }
+    harness = Harness(_docs(issuers, alpha=rules))
+    token = issuers["alpha"].mint(scope="orders:read")
+    firsts = [harness.evaluate(_ev("rest_token", token, method=m)) for m in ("DELETE", "GET")]
+    again = [harness.evaluate(_ev("rest_token", token, method=m)) for m in ("DELETE", "GET")]
+    assert [(e.outcome, e.reason) for e in again] == [
+        ("deny", Reason.SCOPE_INSUFFICIENT),
+        ("allow", Reason.OK),
+    ]
+    assert [e.cache_hit for e in again] == [True, True]
+    assert [e.response for e in again] == [e.response for e in firsts]
+
+
+def test_repeated_token_logs_the_same_line_as_a_hit(
+    harness: Harness, issuers: dict[str, DevIssuer]
+) -> None:
+    """A cached answer writes the line a verified one would, saying cache hit."""
+    harness.evaluate(_ev("rest_token", issuers["alpha"].mint()))  # config and keys warm
+    token = issuers["alpha"].mint()
+    for kind in ("rest_token", "rest_token", "rest_request"):
+        harness.evaluate(_ev(kind, token))
+    first, second, other_kind = harness.records()[1:]
+    for record in (first, second, other_kind):
+        del record["latency_ms"], record["_aws"]["Timestamp"]
+    assert (first.pop("cache"), second.pop("cache"), other_kind.pop("cache")) == (
+        "miss",
+        "hit",
+        "hit",
+    )
+    assert second == first
+    # The same token and ARN in another kind of event is logged as that kind.
+    assert other_kind == {**first, "kind": "rest_request"}
+
+
+def test_repeated_token_is_not_answered_from_cache_on_stale_config(
+    harness: Harness, issuers: dict[str, DevIssuer]
+) -> None:
+    """While SSM is down and the config is served stale, each decision says so."""
+    from tenant_authorizer.registry import SourceUnavailable
+
+    class Down:
+        def load_account(self, account_id: str) -> str | None:
+            raise SourceUnavailable("throttled")
+
+        def load_secret(self, name: str) -> bytes | None:
+            raise SourceUnavailable("throttled")
+
+    now = [1000.0]
+    harness.registry.clock = lambda: now[0]
+    token = issuers["alpha"].mint()
+    assert harness.evaluate(_ev("rest_token", token)).outcome == "allow"
+    assert harness.evaluate(_ev("rest_token", token)).cache_hit
+    harness.registry.source = Down()
+    now[0] += 61  # past the config TTL: the registry refetches, fails, serves stale
+    for _ in range(2):
+        assert harness.evaluate(_ev("rest_token", token)).outcome == "allow"
+        assert harness.last().get("stale_config") is True
+
+
+def test_repeated_answers_are_bounded(issuers: dict[str, DevIssuer]) -> None:
+    """Clients choosing many paths cannot grow the answer table past its bound."""
+    from tenant_authorizer.authorizer import Authorizer
+
+    base = Harness(_docs(issuers))
+    authorizer = Authorizer(base.registry, base.jwks, base.telemetry, repeat_cache_max=3)
+    token = issuers["alpha"].mint()
+    for n in range(10):
+        ev = _ev("rest_token", token, path=f"/orders/{n}")
+        assert authorizer.evaluate(ev).outcome == "allow"
+    assert len(authorizer._answers) == 3
+    assert authorizer.evaluate(_ev("rest_token", token, path="/orders/9")).cache_hit
+
+
 def test_logs_never_contain_the_token(harness: Harness, issuers: dict[str, DevIssuer]) -> None:
     """Decision lines carry a hash prefix of the token, never the token or its parts."""
     tokens = [issuers["alpha"].mint(), issuers["beta"].mint(), "garbage.token.value", "x" * 50]
@@ -471,6 +550,28 @@ def test_malformed_signature_or_nesting_is_401_not_500(
         header = _b64(("[" * 5000 + "]" * 5000).encode())
     result = harness.evaluate(_ev("rest_token", f"{header}.{payload}.{signature}"))
     assert (result.outcome, result.status) == ("unauthorized", 401)
+
+
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda p: p + "==",  # padding: JWS segments are unpadded
+        lambda p: p.replace("-", "+").replace("_", "/") + "+/",  # standard alphabet
+        lambda p: p[:10] + " " + p[10:],  # whitespace
+        lambda p: p[:10] + "\u00e9" + p[10:],  # non-ASCII
+        lambda p: p[:-1] if len(p) % 4 != 1 else p[:-2],  # a length base64 cannot have
+    ],
+)
+def test_payload_outside_base64url_is_malformed(
+    harness: Harness, issuers: dict[str, DevIssuer], mangle: Any
+) -> None:
+    """Segments are strict unpadded base64url: anything else is 401 token_malformed."""
+    header, payload, signature = issuers["alpha"].mint().split(".")
+    if len(payload) % 4 == 0:  # make sure "==" cannot be a valid padding
+        payload += "e30"
+    token = f"{header}.{mangle(payload)}.{signature}"
+    result = harness.evaluate(_ev("rest_token", token))
+    assert (result.outcome, result.reason) == ("unauthorized", Reason.TOKEN_MALFORMED)
 
 
 @pytest.mark.parametrize("exp", ["NaN", "Infinity", "1e400", str(10**400)])

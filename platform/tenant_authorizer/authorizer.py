@@ -11,13 +11,19 @@ the token's SHA-256. An entry is used only while (a) the tenant config object it
 verified under is still the current one (a refreshed or changed config invalidates it),
 (b) the key that verified it is still published in the current JWKS, and (c) the token
 has not expired. Nothing else about a token changes with time.
+
+The same token on the same ``methodArn``/``routeArn`` goes one step further: its whole
+answer (response and the body of its log line) is kept in a second, smaller table keyed
+by the token and the ARN, under exactly the same three conditions, so a repeated request
+costs an event parse, two dictionary lookups and one log write
+(``docs/decisions/0013-warm-path-budget.md``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any, Final, Literal, NamedTuple
 
 from .config import TenantConfig
@@ -34,6 +40,11 @@ from .verification import TokenVerifier, VerifiedToken, token_digest
 
 Outcome = Literal["allow", "deny", "unauthorized", "fault"]
 _REPEAT_CACHE_MAX: Final = 10_000
+# Answers are keyed by the whole token (<= 16 KB) and ARN (<= 2 KB), so fewer are kept:
+# about 20 MB at the very worst, a few MB for real tokens.
+_ANSWERS_MAX: Final = 1024
+# Policy documents by (allowed, denied, API/stage prefix): a few per tenant API in practice.
+_DOCUMENTS_MAX: Final = 1024
 
 
 class Evaluation(NamedTuple):
@@ -51,15 +62,30 @@ class Evaluation(NamedTuple):
         return {"allow": 200, "deny": 403, "unauthorized": 401, "fault": 500}[self.outcome]
 
 
-@dataclass(slots=True)
-class _Verified:
+class _Verified(NamedTuple):
+    """A verified token and what every decision for it needs (the repeated-token cache)."""
+
     tenant: TenantRuntime
     token: VerifiedToken
     grant: Grant
     context: dict[str, ContextValue]
     skew: float
-    # Policy documents already built for this principal, by API/stage (see _response).
-    documents: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+class _Answer(NamedTuple):
+    """A repeated token's whole answer on one ARN: valid exactly while ``verified`` is."""
+
+    verified: _Verified
+    kind: EventKind
+    evaluation: Evaluation
+    body: str  # the decision line's body, as a cache hit (Telemetry.body)
+
+
+def _evict_oldest(table: dict[Any, Any]) -> None:
+    """Drop the oldest entry of an insertion-ordered table (safe if another thread did)."""
+    # StopIteration/RuntimeError: emptied or resized meanwhile by another gateway thread.
+    with contextlib.suppress(StopIteration, RuntimeError):
+        table.pop(next(iter(table)), None)
 
 
 class Authorizer:
@@ -81,6 +107,9 @@ class Authorizer:
         self._clock = clock
         self._repeat: dict[str, _Verified] = {}
         self._repeat_max = repeat_cache_max
+        self._answers: dict[tuple[str, str], _Answer] = {}
+        self._answers_max = min(repeat_cache_max, _ANSWERS_MAX)
+        self._documents: dict[tuple[tuple[str, ...], tuple[str, ...], str], dict[str, Any]] = {}
         self._last_snapshot: dict[str, int] = {}
 
     @classmethod
@@ -121,8 +150,9 @@ class Authorizer:
         started = time.perf_counter()
         record = DecisionRecord()
         before = self._events()
+        body: str | None = None
         try:
-            evaluation = self._evaluate(event, record)
+            evaluation, body = self._evaluate(event, record)
         except AuthorizerError as exc:
             outcome: Outcome = "fault" if isinstance(exc, PlatformFault) else "unauthorized"
             evaluation = Evaluation(outcome, exc.reason, None, record.tenant_id, False)
@@ -133,31 +163,40 @@ class Authorizer:
             evaluation = Evaluation("fault", Reason.INTERNAL_ERROR, None, record.tenant_id, False)
             # The type only: a message could quote input, and input may hold a token.
             record.detail = f"unexpected {type(exc).__name__}"
-        record.outcome = evaluation.outcome
-        record.reason = evaluation.reason
-        if evaluation.cache_hit:
-            record.cache = "hit"
+        if body is None:
+            record.outcome = evaluation.outcome
+            record.reason = evaluation.reason
+            if evaluation.cache_hit:
+                record.cache = "hit"
+            body = self.telemetry.body(record)
         metrics = self._metrics() if self._events() != before else None
-        self.telemetry.decision(record, (time.perf_counter() - started) * 1000, metrics)
+        self.telemetry.emit(body, (time.perf_counter() - started) * 1000, metrics)
         return evaluation
 
-    def _evaluate(self, event: object, record: DecisionRecord) -> Evaluation:
+    def _evaluate(self, event: object, record: DecisionRecord) -> tuple[Evaluation, str | None]:
+        """The evaluation, and the body of its log line when a cached answer has one."""
         request = parse_event(event)
         caller = request.caller
         record.kind = request.kind
-        record.account_id = caller.account_id
-        record.api_id = caller.api_id
-        record.stage = caller.stage
-        record.route = caller.route
+        record.caller = caller
         resolution = self.registry.lookup(caller)
         runtime = resolution.tenant
         tenant = runtime.config
         record.tenant_id = tenant.tenant_id
         record.stale_config = resolution.stale
         token = request.credential(tenant.token)
+
+        answer = self._answers.get((token, caller.arn))
+        if (
+            answer is not None
+            and answer.kind is request.kind
+            and not resolution.stale
+            and self._still_valid(answer.verified, runtime)
+        ):
+            return answer.evaluation, answer.body
+
         digest = token_digest(token)
         record.token_hash = digest[:12]
-
         cached = self._repeat.get(digest)
         hit = cached is not None and self._still_valid(cached, runtime)
         verified = cached if hit and cached is not None else self._verify(token, digest, resolution)
@@ -173,7 +212,18 @@ class Authorizer:
         else:
             response = self._policy(verified, caller, decision)
         outcome: Outcome = "allow" if decision.allowed else "deny"
-        return Evaluation(outcome, decision.reason, response, tenant.tenant_id, hit)
+        evaluation = Evaluation(outcome, decision.reason, response, tenant.tenant_id, hit)
+        if self._answers_max > 0 and not result.stale_key and not resolution.stale:
+            # What this token gets on this ARN from now on, line included (as a hit).
+            record.outcome, record.reason, record.cache = outcome, decision.reason, "hit"
+            cached_evaluation = evaluation._replace(cache_hit=True)
+            if len(self._answers) >= self._answers_max:
+                _evict_oldest(self._answers)
+            self._answers[token, caller.arn] = _Answer(
+                verified, request.kind, cached_evaluation, self.telemetry.body(record)
+            )
+            record.cache = "miss"
+        return evaluation, None
 
     def _verify(self, token: str, digest: str, resolution: Resolution) -> _Verified:
         runtime = resolution.tenant
@@ -181,41 +231,43 @@ class Authorizer:
         result = self.verifier.verify(token, tenant, digest)
         issuer_config = result.issuer_config
         entry = _Verified(
-            tenant=runtime,
-            token=result,
-            grant=grant_for(runtime.rules, result.scopes, result.claims),
-            context=_context(tenant, result),
-            skew=issuer_config.clock_skew_seconds if issuer_config else 0.0,
+            runtime,
+            result,
+            grant_for(runtime.rules, result.scopes, result.claims),
+            _context(tenant, result),
+            issuer_config.clock_skew_seconds if issuer_config else 0.0,
         )
         if self._repeat_max > 0 and not result.stale_key:
             # A decision made on stale keys is not remembered: it is re-made (and re-counted
             # as stale) until the IdP answers again. repeat_cache_max=0 disables the cache.
             if len(self._repeat) >= self._repeat_max:
-                del self._repeat[next(iter(self._repeat))]
+                _evict_oldest(self._repeat)
             self._repeat[digest] = entry
         return entry
 
-    @staticmethod
-    def _policy(verified: _Verified, caller: Caller, decision: Decision) -> dict[str, Any]:
-        """The IAM answer; its document is built once per principal and API/stage.
+    def _policy(self, verified: _Verified, caller: Caller, decision: Decision) -> dict[str, Any]:
+        """The IAM answer; its document is built once per grant and API/stage.
 
-        The document depends only on the grant and the API/stage prefix, except for the
+        The document depends only on the grant's allowed and denied resources and the
+        API/stage prefix (so principals with the same grant share it), except for the
         explicit Deny of an uncovered route under a deny default, which names the ARN.
         """
-        per_route = decision.reason is Reason.ROUTE_NOT_ALLOWED
-        document = None if per_route else verified.documents.get(caller.api_prefix)
-        if document is None:
-            built = iam_policy(verified.token.principal_id, caller, decision, verified.context)
-            document = built["policyDocument"]
-            # A per-route document names the client's path: never kept, so a client
-            # cannot pin memory with long paths.
-            if not per_route and len(verified.documents) < 16:
-                verified.documents[caller.api_prefix] = document
-        return {
-            "principalId": verified.token.principal_id,
-            "policyDocument": document,
-            "context": verified.context,
-        }
+        principal = verified.token.principal_id
+        document: dict[str, Any] | None
+        if decision.reason is Reason.ROUTE_NOT_ALLOWED:
+            # Names the client's path: never kept, so a client cannot pin memory with paths.
+            document = iam_policy(principal, caller, decision, verified.context)["policyDocument"]
+        else:
+            grant = decision.grant
+            key = (grant.allow, grant.deny, caller.api_prefix)
+            document = self._documents.get(key)
+            if document is None:
+                built = iam_policy(principal, caller, decision, verified.context)
+                document = built["policyDocument"]
+                if len(self._documents) >= _DOCUMENTS_MAX:
+                    _evict_oldest(self._documents)
+                self._documents[key] = document
+        return {"principalId": principal, "policyDocument": document, "context": verified.context}
 
     def _still_valid(self, entry: _Verified, tenant: TenantRuntime) -> bool:
         if entry.tenant is not tenant:

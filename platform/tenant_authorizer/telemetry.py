@@ -19,9 +19,11 @@ import json
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from json.encoder import encode_basestring_ascii
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from .events import Caller
 
 EXTRA_METRICS: Final = (
     "StaleKeyServes",
@@ -35,44 +37,25 @@ _LEVELS: Final = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
 
 
 class DecisionRecord:
-    """What one decision line says; filled in as the evaluation proceeds."""
+    """What one decision line says; filled in as the evaluation proceeds.
 
-    __slots__ = (
-        "account_id",
-        "api_id",
-        "cache",
-        "detail",
-        "iss",
-        "kid",
-        "kind",
-        "outcome",
-        "principal",
-        "reason",
-        "route",
-        "stage",
-        "stale_config",
-        "stale_key",
-        "tenant_id",
-        "token_hash",
-    )
+    Defaults live on the class and an instance holds only what was set: a record is
+    made per decision, and this makes it nearly free.
+    """
 
-    def __init__(self) -> None:
-        self.kind: str | None = None
-        self.account_id: str | None = None
-        self.api_id: str | None = None
-        self.stage: str | None = None
-        self.route: str | None = None
-        self.tenant_id: str | None = None
-        self.token_hash: str | None = None
-        self.iss: str | None = None
-        self.kid: str | None = None
-        self.principal: str | None = None
-        self.outcome = "fault"
-        self.reason = "internal_error"
-        self.cache = "miss"
-        self.detail: str | None = None
-        self.stale_key = False
-        self.stale_config = False
+    kind: str | None = None
+    caller: Caller | None = None  # account, API, stage and route come from here
+    tenant_id: str | None = None
+    token_hash: str | None = None
+    iss: str | None = None
+    kid: str | None = None
+    principal: str | None = None
+    outcome: str = "fault"
+    reason: str = "internal_error"
+    cache: str = "miss"
+    detail: str | None = None
+    stale_key: bool = False
+    stale_config: bool = False
 
 
 def _s(value: str | None) -> str:
@@ -83,20 +66,29 @@ def _stdout_write(line: str) -> None:
     sys.stdout.write(line)
 
 
-@dataclass
 class Telemetry:
     """Writes decision lines (with EMF) and rare operational lines to one sink."""
 
-    namespace: str = "TenantAuthorizer"
-    function_name: str = "tenant-authorizer"
-    level: str = "INFO"
-    write: Callable[[str], None] = _stdout_write
-    clock: Callable[[], float] = time.time
+    def __init__(
+        self,
+        namespace: str = "TenantAuthorizer",
+        function_name: str = "tenant-authorizer",
+        level: str = "INFO",
+        write: Callable[[str], None] = _stdout_write,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.namespace = namespace
+        self.function_name = function_name
+        self.level = level
+        self.write = write
+        self.clock = clock
+        self._min_level = _LEVELS.get(level.upper(), 20)
+        self._function = '},"FunctionName":' + encode_basestring_ascii(function_name) + ","
+        self._head = self._line_head(())
 
-    def __post_init__(self) -> None:
-        self._min_level = _LEVELS.get(self.level.upper(), 20)
-        self._directive = self._metadata(())
-        self._function = encode_basestring_ascii(self.function_name)
+    def _line_head(self, extras: tuple[str, ...]) -> str:
+        """Everything of a line before its timestamp: the EMF directive comes first."""
+        return '{"_aws":{"CloudWatchMetrics":' + self._metadata(extras) + ',"Timestamp":'
 
     def _metadata(self, extras: tuple[str, ...]) -> str:
         directives: list[dict[str, Any]] = [
@@ -120,31 +112,52 @@ class Telemetry:
         self, record: DecisionRecord, latency_ms: float, metrics: Mapping[str, int] | None = None
     ) -> None:
         """Emit the line of one decision."""
-        directive = self._directive
-        tail = ""
+        self.emit(self.body(record), latency_ms, metrics)
+
+    def body(self, record: DecisionRecord) -> str:
+        """The part of a decision line that depends on the decision alone.
+
+        No timestamp, latency or metric counts: a repeated token's answer keeps its body
+        and :meth:`emit` adds those, so the line of a cached answer is the same line.
+        """
+        # outcome, reason, kind and cache are enum values and account_id is 12 digits
+        # (validated by the ARN parser), token_hash is hex: none needs escaping.
+        caller = record.caller
+        if caller is None:
+            where = '"account_id":null,"api_id":null,"stage":null,"route":null'
+        else:
+            where = (
+                f'"account_id":"{caller.account_id}","api_id":{_s(caller.api_id)},'
+                f'"stage":{_s(caller.stage)},"route":{_s(caller.route)}'
+            )
+        body = (
+            f'"Outcome":"{record.outcome}","Reason":"{record.reason}","Decisions":1,'
+            f'"outcome":"{record.outcome}","reason":"{record.reason}",'
+            f'"tenant_id":{_s(record.tenant_id)},{where},'
+            f'"kind":{_s(record.kind)},"iss":{_s(record.iss)},'
+            f'"kid":{_s(record.kid)},"token_hash":{_s(record.token_hash)},'
+            f'"principal":{_s(record.principal)},"cache":"{record.cache}"'
+        )
         if record.detail is not None:
-            tail += ',"detail":' + encode_basestring_ascii(record.detail)
+            body += ',"detail":' + encode_basestring_ascii(record.detail)
         if record.stale_key:
-            tail += ',"stale_key":true'
+            body += ',"stale_key":true'
         if record.stale_config:
-            tail += ',"stale_config":true'
+            body += ',"stale_config":true'
+        return body
+
+    def emit(self, body: str, latency_ms: float, metrics: Mapping[str, int] | None) -> None:
+        """Write one decision line: ``body`` plus timestamp, latency and moved counters."""
+        head = self._head
+        tail = ""
         if metrics:
             extras = tuple(name for name in EXTRA_METRICS if metrics.get(name))
             if extras:
-                directive = self._metadata(extras)
-                tail += "".join(f',"{name}":{int(metrics[name])}' for name in extras)
-        # outcome, reason, kind and cache are enum values and account_id is 12 digits
-        # (validated by the ARN parser), token_hash is hex: none needs escaping.
+                head = self._line_head(extras)
+                tail = "".join(f',"{name}":{int(metrics[name])}' for name in extras)
         self.write(
-            f'{{"_aws":{{"Timestamp":{int(self.clock() * 1000)},"CloudWatchMetrics":{directive}}},'
-            f'"FunctionName":{self._function},"Outcome":"{record.outcome}",'
-            f'"Reason":"{record.reason}","Decisions":1,"outcome":"{record.outcome}",'
-            f'"reason":"{record.reason}","tenant_id":{_s(record.tenant_id)},'
-            f'"account_id":{_s(record.account_id)},"api_id":{_s(record.api_id)},'
-            f'"stage":{_s(record.stage)},"route":{_s(record.route)},"kind":{_s(record.kind)},'
-            f'"iss":{_s(record.iss)},"kid":{_s(record.kid)},'
-            f'"token_hash":{_s(record.token_hash)},"principal":{_s(record.principal)},'
-            f'"cache":"{record.cache}","latency_ms":{latency_ms:.3f}{tail}}}\n'
+            f"{head}{int(self.clock() * 1000)}{self._function}{body},"
+            f'"latency_ms":{latency_ms:.3f}{tail}}}\n'
         )
 
     def log(self, level: str, message: str, **fields: Any) -> None:
