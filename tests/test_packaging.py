@@ -158,6 +158,30 @@ def test_handler_imports_resolve_from_the_zip(archive: zipfile.ZipFile, tmp_path
     assert excluded.isdisjoint(report["loaded"])
 
 
+def test_handler_import_leaves_out_what_the_warm_path_does_not_need() -> None:
+    """The cold start imports neither the tenant-config parser nor requests and boto3.
+
+    They are imported when first needed (an account document to parse, a JWKS or SSM
+    request): at import they would cost every cold start, warm instances never use them.
+    """
+    lazy = ["tenant_authorizer.config", "requests", "boto3", "botocore"]
+    script = (
+        "import json, sys\n"
+        "import tenant_authorizer.handler\n"
+        f"print(json.dumps([m for m in {lazy!r} if m in sys.modules]))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+        env={"PYTHONPATH": str(REPO / "platform")},
+        cwd=REPO,
+    )
+    assert json.loads(result.stdout) == []
+
+
 def test_every_tools_module_is_excluded() -> None:
     """A package module importing click, yaml or jsonschema must be on the exclusion list."""
     for path in sorted(packaging.PACKAGE_DIR.glob("*.py")):

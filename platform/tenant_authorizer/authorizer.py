@@ -24,9 +24,8 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Final, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple
 
-from .config import TenantConfig
 from .decision import Decision, Grant, decide, grant_for
 from .errors import AuthorizerError, PlatformFault, Reason
 from .events import Caller, EventKind, parse_event
@@ -37,6 +36,9 @@ from .registry import ConfigSource, Resolution, SsmSource, TenantRegistry, Tenan
 from .settings import Settings
 from .telemetry import DecisionRecord, Telemetry
 from .verification import TokenVerifier, VerifiedToken, token_digest
+
+if TYPE_CHECKING:
+    from .config import TenantConfig
 
 Outcome = Literal["allow", "deny", "unauthorized", "fault"]
 _REPEAT_CACHE_MAX: Final = 10_000
@@ -62,23 +64,39 @@ class Evaluation(NamedTuple):
         return {"allow": 200, "deny": 403, "unauthorized": 401, "fault": 500}[self.outcome]
 
 
-class _Verified(NamedTuple):
+# Private records are plain slotted classes: ~0.01 ms at cold start, a NamedTuple ~0.2 ms.
+class _Verified:
     """A verified token and what every decision for it needs (the repeated-token cache)."""
 
-    tenant: TenantRuntime
-    token: VerifiedToken
-    grant: Grant
-    context: dict[str, ContextValue]
-    skew: float
+    __slots__ = ("context", "grant", "skew", "tenant", "token")
+
+    def __init__(
+        self,
+        tenant: TenantRuntime,
+        token: VerifiedToken,
+        grant: Grant,
+        context: dict[str, ContextValue],
+        skew: float,
+    ) -> None:
+        self.tenant = tenant
+        self.token = token
+        self.grant = grant
+        self.context = context
+        self.skew = skew
 
 
-class _Answer(NamedTuple):
+class _Answer:
     """A repeated token's whole answer on one ARN: valid exactly while ``verified`` is."""
 
-    verified: _Verified
-    kind: EventKind
-    evaluation: Evaluation
-    body: str  # the decision line's body, as a cache hit (Telemetry.body)
+    __slots__ = ("body", "evaluation", "kind", "verified")
+
+    def __init__(
+        self, verified: _Verified, kind: EventKind, evaluation: Evaluation, body: str
+    ) -> None:
+        self.verified = verified
+        self.kind = kind
+        self.evaluation = evaluation
+        self.body = body  # the decision line's body, as a cache hit (Telemetry.body)
 
 
 def _evict_oldest(table: dict[Any, Any]) -> None:

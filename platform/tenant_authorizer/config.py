@@ -15,26 +15,25 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, Final, Literal, NamedTuple
 
+from . import names
 from .errors import ConfigError
 
 ResponseMode = Literal["iam", "simple"]
 DiscoveryMode = Literal["oidc", "oauth", "none"]
 
-ASYMMETRIC_ALGORITHMS: Final = frozenset(
-    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
-)
-HMAC_ALGORITHMS: Final = frozenset({"HS256", "HS384", "HS512"})
+# Shared with the warm path, which does not import this parser: defined in .names.
+ASYMMETRIC_ALGORITHMS: Final = names.ASYMMETRIC_ALGORITHMS
+HMAC_ALGORITHMS: Final = names.HMAC_ALGORITHMS
+REQUEST_METHODS: Final = names.REQUEST_METHODS
 SUPPORTED_ALGORITHMS: Final = ASYMMETRIC_ALGORITHMS | HMAC_ALGORITHMS
 RESERVED_CONTEXT_KEYS: Final = frozenset(
     {"tenant_id", "principal_id", "scopes", "issuer", "client_id", "token_hash"}
 )
-# The methods API Gateway puts in a methodArn (events), and a rule's "*" expands to (decision).
-REQUEST_METHODS: Final = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 HTTP_METHODS: Final = frozenset({*REQUEST_METHODS, "*", "$connect"})
 TENANT_ID_RE: Final = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
-ACCOUNT_ID_RE: Final = re.compile(r"^[0-9]{12}$")
+ACCOUNT_ID_RE: Final = re.compile(names.ACCOUNT_ID_PATTERN)
 API_ID_RE: Final = re.compile(r"^[a-z0-9]{10}$")
-STAGE_RE: Final = re.compile(r"^(\$default|[A-Za-z0-9_-]{1,128})$")
+STAGE_RE: Final = re.compile(names.STAGE_PATTERN)
 CLAIM_NAME_RE: Final = re.compile(r"^[A-Za-z0-9_:.\-/]{1,128}$")
 HEADER_NAME_RE: Final = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$")
 SHA256_HEX_RE: Final = re.compile(r"^[0-9a-f]{64}$")

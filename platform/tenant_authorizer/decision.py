@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, Final, NamedTuple
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
-from .config import REQUEST_METHODS, ClaimValue, RouteRule, TenantConfig
 from .errors import Reason
 from .events import Caller
+from .names import REQUEST_METHODS
 from .wildcards import match_parts, split_glob
+
+if TYPE_CHECKING:
+    from .config import ClaimValue, RouteRule, TenantConfig
 
 # "*" as a method is expanded, because in IAM a leading "*" also swallows the path.
 EXPANDED_METHODS: Final = REQUEST_METHODS

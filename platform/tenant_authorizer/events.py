@@ -12,16 +12,21 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Mapping
-from typing import Any, Final, NamedTuple
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
-from .config import ACCOUNT_ID_RE, REQUEST_METHODS, STAGE_RE, TokenSource
 from .errors import EventInvalid, Reason, TokenRejected
+from .names import ACCOUNT_ID_PATTERN, REQUEST_METHODS, STAGE_PATTERN
+
+if TYPE_CHECKING:
+    from .config import TokenSource
 
 PARTITIONS: Final = frozenset({"aws", "aws-cn", "aws-us-gov"})
 _REGION_RE: Final = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}$")
 # Account ids and stages follow the same rules as in tenant files; API ids here are any
 # short lower-case id, so that an unusual id is refused by the binding, not the parser.
+_ACCOUNT_ID_RE: Final = re.compile(ACCOUNT_ID_PATTERN)
 _API_ID_RE: Final = re.compile(r"^[a-z0-9]{1,32}$")
+_STAGE_RE: Final = re.compile(STAGE_PATTERN)
 # The methods API Gateway puts in a methodArn, and the route keys an authorizer can see;
 # anything else is refused rather than left for route rules to (not) cover.
 _METHODS: Final = frozenset(REQUEST_METHODS)
@@ -101,14 +106,14 @@ def _parse_arn_uncached(arn: str) -> Caller:
         raise EventInvalid(Reason.EVENT_INVALID, f"unknown partition {partition[:32]!r}")
     if not _REGION_RE.fullmatch(region):
         raise EventInvalid(Reason.EVENT_INVALID, "malformed region")
-    if not ACCOUNT_ID_RE.fullmatch(account):
+    if not _ACCOUNT_ID_RE.fullmatch(account):
         raise EventInvalid(Reason.EVENT_INVALID, "malformed account id")
     segments = resource.split("/", 3)
     if len(segments) < 3:
         raise EventInvalid(Reason.EVENT_INVALID, "ARN has no api/stage/method")
     api_id, stage, method = segments[0], segments[1], segments[2]
     path = "/" + segments[3] if len(segments) == 4 else ""
-    if not _API_ID_RE.fullmatch(api_id) or not STAGE_RE.fullmatch(stage):
+    if not _API_ID_RE.fullmatch(api_id) or not _STAGE_RE.fullmatch(stage):
         raise EventInvalid(Reason.EVENT_INVALID, "malformed api id or stage")
     if method.startswith("$"):
         # A route key: WebSocket $connect, or an HTTP API's $default catch-all.

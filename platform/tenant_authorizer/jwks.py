@@ -32,12 +32,14 @@ import jwt
 from cachetools import LRUCache
 
 from .breaker import CircuitBreaker
-from .config import ASYMMETRIC_ALGORITHMS, IssuerConfig
 from .errors import FetchError, PlatformFault, Reason, TokenRejected
 from .http import FetchResult, HttpFetcher, safe_url
+from .names import ASYMMETRIC_ALGORITHMS
 
 if TYPE_CHECKING:
     import logging
+
+    from .config import IssuerConfig
 
 _RSA_ALGORITHMS: Final = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
 _EC_CURVE_ALGORITHM: Final = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}
@@ -104,21 +106,37 @@ class _InvalidDocument(Exception):
     """Raised when a fetched document is JSON but not a JWKS or metadata document."""
 
 
-class _KeySet(NamedTuple):
+# Private records are plain slotted classes: ~0.01 ms at cold start, a NamedTuple ~0.2 ms.
+class _KeySet:
     """One successful JWKS fetch, parsed; replaced whole, never mutated."""
 
-    resolved: Mapping[tuple[str | None, str], ResolvedKey]  # (kid, alg) and (None, alg)
-    per_alg: Mapping[str, int]  # usable keys per algorithm (to explain a kid-less miss)
-    material: Mapping[str, str]  # kid -> canonical JWK, to tell a re-used kid
-    since: Mapping[str, int]  # kid -> first generation publishing this exact key
-    generation: int
-    expires_at: float
+    __slots__ = ("expires_at", "generation", "material", "per_alg", "resolved", "since")
+
+    def __init__(
+        self,
+        *,
+        resolved: Mapping[tuple[str | None, str], ResolvedKey],
+        per_alg: Mapping[str, int],
+        material: Mapping[str, str],
+        since: Mapping[str, int],
+        generation: int,
+        expires_at: float,
+    ) -> None:
+        self.resolved = resolved  # (kid, alg) and (None, alg)
+        self.per_alg = per_alg  # usable keys per algorithm (to explain a kid-less miss)
+        self.material = material  # kid -> canonical JWK, to tell a re-used kid
+        self.since = since  # kid -> first generation publishing this exact key
+        self.generation = generation
+        self.expires_at = expires_at
 
 
-class _Metadata(NamedTuple):
-    issuer: str
-    jwks_uri: str
-    expires_at: float
+class _Metadata:
+    __slots__ = ("expires_at", "issuer", "jwks_uri")
+
+    def __init__(self, issuer: str, jwks_uri: str, expires_at: float) -> None:
+        self.issuer = issuer
+        self.jwks_uri = jwks_uri
+        self.expires_at = expires_at
 
 
 _V = TypeVar("_V", _KeySet, _Metadata)
@@ -138,10 +156,13 @@ class _Slot(Generic[_V]):
         self.last_error: Exception | None = None
 
 
-class _Outcome(NamedTuple):
-    fetched: bool
-    error: Exception | None
-    circuit_open: bool
+class _Outcome:
+    __slots__ = ("circuit_open", "error", "fetched")
+
+    def __init__(self, fetched: bool, error: Exception | None, circuit_open: bool) -> None:
+        self.fetched = fetched
+        self.error = error
+        self.circuit_open = circuit_open
 
 
 class _Order(LRUCache[str, None]):

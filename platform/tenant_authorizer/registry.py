@@ -15,14 +15,16 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from cachetools import LRUCache
 
-from .config import Binding, TenantConfig, parse_binding, parse_tenant
 from .decision import RuleSet, compile_rules
 from .errors import ConfigError, PlatformFault, Reason, TenantNotBound
 from .events import Caller
+
+if TYPE_CHECKING:
+    from .config import Binding, TenantConfig
 
 
 class SourceUnavailable(Exception):
@@ -74,6 +76,9 @@ class AccountDocument(NamedTuple):
 
 def parse_account_document(raw: str, source: str, account_id: str) -> AccountDocument:
     """Parse an account document; raise :class:`ConfigError` naming the field and reason."""
+    # The parser is needed on the first read of an account only: not at every cold start.
+    from .config import parse_tenant  # noqa: PLC0415
+
     try:
         data = json.loads(raw)
     except ValueError as exc:
@@ -113,6 +118,8 @@ def _parse_binding(
         raise ConfigError(source, f"{where}.tenant_id", f"{tenant_id!r} is not in tenants")
     doc = {k: v for k, v in item.items() if k != "tenant_id"}
     doc["account_id"] = account_id
+    from .config import parse_binding  # noqa: PLC0415  (lazy, see parse_account_document)
+
     return parse_binding(doc, source, where, tenant_id)
 
 

@@ -19,14 +19,16 @@ import hmac
 import json
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Final, NamedTuple
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from jwt.algorithms import get_default_algorithms
 
-from .config import IssuerConfig, TenantConfig
 from .decision import claim_matches
 from .errors import Reason, TokenRejected
 from .jwks import JwksCache
+
+if TYPE_CHECKING:
+    from .config import IssuerConfig, TenantConfig
 
 _FORBIDDEN_HEADERS: Final = frozenset({"jku", "x5u", "jwk", "x5c", "x5t", "x5t#S256"})
 _ALGORITHMS: Final = get_default_algorithms()

@@ -1,0 +1,19 @@
+"""Identifiers shared by events and tenant configs: HTTP methods, JWT algorithms, patterns.
+
+The warm path needs these without the tenant-config parser (:mod:`.config`), which is
+imported only when a document is parsed. :mod:`.config` re-exports the sets; it and
+:mod:`.events` compile the same patterns, so tenant files and ``methodArn`` agree.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# The methods API Gateway puts in a methodArn (events), and a rule's "*" expands to (decision).
+REQUEST_METHODS: Final = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+ASYMMETRIC_ALGORITHMS: Final = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+)
+HMAC_ALGORITHMS: Final = frozenset({"HS256", "HS384", "HS512"})
+ACCOUNT_ID_PATTERN: Final = r"^[0-9]{12}$"
+STAGE_PATTERN: Final = r"^(\$default|[A-Za-z0-9_-]{1,128})$"
