@@ -434,6 +434,24 @@ def test_repeated_token_is_not_answered_from_cache_on_stale_config(
         assert harness.last().get("stale_config") is True
 
 
+def test_repeated_token_after_offboarding_is_refused_and_logged_in_full(
+    harness: Harness, issuers: dict[str, DevIssuer]
+) -> None:
+    """Offboarding the API ends its cached answers; the refusal names the caller."""
+    token = issuers["alpha"].mint()
+    assert harness.evaluate(_ev("rest_token", token)).outcome == "allow"
+    harness.replace_docs(_docs({k: v for k, v in issuers.items() if k != "alpha"}))
+    harness.registry.invalidate()
+    result = harness.evaluate(_ev("rest_token", token))
+    assert (result.outcome, result.reason) == ("fault", Reason.TENANT_NOT_BOUND)
+    line = harness.last()
+    assert (line["account_id"], line["api_id"], line["kind"]) == (
+        ACCOUNTS["alpha"],
+        APIS["alpha"],
+        "rest_token",
+    )
+
+
 def test_repeated_answers_are_bounded(issuers: dict[str, DevIssuer]) -> None:
     """Clients choosing many paths cannot grow the answer table past its bound."""
     from tenant_authorizer.authorizer import Authorizer

@@ -88,13 +88,19 @@ class _Verified:
 class _Answer:
     """A repeated token's whole answer on one ARN: valid exactly while ``verified`` is."""
 
-    __slots__ = ("body", "evaluation", "kind", "verified")
+    __slots__ = ("body", "caller", "evaluation", "kind", "verified")
 
     def __init__(
-        self, verified: _Verified, kind: EventKind, evaluation: Evaluation, body: str
+        self,
+        verified: _Verified,
+        kind: EventKind,
+        caller: Caller,
+        evaluation: Evaluation,
+        body: str,
     ) -> None:
         self.verified = verified
         self.kind = kind
+        self.caller = caller
         self.evaluation = evaluation
         self.body = body  # the decision line's body, as a cache hit (Telemetry.body)
 
@@ -193,6 +199,16 @@ class Authorizer:
 
     def _evaluate(self, event: object, record: DecisionRecord) -> tuple[Evaluation, str | None]:
         """The evaluation, and the body of its log line when a cached answer has one."""
+        # A REST TOKEN event is its authorizationToken and methodArn and nothing else:
+        # a repeated one is answered by those two strings, before any parsing.
+        answer_key: tuple[str, str] | None = None
+        if type(event) is dict and event.get("type") == "TOKEN":
+            raw, arn = event.get("authorizationToken"), event.get("methodArn")
+            if type(raw) is str and type(arn) is str:
+                answer_key = (raw, arn)
+                answered = self._answered(answer_key, EventKind.REST_TOKEN)
+                if answered is not None:
+                    return answered.evaluation, answered.body
         request = parse_event(event)
         caller = request.caller
         record.kind = request.kind
@@ -203,15 +219,11 @@ class Authorizer:
         record.tenant_id = tenant.tenant_id
         record.stale_config = resolution.stale
         token = request.credential(tenant.token)
-
-        answer = self._answers.get((token, caller.arn))
-        if (
-            answer is not None
-            and answer.kind is request.kind
-            and not resolution.stale
-            and self._still_valid(answer.verified, runtime)
-        ):
-            return answer.evaluation, answer.body
+        if answer_key is None:
+            answer_key = (token, caller.arn)
+            answered = self._answered(answer_key, request.kind)
+            if answered is not None:
+                return answered.evaluation, answered.body
 
         digest = token_digest(token)
         record.token_hash = digest[:12]
@@ -237,11 +249,28 @@ class Authorizer:
             cached_evaluation = evaluation._replace(cache_hit=True)
             if len(self._answers) >= self._answers_max:
                 _evict_oldest(self._answers)
-            self._answers[token, caller.arn] = _Answer(
-                verified, request.kind, cached_evaluation, self.telemetry.body(record)
+            self._answers[answer_key] = _Answer(
+                verified, request.kind, caller, cached_evaluation, self.telemetry.body(record)
             )
             record.cache = "miss"
         return evaluation, None
+
+    def _answered(self, key: tuple[str, str], kind: EventKind) -> _Answer | None:
+        """The cached answer for ``key``, if it is still exactly what a decision would say.
+
+        Valid while the verified token is (:meth:`_still_valid`), for the same kind of
+        event, and never on a stale config: then the decision is made and logged anew.
+        """
+        answer = self._answers.get(key)
+        if answer is None or answer.kind is not kind:
+            return None
+        try:
+            resolution = self.registry.lookup(answer.caller)
+        except AuthorizerError:
+            return None  # the full path raises it again, with the caller in its line
+        if resolution.stale or not self._still_valid(answer.verified, resolution.tenant):
+            return None
+        return answer
 
     def _verify(self, token: str, digest: str, resolution: Resolution) -> _Verified:
         runtime = resolution.tenant
