@@ -221,7 +221,7 @@ class Authorizer:
         token = request.credential(tenant.token)
         if answer_key is None:
             answer_key = (token, caller.arn)
-            answered = self._answered(answer_key, request.kind)
+            answered = self._answered(answer_key, request.kind, resolution)
             if answered is not None:
                 return answered.evaluation, answered.body
 
@@ -255,7 +255,9 @@ class Authorizer:
             record.cache = "miss"
         return evaluation, None
 
-    def _answered(self, key: tuple[str, str], kind: EventKind) -> _Answer | None:
+    def _answered(
+        self, key: tuple[str, str], kind: EventKind, resolution: Resolution | None = None
+    ) -> _Answer | None:
         """The cached answer for ``key``, if it is still exactly what a decision would say.
 
         Valid while the verified token is (:meth:`_still_valid`), for the same kind of
@@ -264,10 +266,11 @@ class Authorizer:
         answer = self._answers.get(key)
         if answer is None or answer.kind is not kind:
             return None
-        try:
-            resolution = self.registry.lookup(answer.caller)
-        except AuthorizerError:
-            return None  # the full path raises it again, with the caller in its line
+        if resolution is None:  # a REST TOKEN event, not parsed yet: look the caller up
+            try:
+                resolution = self.registry.lookup(answer.caller)
+            except AuthorizerError:
+                return None  # the full path raises it again, with the caller in its line
         if resolution.stale or not self._still_valid(answer.verified, resolution.tenant):
             return None
         return answer

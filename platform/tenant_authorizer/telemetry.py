@@ -108,12 +108,6 @@ class Telemetry:
             )
         return json.dumps(directives, separators=(",", ":"))
 
-    def decision(
-        self, record: DecisionRecord, latency_ms: float, metrics: Mapping[str, int] | None = None
-    ) -> None:
-        """Emit the line of one decision."""
-        self.emit(self.body(record), latency_ms, metrics)
-
     def body(self, record: DecisionRecord) -> str:
         """The part of a decision line that depends on the decision alone.
 
