@@ -139,6 +139,37 @@ def test_unbound_api_is_a_platform_fault(harness: Harness, issuers: dict[str, De
     assert (result.outcome, result.status, result.reason) == ("fault", 500, Reason.TENANT_NOT_BOUND)
 
 
+@pytest.mark.parametrize("kind", ["rest_token", "rest_request", "http_v1", "http_v2"])
+def test_unlisted_stage_of_a_pinned_api_is_not_bound(
+    issuers: dict[str, DevIssuer], kind: str
+) -> None:
+    """A pinned API's unlisted stage is tenant_not_bound, never the account-wide tenant's."""
+    account, pinned_api = ACCOUNTS["alpha"], "aaaaaaaaaa"
+    harness = Harness(
+        [
+            tenant_doc(
+                "pinned", account, [issuer_entry(issuers["alpha"])], api_ids=[pinned_api],
+                stages=["prod"],
+            ),
+            tenant_doc("wide", account, [issuer_entry(issuers["beta"])]),
+        ]
+    )  # fmt: skip
+    wide_token = issuers["beta"].mint()
+    for stage in ("dev", "authorizers", "$default"):
+        result = harness.evaluate(
+            event(kind, wide_token, account=account, api_id=pinned_api, stage=stage)
+        )
+        assert (result.outcome, result.reason) == ("fault", Reason.TENANT_NOT_BOUND), stage
+        assert "bound for stages prod" in harness.last()["detail"]
+    prod = event(kind, wide_token, account=account, api_id=pinned_api, stage="prod")
+    assert harness.evaluate(prod).reason is Reason.ISSUER_NOT_ALLOWED
+    pinned_token = issuers["alpha"].mint()
+    prod = event(kind, pinned_token, account=account, api_id=pinned_api, stage="prod")
+    assert harness.evaluate(prod).outcome == "allow"
+    other = event(kind, wide_token, account=account, api_id="bbbbbbbbbb", stage="dev")
+    assert harness.evaluate(other).outcome == "allow", "other APIs stay with the wide tenant"
+
+
 def _jwks(issuer: DevIssuer) -> dict[str, Any]:
     response = requests.get(issuer.jwks_uri, timeout=5)
     body: dict[str, Any] = response.json()

@@ -250,6 +250,37 @@ def test_account_wide_and_api_bindings_of_different_tenants_coexist(tmp_path: Pa
     assert run(tmp_path).ok
 
 
+@pytest.mark.parametrize("same_tenant", [False, True])
+def test_pinned_api_with_stages_beside_an_account_wide_binding(
+    tmp_path: Path, same_tenant: bool
+) -> None:
+    """An API pinned to some stages next to an account-wide binding names both places."""
+    pinned = '  - account_id: "111122223333"\n    api_ids: [aaaaaaaaaa]\n    stages: [prod]'
+    if same_tenant:
+        write(tmp_path, "pinned", pinned + '\n  - account_id: "111122223333"')
+    else:
+        write(tmp_path, "pinned", pinned)
+        write(tmp_path, "wide")
+    report = run(tmp_path)
+    assert fields(report) == [("pinned.yaml", "bindings[0].stages")]
+    reason = report.problems[0].reason
+    assert "stages prod only" in reason
+    assert ("pinned.yaml" if same_tenant else "wide.yaml") in reason
+    assert "bindings[1]" in reason if same_tenant else "bindings[0]" in reason
+
+
+def test_pinned_api_on_every_stage_beside_an_account_wide_binding_is_fine(tmp_path: Path) -> None:
+    """An API pinned without stages (or beside no account-wide binding) needs no warning."""
+    write(tmp_path, "pinned", '  - account_id: "111122223333"\n    api_ids: [aaaaaaaaaa]')
+    write(tmp_path, "wide")
+    write(
+        tmp_path,
+        "alone",
+        '  - account_id: "444455556666"\n    api_ids: [aaaaaaaaaa]\n    stages: [prod]',
+    )
+    assert run(tmp_path).ok
+
+
 @pytest.mark.parametrize(
     ("bindings", "ok"),
     [

@@ -60,18 +60,37 @@ class AccountDocument(NamedTuple):
     tenants: Mapping[str, TenantRuntime]
 
     def resolve(self, api_id: str, stage: str) -> tuple[Binding, TenantRuntime] | None:
-        """The binding for ``api_id``/``stage``: an API-specific one first, then account-wide."""
+        """The binding for ``api_id``/``stage``, or None when no binding covers it.
+
+        An API that any binding names (``api_ids``) is decided by those bindings alone:
+        a stage they do not list is unbound, never handed to an account-wide binding,
+        which could belong to another tenant (``docs/security.md``). Only APIs no binding
+        names fall back to the account-wide binding whose stages match.
+        """
+        pinned = False
         fallback: Binding | None = None
         for binding in self.bindings:
-            if binding.stages is not None and stage not in binding.stages:
-                continue
+            stage_ok = binding.stages is None or stage in binding.stages
             if binding.api_ids is None:
-                fallback = fallback or binding
+                if stage_ok and fallback is None:
+                    fallback = binding
             elif api_id in binding.api_ids:
-                return binding, self.tenants[binding.tenant_id]
-        if fallback is not None:
+                if stage_ok:
+                    return binding, self.tenants[binding.tenant_id]
+                pinned = True
+        if fallback is not None and not pinned:
             return fallback, self.tenants[fallback.tenant_id]
         return None
+
+    def unbound_detail(self, api_id: str, stage: str) -> str:
+        """Why ``api_id``/``stage`` of this account has no binding, for the decision line."""
+        stages = sorted(
+            {s for b in self.bindings if b.api_ids and api_id in b.api_ids for s in b.stages or ()}
+        )
+        where = f"{self.account_id}/{api_id}/{stage}"
+        if stages:
+            return f"no tenant bound to {where}: the API is bound for stages {', '.join(stages)}"
+        return f"no tenant bound to {where}"
 
 
 def parse_account_document(raw: str, source: str, account_id: str) -> AccountDocument:
@@ -215,10 +234,12 @@ class TenantRegistry:
         )
         resolved = document.resolve(caller.api_id, caller.stage) if document else None
         if resolved is None:
-            raise TenantNotBound(
-                Reason.TENANT_NOT_BOUND,
-                f"no tenant bound to {caller.account_id}/{caller.api_id}/{caller.stage}",
+            detail = (
+                document.unbound_detail(caller.api_id, caller.stage)
+                if document
+                else f"no tenant bound to {caller.account_id}/{caller.api_id}/{caller.stage}"
             )
+            raise TenantNotBound(Reason.TENANT_NOT_BOUND, detail)
         resolution = Resolution(resolved[0], resolved[1], stale)
         if len(self._resolved) >= 4 * self.max_accounts:
             self._resolved.clear()  # bounded; rebuilt from the account entries in microseconds

@@ -583,7 +583,43 @@ def cross_file_problems(files: Sequence[TenantFile]) -> list[Problem]:
                             f"{owner[0]!r} ({owner[1]}): one API belongs to one tenant",
                         )
                     )
+    problems.extend(_pinned_stage_problems(files))
     return problems
+
+
+def _pinned_stage_problems(files: Sequence[TenantFile]) -> Iterator[Problem]:
+    """An API pinned to some stages in an account that also has an account-wide binding.
+
+    The runtime never hands an unlisted stage of a pinned API to the account-wide binding
+    (it could belong to another tenant): those stages are not bound at all, which is
+    rarely what the author of either file meant.
+    """
+    wide: dict[str, tuple[str, str]] = {}  # account -> (file, field) of its wide binding
+    pinned: dict[tuple[str, str], list[tuple[str, str, tuple[str, ...] | None]]] = {}
+    for tenant in files:
+        bindings = tenant.config.bindings if tenant.config is not None else ()
+        for index, binding in enumerate(bindings):
+            if binding.api_ids is None:
+                wide.setdefault(binding.account_id, (tenant.display, f"bindings[{index}]"))
+                continue
+            for api_id in binding.api_ids:
+                pinned.setdefault((binding.account_id, api_id), []).append(
+                    (tenant.display, f"bindings[{index}].stages", binding.stages)
+                )
+    for (account, api_id), entries in pinned.items():
+        if account not in wide or any(stages is None for _, _, stages in entries):
+            continue
+        listed = sorted({s for _, _, stages in entries for s in stages or ()})
+        wide_file, wide_field = wide[account]
+        display, where, _ = entries[0]
+        yield Problem(
+            display,
+            where,
+            f"API {account}/{api_id} is bound for stages {', '.join(listed)} only, so its other "
+            f"stages are not bound at all: the account-wide binding {wide_field} of "
+            f"{wide_file} never covers an API that a binding names. List every stage the API "
+            "serves, or omit stages",
+        )
 
 
 def size_problems(files: Sequence[TenantFile], documents: Mapping[str, str]) -> list[Problem]:
