@@ -79,9 +79,10 @@ module "function" {
 module "registry" {
   source = "./modules/tenant-registry"
 
-  ssm_prefix = var.ssm_prefix
-  tenants    = local.tenants
-  tags       = var.tags
+  ssm_prefix      = var.ssm_prefix
+  tenants         = local.tenants
+  account_aliases = module.access.account_aliases
+  tags            = var.tags
 }
 
 module "access" {

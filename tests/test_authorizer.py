@@ -19,6 +19,8 @@ from support.events import EVENT_KINDS, event
 from support.harness import Harness, issuer_entry, tenant_doc
 from tenant_authorizer.devissuer import DevIssuer
 from tenant_authorizer.errors import Reason
+from tenant_authorizer.handler import qualifier_of
+from tenant_authorizer.layout import alias_for
 
 ACCOUNTS = {"alpha": "111111111111", "beta": "222222222222", "gamma": "333333333333"}
 APIS = {"alpha": "alpha00001", "beta": "beta000002", "gamma": "gamma00003"}
@@ -168,6 +170,45 @@ def test_unlisted_stage_of_a_pinned_api_is_not_bound(
     assert harness.evaluate(prod).outcome == "allow"
     other = event(kind, wide_token, account=account, api_id="bbbbbbbbbb", stage="dev")
     assert harness.evaluate(other).outcome == "allow", "other APIs stay with the wide tenant"
+
+
+@pytest.mark.parametrize("kind", EVENT_KINDS)
+def test_a_call_through_another_alias_is_refused_even_for_a_cached_answer(
+    harness: Harness, issuers: dict[str, DevIssuer], kind: str
+) -> None:
+    """Only the alias an account's document names decides for it; unqualified calls pass."""
+    tenant = "gamma" if kind == "websocket_connect" else "alpha"
+    own = alias_for(ACCOUNTS[tenant])
+    other = "shard-999"
+    request = _ev(kind, issuers[tenant].mint(), tenant=tenant)
+    for _ in range(2):  # the second answer comes from the repeated-token tables
+        assert harness.authorizer.evaluate(request, own).outcome == "allow"
+    result = harness.authorizer.evaluate(request, other)
+    assert (result.outcome, result.status, result.reason) == (
+        "fault",
+        500,
+        Reason.ALIAS_MISMATCH,
+    )
+    line = harness.last()
+    assert (line["reason"], line["tenant_id"]) == ("alias_mismatch", tenant)
+    assert own in line["detail"] and other in line["detail"]
+    assert harness.authorizer.evaluate(request).outcome == "allow"
+
+
+@pytest.mark.parametrize(
+    ("arn", "qualifier"),
+    [
+        ("arn:aws:lambda:us-east-1:999999999999:function:tenant-authorizer:shard-017", "shard-017"),
+        ("arn:aws:lambda:us-east-1:999999999999:function:tenant-authorizer", None),
+        ("arn:aws-cn:lambda:cn-north-1:999999999999:function:f:7", "7"),
+        (None, None),
+        (42, None),
+    ],
+)
+def test_qualifier_of_the_invoked_function_arn(arn: object, qualifier: str | None) -> None:
+    """The alias comes from context.invoked_function_arn; unqualified and absent give None."""
+    assert qualifier_of(arn) == qualifier
+    assert qualifier_of(arn) == qualifier  # the cached answer agrees
 
 
 def _jwks(issuer: DevIssuer) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,13 +14,14 @@ from support.events import EVENT_KINDS, event
 from support.harness import issuer_entry, tenant_doc
 from tenant_authorizer import handler as handler_module
 from tenant_authorizer.devissuer import DevIssuer
-from tenant_authorizer.errors import PlatformFault, Reason, TenantNotBound
+from tenant_authorizer.errors import ConfigError, PlatformFault, Reason, TenantNotBound
 from tenant_authorizer.events import parse_arn
 from tenant_authorizer.layout import render_account_documents
-from tenant_authorizer.registry import SsmSource, TenantRegistry
+from tenant_authorizer.registry import SsmSource, TenantRegistry, parse_account_document
 
 PREFIX = "/tenant-authorizer"
 ACCOUNT = "123456789012"
+STATIC = [{"id": "t", "sha256": "0" * 64, "principal_id": "p"}]
 CALLER = parse_arn(f"arn:aws:execute-api:us-east-1:{ACCOUNT}:a1b2c3d4e5/prod/GET/orders")
 
 
@@ -186,6 +188,22 @@ def test_invalid_document_is_a_fault_naming_the_field(endpoint: str) -> None:
         )
     assert info.value.reason is Reason.TENANT_CONFIG_INVALID
     assert "version" in info.value.detail
+
+
+@pytest.mark.parametrize("alias", [None, "", "17", "shard 1", 7])
+def test_account_document_must_name_its_alias(alias: object) -> None:
+    """A document without a usable alias is invalid: no call could be checked against it."""
+    (document,) = render_account_documents(
+        [tenant_doc("acme", ACCOUNT, api_ids=["a1b2c3d4e5"], static_tokens=STATIC)]
+    ).values()
+    data = json.loads(document)
+    if alias is None:
+        del data["alias"]
+    else:
+        data["alias"] = alias
+    with pytest.raises(ConfigError) as info:
+        parse_account_document(json.dumps(data), "account", ACCOUNT)
+    assert info.value.field == "alias"
 
 
 def test_secret_outside_prefix_is_refused(endpoint: str) -> None:

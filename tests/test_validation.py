@@ -12,6 +12,7 @@ import pytest
 
 from tenant_authorizer.layout import (
     ADVANCED_TIER_MAX_BYTES,
+    alias_for,
     render_account_documents,
     render_json,
     ssm_tier,
@@ -186,8 +187,9 @@ def test_account_document_layout() -> None:
         {"tenant_id": "a", "token": None, "bindings": [{"account_id": "111122223333"}]},
     ]
     (document,) = render_account_documents(docs).values()
+    assert alias_for("111122223333") == "shard-038"  # sha256 mod 64, as Terraform hashes it
     assert document == (
-        '{"account_id":"111122223333","bindings":['
+        '{"account_id":"111122223333","alias":"shard-038","bindings":['
         '{"api_ids":null,"response":"iam","stages":null,"tenant_id":"a"},'
         '{"api_ids":["a1b2c3d4e5"],"response":"iam","stages":null,"tenant_id":"b"}],'
         '"tenants":{"a":{"tenant_id":"a"},"b":{"issuers":[],"tenant_id":"b"}},"version":1}'

@@ -169,16 +169,22 @@ class Authorizer:
 
     # ------------------------------------------------------------------ evaluation
 
-    def evaluate(self, event: object) -> Evaluation:
-        """Decide for one API Gateway authorizer event. Never raises."""
+    def evaluate(self, event: object, qualifier: str | None = None) -> Evaluation:
+        """Decide for one API Gateway authorizer event. Never raises.
+
+        ``qualifier`` is the alias the function was invoked through, None when unqualified
+        (:meth:`TenantRegistry.lookup` decides only for the accounts that alias serves).
+        """
         started = time.perf_counter()
         record = DecisionRecord()
         before = self._events()
         body: str | None = None
         try:
-            evaluation, body = self._evaluate(event, record)
+            evaluation, body = self._evaluate(event, record, qualifier)
         except AuthorizerError as exc:
             outcome: Outcome = "fault" if isinstance(exc, PlatformFault) else "unauthorized"
+            if record.tenant_id is None:
+                record.tenant_id = exc.tenant_id
             evaluation = Evaluation(outcome, exc.reason, None, record.tenant_id, False)
             record.detail = exc.detail or None
             if exc.kid and record.kid is None:
@@ -197,7 +203,9 @@ class Authorizer:
         self.telemetry.emit(body, (time.perf_counter() - started) * 1000, metrics)
         return evaluation
 
-    def _evaluate(self, event: object, record: DecisionRecord) -> tuple[Evaluation, str | None]:
+    def _evaluate(
+        self, event: object, record: DecisionRecord, qualifier: str | None
+    ) -> tuple[Evaluation, str | None]:
         """The evaluation, and the body of its log line when a cached answer has one."""
         # A REST TOKEN event is its authorizationToken and methodArn and nothing else:
         # a repeated one is answered by those two strings, before any parsing.
@@ -206,14 +214,14 @@ class Authorizer:
             raw, arn = event.get("authorizationToken"), event.get("methodArn")
             if type(raw) is str and type(arn) is str:
                 answer_key = (raw, arn)
-                answered = self._answered(answer_key, EventKind.REST_TOKEN)
+                answered = self._answered(answer_key, EventKind.REST_TOKEN, qualifier)
                 if answered is not None:
                     return answered.evaluation, answered.body
         request = parse_event(event)
         caller = request.caller
         record.kind = request.kind
         record.caller = caller
-        resolution = self.registry.lookup(caller)
+        resolution = self.registry.lookup(caller, qualifier)
         runtime = resolution.tenant
         tenant = runtime.config
         record.tenant_id = tenant.tenant_id
@@ -221,7 +229,7 @@ class Authorizer:
         token = request.credential(tenant.token)
         if answer_key is None:
             answer_key = (token, caller.arn)
-            answered = self._answered(answer_key, request.kind, resolution)
+            answered = self._answered(answer_key, request.kind, qualifier, resolution)
             if answered is not None:
                 return answered.evaluation, answered.body
 
@@ -256,7 +264,11 @@ class Authorizer:
         return evaluation, None
 
     def _answered(
-        self, key: tuple[str, str], kind: EventKind, resolution: Resolution | None = None
+        self,
+        key: tuple[str, str],
+        kind: EventKind,
+        qualifier: str | None,
+        resolution: Resolution | None = None,
     ) -> _Answer | None:
         """The cached answer for ``key``, if it is still exactly what a decision would say.
 
@@ -268,7 +280,7 @@ class Authorizer:
             return None
         if resolution is None:  # a REST TOKEN event, not parsed yet: look the caller up
             try:
-                resolution = self.registry.lookup(answer.caller)
+                resolution = self.registry.lookup(answer.caller, qualifier)
             except AuthorizerError:
                 return None  # the full path raises it again, with the caller in its line
         if resolution.stale or not self._still_valid(answer.verified, resolution.tenant):

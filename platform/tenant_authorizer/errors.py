@@ -47,6 +47,7 @@ class Reason(enum.StrEnum):
     # -- 500: we cannot decide
     EVENT_INVALID = "event_invalid"
     TENANT_NOT_BOUND = "tenant_not_bound"
+    ALIAS_MISMATCH = "alias_mismatch"
     TENANT_CONFIG_INVALID = "tenant_config_invalid"
     TENANT_CONFIG_UNAVAILABLE = "tenant_config_unavailable"
     JWKS_UNAVAILABLE = "jwks_unavailable"
@@ -105,6 +106,15 @@ class TenantNotBound(PlatformFault):
 
     Only accounts with an invoke permission can reach the function, so an unbound
     caller is an onboarding error (500 + alarm), not a client mistake.
+    """
+
+
+class AliasMismatch(PlatformFault):
+    """Raised when a call through one alias names an account that another alias serves.
+
+    API Gateway only calls the alias whose policy grants the account, so a mismatch is
+    an event written by someone else: a tenant forging another account's ``methodArn``
+    through an integration that its own permission lets it invoke (``docs/security.md``).
     """
 
 

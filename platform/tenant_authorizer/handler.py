@@ -33,6 +33,26 @@ def _instance() -> Authorizer:
     return _authorizer
 
 
+_qualifiers: dict[str, str | None] = {}
+
+
+def qualifier_of(invoked_function_arn: object) -> str | None:
+    """The alias (or version) in ``context.invoked_function_arn``; None when unqualified.
+
+    ``arn:aws:lambda:REGION:ACCOUNT:function:NAME:ALIAS`` has eight parts; without the
+    qualifier, seven. An instance sees one or a few ARNs, so each is split once.
+    """
+    if not isinstance(invoked_function_arn, str):
+        return None
+    if invoked_function_arn in _qualifiers:
+        return _qualifiers[invoked_function_arn]
+    parts = invoked_function_arn.split(":")
+    qualifier = parts[7] if len(parts) == 8 and parts[7] else None
+    if len(_qualifiers) < 64:
+        _qualifiers[invoked_function_arn] = qualifier
+    return qualifier
+
+
 def handler(event: dict[str, Any], context: object = None) -> dict[str, Any]:
     """API Gateway Lambda authorizer handler for REST, HTTP (1.0/2.0) and WebSocket APIs."""
     try:
@@ -40,7 +60,8 @@ def handler(event: dict[str, Any], context: object = None) -> dict[str, Any]:
     except ValueError as exc:
         # A bad environment variable: every invocation fails closed, loudly, with the fix.
         raise AuthorizerFault(f"configuration: {exc}") from exc
-    evaluation = authorizer.evaluate(event)
+    qualifier = qualifier_of(getattr(context, "invoked_function_arn", None))
+    evaluation = authorizer.evaluate(event, qualifier)
     if evaluation.outcome == "unauthorized":
         raise Exception("Unauthorized")  # noqa: TRY002  (API Gateway's literal 401 contract)
     if evaluation.outcome == "fault" or evaluation.response is None:

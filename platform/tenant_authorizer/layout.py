@@ -10,6 +10,7 @@ renderer, so that each reads exactly what the runtime reads from SSM.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
@@ -18,6 +19,24 @@ from typing import Any, Final
 STANDARD_TIER_MAX_BYTES: Final = 4096
 ADVANCED_TIER_MAX_BYTES: Final = 8192
 NOT_EMBEDDED: Final = frozenset({"bindings", "description"})
+# terraform/variables.tf alias_shard_count: the aliases accounts are hashed over.
+DEFAULT_ALIAS_SHARD_COUNT: Final = 64
+
+
+def alias_for(
+    account_id: str,
+    shard_count: int = DEFAULT_ALIAS_SHARD_COUNT,
+    overrides: Mapping[str, int] | None = None,
+) -> str:
+    """The alias that serves ``account_id``, as terraform/modules/tenant-invoke-access picks it.
+
+    ``parseint(substr(sha256(account), 0, 8), 16) % alias_shard_count`` unless the account
+    has an override (docs/decisions/0002-alias-sharding.md).
+    """
+    shard = (overrides or {}).get(account_id)
+    if shard is None:
+        shard = int(hashlib.sha256(account_id.encode()).hexdigest()[:8], 16) % shard_count
+    return f"shard-{shard:03d}"
 
 
 def _number(value: Decimal) -> str:
@@ -82,8 +101,14 @@ def _binding_json(binding: Mapping[str, Any], tenant_id: str) -> str:
     )
 
 
-def render_account_documents(docs: Iterable[Mapping[str, Any]]) -> dict[str, str]:
-    """Account id -> the SSM value Terraform writes (terraform/modules/tenant-registry)."""
+def render_account_documents(
+    docs: Iterable[Mapping[str, Any]], aliases: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Account id -> the SSM value Terraform writes (terraform/modules/tenant-registry).
+
+    ``aliases`` gives the alias that serves each account; by default :func:`alias_for`
+    with the platform's default shard count.
+    """
     by_id = {str(doc["tenant_id"]): doc for doc in docs}
     bindings: dict[str, list[tuple[str, str]]] = {}
     for tenant_id in sorted(by_id):
@@ -94,8 +119,9 @@ def render_account_documents(docs: Iterable[Mapping[str, Any]]) -> dict[str, str
     for account in sorted(bindings):
         tenant_ids = sorted({tenant_id for tenant_id, _ in bindings[account]})
         tenants = ",".join(f"{_string(t)}:{embedded_tenant_json(by_id[t])}" for t in tenant_ids)
+        alias = aliases[account] if aliases is not None else alias_for(account)
         documents[account] = (
-            f'{{"account_id":{_string(account)},'
+            f'{{"account_id":{_string(account)},"alias":{_string(alias)},'
             f'"bindings":[{",".join(rendered for _, rendered in bindings[account])}],'
             f'"tenants":{{{tenants}}},"version":1}}'
         )

@@ -12,19 +12,23 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, Protocol
 
 from cachetools import LRUCache
 
 from .decision import RuleSet, compile_rules
-from .errors import ConfigError, PlatformFault, Reason, TenantNotBound
+from .errors import AliasMismatch, ConfigError, PlatformFault, Reason, TenantNotBound
 from .events import Caller
 
 if TYPE_CHECKING:
     from .config import Binding, TenantConfig
+
+# A Lambda alias name: letters, digits, "-" and "_", not all digits (that is a version).
+_ALIAS_RE: Final = re.compile(r"^(?![0-9]+$)[A-Za-z0-9_-]{1,128}$")
 
 
 class SourceUnavailable(Exception):
@@ -53,9 +57,10 @@ class TenantRuntime(NamedTuple):
 
 
 class AccountDocument(NamedTuple):
-    """All bindings of one account, and the tenants they name."""
+    """All bindings of one account, the tenants they name, and the alias that serves it."""
 
     account_id: str
+    alias: str  # the function alias whose policy grants this account (Terraform writes it)
     bindings: tuple[Binding, ...]
     tenants: Mapping[str, TenantRuntime]
 
@@ -108,6 +113,9 @@ def parse_account_document(raw: str, source: str, account_id: str) -> AccountDoc
         raise ConfigError(source, "version", "must be 1")
     if data.get("account_id") != account_id:
         raise ConfigError(source, "account_id", f"must be {account_id}")
+    alias = data.get("alias")
+    if not isinstance(alias, str) or not _ALIAS_RE.fullmatch(alias):
+        raise ConfigError(source, "alias", "must name the function alias that serves the account")
     tenants_raw = data.get("tenants")
     if not isinstance(tenants_raw, Mapping) or not tenants_raw:
         raise ConfigError(source, "tenants", "must be a non-empty object")
@@ -124,7 +132,7 @@ def parse_account_document(raw: str, source: str, account_id: str) -> AccountDoc
         _parse_binding(item, source, f"bindings[{i}]", account_id, tenants)
         for i, item in enumerate(bindings_raw)
     )
-    return AccountDocument(account_id, bindings, tenants)
+    return AccountDocument(account_id, alias, bindings, tenants)
 
 
 def _parse_binding(
@@ -176,6 +184,7 @@ class Resolution(NamedTuple):
     binding: Binding
     tenant: TenantRuntime
     stale: bool
+    alias: str  # the alias that serves the caller's account
 
 
 class TenantRegistry:
@@ -222,13 +231,30 @@ class TenantRegistry:
         self._table_lock = threading.Lock()
         self._resolved: dict[str, tuple[float, Resolution]] = {}
 
-    def lookup(self, caller: Caller) -> Resolution:
-        """The binding and tenant for ``caller``; :class:`TenantNotBound` or a fault otherwise."""
+    def lookup(self, caller: Caller, qualifier: str | None = None) -> Resolution:
+        """The binding and tenant for ``caller``; :class:`TenantNotBound` or a fault otherwise.
+
+        ``qualifier`` is the alias the function was invoked through (None: unqualified, a
+        call only the platform's own principals can make). A call through an alias decides
+        only for accounts whose document names that alias (:class:`AliasMismatch`).
+        """
         # Warm path: the resolution of this API and stage, valid while its account entry is
         # (keyed without the path, so that client paths cannot grow this dict).
         fast = self._resolved.get(caller.binding_key)
         if fast is not None and self.clock() < fast[0]:
-            return fast[1]
+            resolution = fast[1]
+        else:
+            resolution = self._resolve(caller)
+        if qualifier is not None and qualifier != resolution.alias:
+            raise AliasMismatch(
+                Reason.ALIAS_MISMATCH,
+                f"called through alias {qualifier[:128]!r}, account {caller.account_id} is "
+                f"served by {resolution.alias!r}",
+                tenant_id=resolution.tenant.config.tenant_id,
+            )
+        return resolution
+
+    def _resolve(self, caller: Caller) -> Resolution:
         document, stale, fresh_until = self._get(
             self._accounts, f"account:{caller.account_id}", caller.account_id, self._load_account
         )
@@ -240,7 +266,7 @@ class TenantRegistry:
                 else f"no tenant bound to {caller.account_id}/{caller.api_id}/{caller.stage}"
             )
             raise TenantNotBound(Reason.TENANT_NOT_BOUND, detail)
-        resolution = Resolution(resolved[0], resolved[1], stale)
+        resolution = Resolution(resolved[0], resolved[1], stale, document.alias)
         if len(self._resolved) >= 4 * self.max_accounts:
             self._resolved.clear()  # bounded; rebuilt from the account entries in microseconds
         self._resolved[caller.binding_key] = (fresh_until, resolution)

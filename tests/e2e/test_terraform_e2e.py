@@ -153,10 +153,22 @@ def policy_statements(endpoint: str, alias: str) -> list[dict[str, Any]]:
     return statements
 
 
-def decide(event: dict[str, Any]) -> str:
-    """The outcome API Gateway would see: allow, deny, 401 or 500."""
+@dataclass
+class LambdaContext:
+    """The part of Lambda's context object the handler reads."""
+
+    invoked_function_arn: str
+
+
+def decide(event: dict[str, Any], function_arn: str | None = None) -> str:
+    """The outcome API Gateway would see: allow, deny, 401 or 500.
+
+    ``function_arn`` is the (alias-qualified) ARN the call came through; None calls the
+    handler unqualified, as only the platform's own principals can.
+    """
+    context = LambdaContext(function_arn) if function_arn is not None else None
     try:
-        response = lambda_handler.handler(event, None)
+        response = lambda_handler.handler(event, context)
     except Exception as exc:  # noqa: BLE001 - the handler's contract is an exception
         return "401" if str(exc) == "Unauthorized" else "500"
     effects = {s["Effect"] for s in response["policyDocument"]["Statement"]}
@@ -262,6 +274,27 @@ def test_onboard_serve_offboard_and_destroy(
     assert decide(beta.event(beta.token())) == "allow"
     assert decide(alpha.event(beta.token())) == "401", "B's token must not open A's API"
     assert decide(beta.event(alpha.token())) == "401", "A's token must not open B's API"
+
+    # -- each account is decided only through the alias its document names
+    beta_wide = [
+        s for s in policy_statements(endpoint, aliases[beta.account]) if beta.account in s["Sid"]
+    ]
+    assert [s["Condition"]["ArnLike"]["AWS:SourceArn"] for s in beta_wide] == [
+        f"arn:aws:execute-api:{REGION}:{beta.account}:??????????/authorizers/*"
+    ], "an account-wide permission admits 10-character API ids, not any path"
+    for tenant in (alpha, beta):
+        document = json.loads(
+            ssm.get_parameter(Name=f"{PREFIX}/accounts/{tenant.account}")["Parameter"]["Value"]
+        )
+        assert document["alias"] == aliases[tenant.account]
+        own_arn = outputs["tenants"][tenant.tenant_id][tenant.account]["function_arn"]
+        assert decide(tenant.event(tenant.token()), own_arn) == "allow"
+    other_alias = next(a for a in ("shard-000", "shard-001") if a != aliases[alpha.account])
+    function_arn = outputs["tenants"]["alpha"][alpha.account]["function_arn"].rsplit(":", 1)[0]
+    forged_through = f"{function_arn}:{other_alias}"
+    assert decide(alpha.event(alpha.token()), forged_through) == "500", (
+        "a call through another alias never decides for alpha's account"
+    )
 
     # -- onboard gamma with one more file: no redeployment of the function
     (tenants_dir / "gamma.yaml").write_text(gamma.yaml(), encoding="utf-8")

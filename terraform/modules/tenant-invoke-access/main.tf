@@ -21,7 +21,10 @@ locals {
   }
   alias_of = { for account, shard in local.shard_of : account => format("shard-%03d", shard) }
 
-  # One statement per account (every API) or per account and API id.
+  # One statement per account (every API) or per account and API id. An authorizer's ARN
+  # is API_ID/authorizers/AUTHORIZER_ID, and API ids are 10 characters: "??????????", not
+  # "*", which in IAM also matches "/" and so would let an ordinary integration whose
+  # path contains "/authorizers/" invoke the function (docs/security.md, "Forged events").
   statements = merge([
     for account, a in var.accounts : {
       for api in(a.api_ids == null ? ["*"] : a.api_ids) :
@@ -29,7 +32,7 @@ locals {
         account      = account
         alias        = local.alias_of[account]
         statement_id = api == "*" ? "tenant-${account}" : "tenant-${account}-${api}"
-        source_arn   = "arn:${local.partition}:execute-api:${local.source_region}:${account}:${api}/authorizers/*"
+        source_arn   = "arn:${local.partition}:execute-api:${local.source_region}:${account}:${api == "*" ? "??????????" : api}/authorizers/*"
       }
     }
   ]...)

@@ -1,7 +1,10 @@
 # One SSM `String` parameter per tenant account, in the layout of
 # docs/decisions/0001-ssm-parameter-layout.md:
 #
-#   {prefix}/accounts/{account_id} = {"account_id":...,"bindings":[...],"tenants":{...},"version":1}
+#   {prefix}/accounts/{account_id} = {"account_id":...,"alias":...,"bindings":[...],"tenants":{...},"version":1}
+#
+# `alias` names the function alias whose policy grants the account: the runtime refuses a
+# call through any other alias (docs/security.md, "Forged events").
 #
 # Tenant documents have different shapes, and HCL cannot put objects of different
 # shapes in one map, so each tenant's JSON arrives pre-rendered and the account document
@@ -32,8 +35,9 @@ locals {
 
   documents = {
     for account, bindings in local.bindings_by_account : account => format(
-      "{\"account_id\":%s,\"bindings\":[%s],\"tenants\":{%s},\"version\":1}",
+      "{\"account_id\":%s,\"alias\":%s,\"bindings\":[%s],\"tenants\":{%s},\"version\":1}",
       jsonencode(account),
+      jsonencode(lookup(var.account_aliases, account, "")),
       join(",", [for b in bindings : b.rendered]),
       join(",", [
         for id in sort(distinct([for b in bindings : b.tenant_id])) :
@@ -69,6 +73,10 @@ resource "aws_ssm_parameter" "account" {
   tags           = var.tags
 
   lifecycle {
+    precondition {
+      condition     = contains(keys(var.account_aliases), each.key)
+      error_message = "Account ${each.key} has no alias in account_aliases: every account document names the alias that serves it."
+    }
     precondition {
       condition     = local.document_bytes[each.key] <= 8192
       error_message = "The SSM document of account ${each.key} is ${local.document_bytes[each.key]} bytes, over the 8,192-byte limit of an advanced parameter: move tenants or bindings of this account apart, or trim their configs (`tenant-authz validate` shows the size)."

@@ -106,6 +106,16 @@ variable "tenants" {
   }
 }
 
+variable "account_aliases" {
+  description = "The function alias that serves each tenant account, by account id (tenant-invoke-access's account_aliases). Written into the account's document: the runtime decides for an account only when it is invoked through that alias."
+  type        = map(string)
+
+  validation {
+    condition     = alltrue([for alias in values(var.account_aliases) : can(regex("^[A-Za-z0-9_-]{1,128}$", alias)) && !can(regex("^[0-9]+$", alias))])
+    error_message = "account_aliases: every value must be a Lambda alias name (letters, digits, '-' or '_', not only digits)."
+  }
+}
+
 variable "tags" {
   description = "Tags for every parameter."
   type        = map(string)

@@ -35,7 +35,7 @@ run "one_statement_per_account_or_per_api" {
   }
 
   assert {
-    condition     = aws_lambda_permission.tenant["111122223333"].source_arn == "arn:aws:execute-api:us-east-1:111122223333:*/authorizers/*"
+    condition     = aws_lambda_permission.tenant["111122223333"].source_arn == "arn:aws:execute-api:us-east-1:111122223333:??????????/authorizers/*"
     error_message = "An account-wide permission must be pinned to the account's authorizers in the platform's region."
   }
 
@@ -107,7 +107,7 @@ run "partition_aws_cn" {
   }
 
   assert {
-    condition     = aws_lambda_permission.tenant["111122223333"].source_arn == "arn:aws-cn:execute-api:cn-north-1:111122223333:*/authorizers/*"
+    condition     = aws_lambda_permission.tenant["111122223333"].source_arn == "arn:aws-cn:execute-api:cn-north-1:111122223333:??????????/authorizers/*"
     error_message = "Source ARNs must use the aws-cn partition in China."
   }
 }

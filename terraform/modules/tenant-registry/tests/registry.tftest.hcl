@@ -17,6 +17,7 @@ variables {
       bindings = [{ account_id = "111122223333", api_ids = ["z9y8x7w6v5"] }]
     }
   }
+  account_aliases = { "111122223333" = "shard-007", "444455556666" = "shard-042" }
 }
 
 run "one_parameter_per_account" {
@@ -33,7 +34,7 @@ run "one_parameter_per_account" {
   }
 
   assert {
-    condition     = output.documents["444455556666"] == "{\"account_id\":\"444455556666\",\"bindings\":[{\"api_ids\":null,\"response\":\"simple\",\"stages\":null,\"tenant_id\":\"acme\"}],\"tenants\":{\"acme\":${var.tenants.acme.document}},\"version\":1}"
+    condition     = output.documents["444455556666"] == "{\"account_id\":\"444455556666\",\"alias\":\"shard-042\",\"bindings\":[{\"api_ids\":null,\"response\":\"simple\",\"stages\":null,\"tenant_id\":\"acme\"}],\"tenants\":{\"acme\":${var.tenants.acme.document}},\"version\":1}"
     error_message = "The account document must be the compact JSON of the layout, keys sorted."
   }
 
@@ -178,4 +179,20 @@ run "one_account_wide_tenant_per_account" {
     }
   }
   expect_failures = [var.tenants]
+}
+
+run "every_account_document_names_its_alias" {
+  command = plan
+  variables {
+    account_aliases = { "111122223333" = "shard-007" }
+  }
+  expect_failures = [aws_ssm_parameter.account]
+}
+
+run "aliases_are_alias_names_not_versions" {
+  command = plan
+  variables {
+    account_aliases = { "111122223333" = "7", "444455556666" = "shard-042" }
+  }
+  expect_failures = [var.account_aliases]
 }
