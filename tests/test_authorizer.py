@@ -109,6 +109,23 @@ def test_http_v2_simple_response(issuers: dict[str, DevIssuer]) -> None:
     assert result.response["context"]["scopes"] == "a b"
 
 
+@pytest.mark.parametrize(("route_key", "allowed"), [("GET /public", True), ("$default", False)])
+def test_simple_response_under_default_route_is_decided_for_every_path(
+    issuers: dict[str, DevIssuer], route_key: str, allowed: bool
+) -> None:
+    """A simple answer under $default is replayed for any path, so a path rule denies it."""
+    routes = {"rules": [{"path": "/admin/*", "scopes_any": ["admin"]}]}
+    harness = Harness(_docs(issuers, alpha={"response": "simple", "routes": routes}))
+    request = _ev("http_v2", issuers["alpha"].mint(scope="read"), path="/public")
+    request["routeKey"] = request["requestContext"]["routeKey"] = route_key
+    for _ in range(2):  # the same answer when repeated
+        result = harness.evaluate(request)
+        assert result.response is not None
+        assert result.response["isAuthorized"] is allowed
+    request["routeKey"] = "GET /public" if route_key == "$default" else "$default"
+    assert harness.evaluate(request).response["isAuthorized"] is not allowed  # type: ignore[index]
+
+
 def test_cross_tenant_matrix(harness: Harness, issuers: dict[str, DevIssuer]) -> None:
     """Each tenant's token tried on every tenant's API: only the diagonal passes."""
     for token_tenant, issuer in issuers.items():

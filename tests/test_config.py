@@ -80,6 +80,10 @@ def test_good_document_parses() -> None:
         ("routes.rules.0.methods", ["FETCH"], "routes.rules[0].methods[0]", "not an HTTP method"),
         ("routes.rules.0.scopes_any", _DELETE, "routes.rules[0].scopes_any", "needs scopes_any"),
         ("issuers", [], "issuers", "at least one issuer"),
+        ("routes.rules.0.path", "/$connect", "routes.rules[0].path", "never match"),
+        ("routes.rules.0.methods", ["$default"], "routes.rules[0].methods[0]", "not a method"),
+        ("routes.rules.0.methods", ["$connect"], "routes.rules[0].path", "$connect has no path"),
+        ("routes.rules.0.path", "/f/{id}.json", "routes.rules[0].path", "whole segments"),
     ],
 )
 def test_bad_document_names_field_and_reason(
@@ -91,6 +95,19 @@ def test_bad_document_names_field_and_reason(
     assert info.value.source == "acme.yaml"
     assert info.value.field == field
     assert reason in info.value.reason
+
+
+@pytest.mark.parametrize(
+    ("methods", "path"), [(["GET"], "/$connect"), (["$default"], "*"), (["$connect"], "/chat")]
+)
+def test_rules_on_route_keys_say_how_to_write_them(methods: list[str], path: str) -> None:
+    """A rule that could never match a route key explains how $connect and $default work."""
+    doc = _with("routes.rules.0.methods", methods)
+    doc["routes"]["rules"][0]["path"] = path
+    with pytest.raises(ConfigError) as info:
+        parse_tenant(doc, "acme.yaml")
+    assert "methods: [$connect] with path: '*'" in info.value.reason
+    assert "$default needs no rule of its own" in info.value.reason
 
 
 def test_hmac_issuer_needs_a_secret_parameter() -> None:

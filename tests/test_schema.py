@@ -141,6 +141,12 @@ BAD: dict[str, Callable[[Doc], None]] = {
     "rule bad method": top(routes={"rules": [{**RULE, "methods": ["FETCH"]}]}),
     "rule $CONNECT upper case": top(routes={"rules": [{**RULE, "methods": ["$CONNECT"]}]}),
     "rule relative path": top(routes={"rules": [{**RULE, "path": "orders"}]}),
+    "rule path naming $connect": top(routes={"rules": [{**RULE, "path": "/$connect"}]}),
+    "rule path naming $default": top(routes={"rules": [{**RULE, "path": "/$default/*"}]}),
+    "rule $connect with a path": top(routes={"rules": [{**RULE, "methods": ["$connect"]}]}),
+    "rule $default as a method": top(routes={"rules": [{**RULE, "methods": ["$default"]}]}),
+    "rule parameter inside a segment": top(routes={"rules": [{**RULE, "path": "/a/{id}.json"}]}),
+    "rule unclosed parameter": top(routes={"rules": [{**RULE, "path": "/a/{id"}]}),
     "routes unknown default": top(routes={"default": "maybe"}),
     "routes unknown field": top(routes={"rule": []}),
     "binding short account": binding(account_id="11112222333"),
@@ -169,7 +175,13 @@ GOOD: dict[str, Callable[[Doc], None]] = {
     "query token": top(token={"query": "access_token", "scheme": None}),
     "static token only": top(issuers=None, static_tokens=[{**TOKEN, "scopes": ["send"]}]),
     "rule lower-case method and $connect": top(
-        routes={"default": "deny", "rules": [{**RULE, "methods": ["get", "$connect", "*"]}]}
+        routes={
+            "default": "deny",
+            "rules": [{**RULE, "path": "*", "methods": ["get", "$connect", "*"]}],
+        }
+    ),
+    "rule with whole-segment parameters": top(
+        routes={"rules": [{**RULE, "path": "/orders/{id}/items/{proxy+}"}]}
     ),
     "rule on claims": top(routes={"rules": [{"path": "*", "claims": {"groups": "admins"}}]}),
     "binding every field": binding(

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple
 
-from .decision import Decision, Grant, decide, grant_for
+from .decision import DEFAULT_ROUTE, Decision, Grant, decide, grant_for
 from .errors import AuthorizerError, PlatformFault, Reason
 from .events import Caller, EventKind, parse_event
 from .http import HttpFetcher
@@ -227,8 +227,12 @@ class Authorizer:
         record.tenant_id = tenant.tenant_id
         record.stale_config = resolution.stale
         token = request.credential(tenant.token)
+        simple = resolution.binding.response == "simple" and request.kind is EventKind.HTTP_V2
+        # A simple response is cached by API Gateway per route key: under the catch-all
+        # $default it is replayed for every path, so it is decided for all of them.
+        resource = DEFAULT_ROUTE if simple and request.route_key == DEFAULT_ROUTE else None
         if answer_key is None:
-            answer_key = (token, caller.arn)
+            answer_key = (token, caller.arn if resource is None else f"{caller.arn} {resource}")
             answered = self._answered(answer_key, request.kind, qualifier, resolution)
             if answered is not None:
                 return answered.evaluation, answered.body
@@ -244,8 +248,8 @@ class Authorizer:
         record.principal = result.principal_id
         record.stale_key = result.stale_key and not hit
 
-        decision = decide(runtime.rules, verified.grant, caller)
-        if resolution.binding.response == "simple" and request.kind is EventKind.HTTP_V2:
+        decision = decide(runtime.rules, verified.grant, caller, resource)
+        if simple:
             response = simple_response(decision, verified.context)
         else:
             response = self._policy(verified, caller, decision)
@@ -311,25 +315,23 @@ class Authorizer:
         """The IAM answer; its document is built once per grant and API/stage.
 
         The document depends only on the grant's allowed and denied resources and the
-        API/stage prefix (so principals with the same grant share it), except for the
-        explicit Deny of an uncovered route under a deny default, which names the ARN.
+        API/stage prefix, so principals with the same grant share it.
         """
-        principal = verified.token.principal_id
-        document: dict[str, Any] | None
-        if decision.reason is Reason.ROUTE_NOT_ALLOWED:
-            # Names the client's path: never kept, so a client cannot pin memory with paths.
-            document = iam_policy(principal, caller, decision, verified.context)["policyDocument"]
-        else:
-            grant = decision.grant
-            key = (grant.allow, grant.deny, caller.api_prefix)
-            document = self._documents.get(key)
-            if document is None:
-                built = iam_policy(principal, caller, decision, verified.context)
-                document = built["policyDocument"]
-                if len(self._documents) >= _DOCUMENTS_MAX:
-                    _evict_oldest(self._documents)
-                self._documents[key] = document
-        return {"principalId": principal, "policyDocument": document, "context": verified.context}
+        grant = decision.grant
+        key = (grant.allow, grant.deny, caller.api_prefix)
+        document = self._documents.get(key)
+        if document is None:
+            document = iam_policy(verified.token.principal_id, caller, decision, {})[
+                "policyDocument"
+            ]
+            if len(self._documents) >= _DOCUMENTS_MAX:
+                _evict_oldest(self._documents)
+            self._documents[key] = document
+        return {
+            "principalId": verified.token.principal_id,
+            "policyDocument": document,
+            "context": verified.context,
+        }
 
     def _still_valid(self, entry: _Verified, tenant: TenantRuntime) -> bool:
         if entry.tenant is not tenant:

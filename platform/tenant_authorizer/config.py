@@ -37,7 +37,9 @@ STAGE_RE: Final = re.compile(names.STAGE_PATTERN)
 CLAIM_NAME_RE: Final = re.compile(r"^[A-Za-z0-9_:.\-/]{1,128}$")
 HEADER_NAME_RE: Final = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$")
 SHA256_HEX_RE: Final = re.compile(r"^[0-9a-f]{64}$")
-PATH_RE: Final = re.compile(r"^(/[A-Za-z0-9._~!$&'()+,;=:@{}*-]*)+$|^\*$")
+# A rule path: "/"-separated segments of path characters, each possibly a whole "{name}"
+# or "{name+}" (read as "*"), or "*" alone. No "$": route keys are not paths.
+PATH_RE: Final = re.compile(r"^(/([A-Za-z0-9._~!&'()+,;=:@*-]*|\{[A-Za-z0-9._-]+\+?\}))+$|^\*$")
 SSM_NAME_RE: Final = re.compile(r"^[A-Za-z0-9_.\-/]{1,512}$")
 
 ClaimValue = str | int | float | bool
@@ -51,7 +53,8 @@ PATTERN_MEANINGS: Final = {
     CLAIM_NAME_RE.pattern: "a claim name (letters, digits and _:.-/)",
     HEADER_NAME_RE.pattern: "an HTTP header name",
     SHA256_HEX_RE.pattern: "64 lower-case hex digits (a SHA-256)",
-    PATH_RE.pattern: "a path starting with '/' (or '*')",
+    PATH_RE.pattern: "a path starting with '/' whose '{name}' parameters are whole segments "
+    "(or '*')",
     SSM_NAME_RE.pattern: "an SSM parameter name",
     "^https://": "an https:// URL (http:// only with local_development: true)",
     "^https?://": "an http:// or https:// URL",
@@ -436,11 +439,30 @@ def _parse_static_token(node: _Node) -> StaticToken:
     return token
 
 
+# How to write rules for the route keys, for messages about rules that could never match.
+ROUTE_KEY_HELP: Final = (
+    "for WebSocket $connect write methods: [$connect] with path: '*' (a catch-all rule, "
+    "methods '*' and path '*', covers it too); $default needs no rule of its own: every "
+    "rule for an HTTP method also guards the requests an HTTP API's $default route serves"
+)
+
+
 def _parse_rule(node: _Node) -> RouteRule:
     methods = node.strings("methods") or ("*",)
     for index, method in enumerate(methods):
+        if method.lower() == "$default":
+            raise node.error(f"methods[{index}]", f"$default is not a method: {ROUTE_KEY_HELP}")
         if method.upper() not in HTTP_METHODS and method != "$connect":
             raise node.error(f"methods[{index}]", f"{method!r} is not an HTTP method or '*'")
+    path = node.data.get("path")
+    if isinstance(path, str) and "$" in path:
+        raise node.error(
+            "path", f"{path!r} can never match: route keys are not paths; {ROUTE_KEY_HELP}"
+        )
+    if "$connect" in methods and isinstance(path, str) and path != "*":
+        raise node.error(
+            "path", f"$connect has no path, so {path!r} can never match it: {ROUTE_KEY_HELP}"
+        )
     rule = RouteRule(
         path=node.string("path", pattern=PATH_RE),
         methods=tuple(m if m == "$connect" else m.upper() for m in methods),

@@ -6,6 +6,12 @@ request no rule covers follows the tenant's ``default_route_access``. Paths use 
 semantics (``*`` matches anything, ``/`` included), so the decision taken here and the
 IAM policy API Gateway caches for the token always agree: the policy lists every
 resource the principal may call (Allow) and every covered resource it may not (Deny).
+
+Route keys carry no path. ``$connect`` (WebSocket) is covered by rules that list it and
+by catch-all rules (every method, every path). ``$default`` stands for *any* request an
+HTTP API's catch-all route serves, so a rule for any HTTP method can only deny there: an
+unsatisfied rule denies ``$default``, and only a satisfied catch-all rule allows it
+(``docs/decisions/0014-route-keys.md``).
 """
 
 from __future__ import annotations
@@ -24,20 +30,29 @@ if TYPE_CHECKING:
 
 # "*" as a method is expanded, because in IAM a leading "*" also swallows the path.
 EXPANDED_METHODS: Final = REQUEST_METHODS
+CONNECT: Final = "$connect"  # the WebSocket route key an authorizer sees
+DEFAULT_ROUTE: Final = "$default"  # an HTTP API's catch-all route key
 _PARAM_RE: Final = re.compile(r"\{[^/{}]*\}")
 
 
 # NamedTuples rather than frozen dataclasses: ~0.2 ms instead of ~0.8 ms at cold start.
 class CompiledRule(NamedTuple):
-    """A route rule with its IAM resource suffixes and the matcher equivalent to them."""
+    """A route rule with its IAM resource suffixes and the matchers equivalent to them."""
 
     rule: RouteRule
-    resources: tuple[str, ...]  # after "arn:...:api/stage/", e.g. "GET/orders/*"
+    resources: tuple[str, ...]  # after "arn:...:api/stage/", e.g. "GET/orders/*": allowed if met
     globs: tuple[tuple[str, ...], ...]  # the resources split at "*" (wildcards.match_parts)
+    denies: tuple[str, ...]  # denied if not met: the resources, "$default" for any HTTP rule
 
     def covers(self, resource: str) -> bool:
-        """Whether the rule covers ``resource`` (``GET/orders/1``), as IAM would match it."""
+        """Whether the rule, satisfied, allows ``resource`` (``GET/orders/1``) as IAM would."""
         return any(match_parts(parts, resource) for parts in self.globs)
+
+    def blocks(self, resource: str) -> bool:
+        """Whether the rule, not satisfied, denies ``resource``."""
+        if resource == DEFAULT_ROUTE:
+            return DEFAULT_ROUTE in self.denies
+        return self.covers(resource)
 
 
 class RuleSet(NamedTuple):
@@ -66,31 +81,46 @@ class Decision(NamedTuple):
     grant: Grant
 
 
-def _resource_glob(method: str, path: str) -> str:
-    if method == "$connect" or method.startswith("$"):
-        return method
+def _path_glob(path: str) -> str:
     glob_path = "*" if path == "*" else _PARAM_RE.sub("*", path).lstrip("/")
     # "{proxy+}" became "*"; collapse runs so the glob stays minimal.
-    glob_path = re.sub(r"\*+", "*", glob_path)
-    return f"{method}/{glob_path}"
+    return re.sub(r"\*+", "*", glob_path)
+
+
+def _compile_rule(rule: RouteRule) -> CompiledRule:
+    path = _path_glob(rule.path)
+    every_method = "*" in rule.methods
+    methods = EXPANDED_METHODS if every_method else tuple(m for m in rule.methods if m != CONNECT)
+    resources = [f"{m}/{path}" for m in methods]
+    # $connect has no path: it is covered when listed, or by a catch-all rule.
+    if CONNECT in rule.methods or (every_method and path == "*"):
+        resources.append(CONNECT)
+    denies = list(resources)
+    if methods:
+        # $default may serve any method and path: a rule for an HTTP method denies it when
+        # not met, and allows it when met only if it covers every method and path.
+        if path == "*" and set(methods) == set(EXPANDED_METHODS):
+            resources.append(DEFAULT_ROUTE)
+        denies.append(DEFAULT_ROUTE)
+    allowed = tuple(dict.fromkeys(resources))
+    return CompiledRule(
+        rule, allowed, tuple(split_glob(r) for r in allowed), tuple(dict.fromkeys(denies))
+    )
 
 
 def compile_rules(tenant: TenantConfig) -> RuleSet:
     """Compile a tenant's route rules once, when its config is loaded."""
-    compiled = []
-    for rule in tenant.rules:
-        # "*" covers every method and also the $default route key, which carries no
-        # path: a catch-all rule must not be escapable through it (fail closed).
-        methods = (*EXPANDED_METHODS, "$default") if "*" in rule.methods else rule.methods
-        resources = tuple(dict.fromkeys(_resource_glob(m, rule.path) for m in methods))
-        compiled.append(CompiledRule(rule, resources, tuple(split_glob(r) for r in resources)))
+    compiled = tuple(_compile_rule(rule) for rule in tenant.rules)
     default_allow = tenant.default_route_access == "allow"
     constant = None
     if not compiled:
-        grant = Grant((), (), ("*",) if default_allow else (), ())
-        reason = Reason.OK if default_allow else Reason.ROUTE_NOT_ALLOWED
-        constant = Decision(default_allow, reason, grant)
-    return RuleSet(tuple(compiled), default_allow, constant)
+        # Without rules every route has the same answer; a deny names the whole API, so
+        # that the policy never has to name the client's path (docs/security.md).
+        if default_allow:
+            constant = Decision(True, Reason.OK, Grant((), (), ("*",), ()))
+        else:
+            constant = Decision(False, Reason.ROUTE_NOT_ALLOWED, Grant((), (), (), ("*",)))
+    return RuleSet(compiled, default_allow, constant)
 
 
 def claim_matches(actual: Any, expected: tuple[ClaimValue, ...]) -> bool:
@@ -121,7 +151,7 @@ def grant_for(rules: RuleSet, scopes: frozenset[str], claims: Mapping[str, Any])
     satisfied = tuple(f is Reason.OK for f in failures)
     deny = tuple(
         dict.fromkeys(
-            r for c, ok in zip(rules.rules, satisfied, strict=True) if not ok for r in c.resources
+            r for c, ok in zip(rules.rules, satisfied, strict=True) if not ok for r in c.denies
         )
     )
     if rules.default_allow:
@@ -135,16 +165,23 @@ def grant_for(rules: RuleSet, scopes: frozenset[str], claims: Mapping[str, Any])
     return Grant(satisfied, failures, allow, deny)
 
 
-def decide(rules: RuleSet, grant: Grant, caller: Caller) -> Decision:
-    """Allow or deny the current request under ``grant``."""
+def decide(rules: RuleSet, grant: Grant, caller: Caller, resource: str | None = None) -> Decision:
+    """Allow or deny the current request under ``grant``.
+
+    ``resource`` is what is decided, by default the caller's (``GET/orders/1``,
+    ``$connect``); :data:`DEFAULT_ROUTE` decides for every request a catch-all route
+    serves, as a cached simple response is replayed for all of them.
+    """
     if rules.constant is not None:
         return rules.constant
-    resource = caller.resource
+    if resource is None:
+        resource = caller.resource
     covered = False
     for compiled, failure in zip(rules.rules, grant.failure, strict=True):
-        if compiled.covers(resource):
-            if failure is not Reason.OK:
+        if failure is not Reason.OK:
+            if compiled.blocks(resource):
                 return Decision(False, failure, grant)
+        elif not covered and compiled.covers(resource):
             covered = True
     if covered or rules.default_allow:
         return Decision(True, Reason.OK, grant)

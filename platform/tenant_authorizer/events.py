@@ -143,6 +143,7 @@ class AuthRequest(NamedTuple):
     headers: Mapping[str, str]  # lower-case names
     query: Mapping[str, str]
     cookies: tuple[str, ...]  # "name=value" items
+    route_key: str | None = None  # HTTP API payload 2.0: the route that serves the request
 
     def credential(self, source: TokenSource) -> str:
         """The token as the tenant's :class:`TokenSource` says; :class:`TokenRejected` if absent."""
@@ -208,6 +209,7 @@ def parse_event(event: object) -> AuthRequest:
         raise EventInvalid(Reason.EVENT_INVALID, "type is neither TOKEN nor REQUEST")
     context = event.get("requestContext")
     context = context if isinstance(context, Mapping) else {}
+    route_key = None
     if version == "2.0":
         kind = EventKind.HTTP_V2
         caller = parse_arn(event.get("routeArn"))
@@ -217,6 +219,8 @@ def parse_event(event: object) -> AuthRequest:
             if isinstance(cookies_raw, list)
             else ()
         )
+        raw_key = event.get("routeKey")
+        route_key = raw_key if isinstance(raw_key, str) else None
     else:
         caller = parse_arn(event.get("methodArn"))
         if version == "1.0":
@@ -234,6 +238,7 @@ def parse_event(event: object) -> AuthRequest:
         _string_map(event.get("headers"), lower=True),
         _string_map(event.get("queryStringParameters"), lower=False),
         cookies,
+        route_key,
     )
 
 

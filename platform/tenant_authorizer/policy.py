@@ -2,8 +2,9 @@
 
 IAM policies are cache-safe (invariant 4): they name every resource of the calling
 API/stage that the principal may call and every covered resource it may not, with the
-caller's partition, never only the ``methodArn`` that was asked about. API Gateway may
-reuse the policy for the same token on any route for up to the authorizer's TTL.
+caller's partition, never only the ``methodArn`` that was asked about, and never the
+client's own path. API Gateway may reuse the policy for the same token on any route for
+up to the authorizer's TTL. A policy depends only on the grant and the API/stage.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from .decision import Decision
-from .errors import Reason
 from .events import Caller
 
 ContextValue = str | int | float | bool
@@ -28,18 +28,18 @@ def iam_policy(
     """The REST / HTTP-v1 (and HTTP-v2 IAM mode) answer for an allowed or denied request."""
     prefix = caller.api_prefix
     statements: list[dict[str, Any]] = []
-    grant = decision.grant
+    grant = decision.grant  # the whole grant: the policy does not depend on this request
     if grant.allow:
         statements.append(
             {"Action": _ACTION, "Effect": "Allow", "Resource": [prefix + r for r in grant.allow]}
         )
-    deny = [prefix + r for r in grant.deny]
-    if decision.reason is Reason.ROUTE_NOT_ALLOWED:
-        # Not covered by any rule and the default is deny: an explicit Deny of exactly
-        # this resource is cache-safe (no Allow covers it) and answers 403 as promised.
-        deny.append(caller.arn)
-    if deny:
-        statements.append({"Action": _ACTION, "Effect": "Deny", "Resource": deny})
+    # A route no rule covers under a deny default is refused by omission (no Allow names
+    # it): the client's path, which may hold "*" or "?", never enters a policy that API
+    # Gateway caches and evaluates as a pattern for every later request of the token.
+    if grant.deny:
+        statements.append(
+            {"Action": _ACTION, "Effect": "Deny", "Resource": [prefix + r for r in grant.deny]}
+        )
     return {
         "principalId": principal_id,
         "policyDocument": {"Version": _VERSION, "Statement": statements},
