@@ -126,6 +126,68 @@ def test_simple_response_under_default_route_is_decided_for_every_path(
     assert harness.evaluate(request).response["isAuthorized"] is not allowed  # type: ignore[index]
 
 
+@pytest.mark.parametrize(
+    "scp",
+    [["orders:read", "orders write"], ["orders:read", 7], {"orders": "read"}, "a\tb", 'say"hi'],
+)
+def test_a_scope_that_is_not_a_scope_token_is_refused(
+    issuers: dict[str, DevIssuer], scp: object
+) -> None:
+    """Scopes reach the backend space-delimited: a scope holding a space (or worse) is a 401."""
+    entry = issuer_entry(issuers["alpha"], scope_claim="scp")
+    harness = Harness([tenant_doc("alpha", ACCOUNTS["alpha"], [entry], api_ids=[APIS["alpha"]])])
+    result = harness.evaluate(_ev("rest_token", issuers["alpha"].mint({"scp": scp})))
+    assert (result.outcome, result.reason) == ("unauthorized", Reason.SCOPE_MALFORMED)
+    good = harness.evaluate(_ev("rest_token", issuers["alpha"].mint({"scp": ["b", "a"]})))
+    assert good.response is not None
+    assert good.response["context"]["scopes"] == "a b"
+
+
+def _backend_claim(value: object) -> object:
+    """The decoding docs/tenant-guide.md gives backends: JSON if it parses, else the text."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+CLAIMS: dict[str, Any] = {
+    "groups": ["admin"],
+    "nickname": '["admin"]',
+    "level": 42,
+    "level_text": "42",
+    "flag": True,
+    "flag_text": "true",
+    "nothing": None,
+    "nothing_text": "null",
+    "profile": {"tier": "gold"},
+    "email": "ada@example.test",
+    "spaced": "  [1] ",
+    "not_a_number": "NaN",
+}
+
+
+@pytest.mark.parametrize("rest", [False, True])
+def test_a_backend_tells_a_list_claim_from_a_string_that_looks_like_one(
+    issuers: dict[str, DevIssuer], rest: bool
+) -> None:
+    """Forwarded claims decode to their own type, even where REST turns values into text."""
+    entry = issuer_entry(issuers["alpha"], forward_claims=sorted(CLAIMS))
+    harness = Harness([tenant_doc("alpha", ACCOUNTS["alpha"], [entry], api_ids=[APIS["alpha"]])])
+    result = harness.evaluate(_ev("rest_request", issuers["alpha"].mint(CLAIMS)))
+    assert result.response is not None
+    context = result.response["context"]
+    assert context["email"] == "ada@example.test", "ordinary strings stay verbatim"
+    assert context["groups"] == '["admin"]'
+    if rest:  # REST APIs hand the backend every context value as a string
+        context = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in context.items()}
+    decoded = {name: _backend_claim(context[name]) for name in CLAIMS}
+    assert decoded == CLAIMS
+    assert type(decoded["groups"]) is list and type(decoded["nickname"]) is str
+
+
 def test_cross_tenant_matrix(harness: Harness, issuers: dict[str, DevIssuer]) -> None:
     """Each tenant's token tried on every tenant's API: only the diagonal passes."""
     for token_tenant, issuer in issuers.items():

@@ -141,6 +141,10 @@ BAD: dict[str, Callable[[Doc], None]] = {
     "rule bad method": top(routes={"rules": [{**RULE, "methods": ["FETCH"]}]}),
     "rule $CONNECT upper case": top(routes={"rules": [{**RULE, "methods": ["$CONNECT"]}]}),
     "rule relative path": top(routes={"rules": [{**RULE, "path": "orders"}]}),
+    "rule scope with a space": top(routes={"rules": [{**RULE, "scopes_any": ["orders read"]}]}),
+    "static token scope with a quote": top(
+        static_tokens=[{**TOKEN, "scopes": ['say"hi']}], issuers=None
+    ),
     "rule path naming $connect": top(routes={"rules": [{**RULE, "path": "/$connect"}]}),
     "rule path naming $default": top(routes={"rules": [{**RULE, "path": "/$default/*"}]}),
     "rule $connect with a path": top(routes={"rules": [{**RULE, "methods": ["$connect"]}]}),

@@ -41,6 +41,8 @@ SHA256_HEX_RE: Final = re.compile(r"^[0-9a-f]{64}$")
 # or "{name+}" (read as "*"), or "*" alone. No "$": route keys are not paths.
 PATH_RE: Final = re.compile(r"^(/([A-Za-z0-9._~!&'()+,;=:@*-]*|\{[A-Za-z0-9._-]+\+?\}))+$|^\*$")
 SSM_NAME_RE: Final = re.compile(r"^[A-Za-z0-9_.\-/]{1,512}$")
+# RFC 6749 3.3 scope-token: printable ASCII without space, '"' and '\'.
+SCOPE_RE: Final = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]{1,256}$")
 
 ClaimValue = str | int | float | bool
 
@@ -56,6 +58,7 @@ PATTERN_MEANINGS: Final = {
     PATH_RE.pattern: "a path starting with '/' whose '{name}' parameters are whole segments "
     "(or '*')",
     SSM_NAME_RE.pattern: "an SSM parameter name",
+    SCOPE_RE.pattern: "a scope (printable ASCII without spaces, quotes or backslashes)",
     "^https://": "an https:// URL (http:// only with local_development: true)",
     "^https?://": "an http:// or https:// URL",
 }
@@ -433,7 +436,7 @@ def _parse_static_token(node: _Node) -> StaticToken:
         id=node.string("id", pattern=re.compile(r"^[A-Za-z0-9_.-]{1,64}$")),
         sha256=node.string("sha256", pattern=SHA256_HEX_RE),
         principal_id=node.string("principal_id"),
-        scopes=node.strings("scopes") or (),
+        scopes=node.strings("scopes", pattern=SCOPE_RE) or (),
     )
     node.done()
     return token
@@ -466,8 +469,8 @@ def _parse_rule(node: _Node) -> RouteRule:
     rule = RouteRule(
         path=node.string("path", pattern=PATH_RE),
         methods=tuple(m if m == "$connect" else m.upper() for m in methods),
-        scopes_any=node.strings("scopes_any") or (),
-        scopes_all=node.strings("scopes_all") or (),
+        scopes_any=node.strings("scopes_any", pattern=SCOPE_RE) or (),
+        scopes_all=node.strings("scopes_all", pattern=SCOPE_RE) or (),
         claims=node.claim_map("claims"),
     )
     if not (rule.scopes_any or rule.scopes_all or rule.claims):

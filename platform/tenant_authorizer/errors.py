@@ -39,6 +39,7 @@ class Reason(enum.StrEnum):
     ISSUED_IN_FUTURE = "issued_in_future"
     CLAIM_MISSING = "claim_missing"
     CLAIM_MISMATCH = "claim_mismatch"
+    SCOPE_MALFORMED = "scope_malformed"
     STATIC_TOKEN_UNKNOWN = "static_token_unknown"
     # -- 403: a valid token without the needed scope or claim
     SCOPE_INSUFFICIENT = "scope_insufficient"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 from .decision import Decision
 from .events import Caller
@@ -52,9 +52,33 @@ def simple_response(decision: Decision, context: Mapping[str, ContextValue]) -> 
     return {"isAuthorized": decision.allowed, "context": dict(context)}
 
 
+# The first character of any text Python's (lenient) json.loads accepts, whitespace aside.
+_JSON_FIRST: Final = frozenset('[{"-0123456789tfnNI')
+
+
 def flatten(value: Any) -> ContextValue:
-    """A claim value as API Gateway context accepts it: string, number or boolean."""
-    if isinstance(value, str | bool | int | float):
+    """A forwarded claim as a context value, in the one encoding a backend decodes blindly.
+
+    Numbers and booleans stay themselves; lists, objects and null become compact JSON; a
+    string stays verbatim unless it would itself parse as JSON (``'["admin"]'``, ``"42"``,
+    ``"true"``), then it is JSON-encoded (quoted). So the backend's rule is: *if the
+    value parses as JSON, that is the claim; otherwise the value is the string*
+    (``docs/tenant-guide.md``), and a list claim is never confused with a string that
+    looks like one, in REST APIs too (which hand every context value over as text).
+    """
+    if isinstance(value, bool | int | float):
         return value
-    # Lists and objects travel as compact JSON: unambiguous for the backend to parse.
+    if isinstance(value, str):
+        return json.dumps(value) if _parses_as_json(value) else value
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+def _parses_as_json(text: str) -> bool:
+    stripped = text.lstrip(" \t\n\r")
+    if not stripped or stripped[0] not in _JSON_FIRST:
+        return False
+    try:
+        json.loads(text)  # lenient on purpose: NaN and Infinity count, as in Python backends
+    except (ValueError, RecursionError):
+        return False
+    return True

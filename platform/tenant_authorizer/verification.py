@@ -17,6 +17,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import re
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
@@ -35,6 +36,8 @@ _ALGORITHMS: Final = get_default_algorithms()
 _HEADER_CACHE_MAX: Final = 512
 _HEADER_CACHE_SEGMENT_MAX: Final = 512
 _CLIENT_ID_CLAIMS: Final = ("client_id", "azp", "cid", "appid")
+# RFC 6749 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
+_SCOPE_TOKEN_RE: Final = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
 
 
 class VerifiedToken(NamedTuple):
@@ -181,7 +184,7 @@ class TokenVerifier:
         return VerifiedToken(  # positional: one call per decision, keywords cost more
             issuer.issuer,
             principal,
-            _scopes(claims.get(issuer.scope_claim)),
+            _scopes(claims.get(issuer.scope_claim), issuer.scope_claim),
             claims,
             _client_id(claims),
             kid,
@@ -288,12 +291,29 @@ class TokenVerifier:
         )
 
 
-def _scopes(value: object) -> frozenset[str]:
+def _scopes(value: object, claim: str) -> frozenset[str]:
+    """The scopes of a token: a space-delimited string (RFC 6749 3.3) or a list (``scp``).
+
+    Every scope must be an RFC 6749 scope-token (printable ASCII, no space, quote or
+    backslash): the context carries the scopes space-delimited, so a scope holding a space
+    would read as two to the backend. Anything else is refused, never silently dropped.
+    """
+    if value is None:
+        return frozenset()
     if isinstance(value, str):
-        return frozenset(value.split())
-    if isinstance(value, list):
-        return frozenset(v for v in value if isinstance(v, str))
-    return frozenset()
+        items: list[object] = [item for item in value.split(" ") if item]
+    elif isinstance(value, list):
+        items = value
+    else:
+        raise TokenRejected(Reason.SCOPE_MALFORMED, f"{claim} is neither a string nor a list")
+    scopes: list[str] = []
+    for item in items:
+        if not isinstance(item, str) or not _SCOPE_TOKEN_RE.fullmatch(item):
+            raise TokenRejected(
+                Reason.SCOPE_MALFORMED, f"{claim} holds a value that is not a scope-token"
+            )
+        scopes.append(item)
+    return frozenset(scopes)
 
 
 def _client_id(claims: Mapping[str, Any]) -> str | None:
