@@ -49,6 +49,7 @@ from tenant_authorizer.devissuer import DevIssuer  # noqa: E402
 from tenant_authorizer.http import HttpFetcher  # noqa: E402
 from tenant_authorizer.jwks import JwksCache  # noqa: E402
 from tenant_authorizer.layout import render_account_documents  # noqa: E402
+from tenant_authorizer.memo import TokenMemo  # noqa: E402
 from tenant_authorizer.registry import StaticSource, TenantRegistry  # noqa: E402
 from tenant_authorizer.telemetry import Telemetry  # noqa: E402
 
@@ -136,11 +137,9 @@ def minimal_decision(ev: dict[str, Any], key: Any, alg: str, write: Any) -> Call
 def authorizer_for(docs: list[dict[str, Any]], *, repeat_cache: bool, sink: Any) -> Authorizer:
     registry = TenantRegistry(StaticSource(render_account_documents(docs)))
     jwks = JwksCache(HttpFetcher())
+    budget = {} if repeat_cache else {"verified_bytes": 0, "answers_bytes": 0}
     return Authorizer(
-        registry,
-        jwks,
-        Telemetry(write=sink),
-        repeat_cache_max=10_000 if repeat_cache else 0,
+        registry, jwks, Telemetry(write=sink), memo=TokenMemo(jwks, time.time, **budget)
     )
 
 
@@ -244,12 +243,10 @@ def cold_import(rows: list[tuple[str, str, str, str]]) -> None:
     handler = statistics.median(timed("import tenant_authorizer.handler") for _ in range(runs))
     deps = statistics.median(timed(deps_code) for _ in range(runs))
     declared = statistics.median(
-        timed("import jwt.algorithms, cachetools, requests, boto3") for _ in range(runs)
+        timed("import jwt.algorithms, cachetools, boto3") for _ in range(runs)
     )
     rows.append((f"import dependencies ({', '.join(third_party)})", f"{deps * 1e3:.1f} ms", "", ""))
-    rows.append(
-        ("import declared runtime deps (+ requests, boto3)", f"{declared * 1e3:.1f} ms", "", "")
-    )
+    rows.append(("import declared runtime deps (+ boto3)", f"{declared * 1e3:.1f} ms", "", ""))
     rows.append(
         (
             "import tenant_authorizer.handler",
@@ -263,7 +260,7 @@ def cold_import(rows: list[tuple[str, str, str, str]]) -> None:
             "  (same, against the declared runtime deps)",
             "",
             f"{handler / declared:.2f}x",
-            "requests and boto3 are imported on first fetch",
+            "boto3 on the first SSM read, http.client on the first key fetch",
         )
     )
 
@@ -306,6 +303,108 @@ def cold_first_decision(rows: list[tuple[str, str, str, str]], raw_rs256: float)
     )
 
 
+_FETCH_CODE = {
+    "requests": (
+        "import requests",
+        "requests.Session().get(URL, timeout=2).json()",
+    ),
+    "urllib3": (
+        "import urllib3, json",
+        "json.loads(urllib3.PoolManager().request('GET', URL, timeout=2).data)",
+    ),
+    "http.client (tenant_authorizer.http)": (
+        "from tenant_authorizer.http import HttpFetcher",
+        "HttpFetcher(timeout=2).get_json(URL, local_development=True)",
+    ),
+}
+
+
+def fetch_clients(rows: list[tuple[str, str, str, str]]) -> None:
+    """The HTTP client of the fetcher: import and first JWKS fetch, each in a fresh process.
+
+    Rounds are interleaved (every client once per round, in a rotating order) and the
+    median is reported, so that a busy moment of this shared machine hits all alike.
+    """
+    with DevIssuer(port=0) as issuer:
+        url = issuer.jwks_uri
+        samples: dict[str, list[tuple[float, float]]] = {name: [] for name in _FETCH_CODE}
+        names = list(_FETCH_CODE)
+        for round_ in range(9):
+            for name in names[round_ % 3 :] + names[: round_ % 3]:
+                imports, fetch = _FETCH_CODE[name]
+                code = (
+                    f"import time; URL = {url!r}; t0 = time.perf_counter(); {imports}; "
+                    f"t1 = time.perf_counter(); {fetch}; t2 = time.perf_counter(); "
+                    "print(t1 - t0, t2 - t1)"
+                )
+                imported, fetched = map(float, _python(code).split())
+                samples[name].append((imported, fetched))
+    ours = "http.client (tenant_authorizer.http)"
+    base = statistics.median(i + f for i, f in samples[ours])
+    for name in names:
+        imported = statistics.median(i for i, _ in samples[name])
+        total = statistics.median(i + f for i, f in samples[name])
+        rows.append(
+            (
+                f"fetch client: {name}",
+                f"{total * 1e3:.1f} ms",
+                f"{total / base:.2f}x",
+                f"import {imported * 1e3:.1f} ms + first JWKS fetch on 127.0.0.1",
+            )
+        )
+
+
+_MEMORY_CODE = """
+import gc, json, os, sys, time
+sys.path[:0] = [{platform!r}, {tests!r}]
+from support.events import event
+from support.harness import Harness, issuer_entry, tenant_doc
+from tenant_authorizer.devissuer import DevIssuer
+
+def rss() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+with DevIssuer(port=0, algorithms=("ES256",)) as issuer:
+    entry = issuer_entry(issuer, algorithms=["ES256"])
+    harness = Harness([tenant_doc("acme", "123456789012", [entry])])
+    harness.telemetry.write = lambda line: None
+    size = 8192 - len(issuer.mint({{"blob": ""}}, alg="ES256")) - 20
+    def one(n: int) -> None:
+        token = issuer.mint({{"blob": f"{{n:08d}}" + "b" * (size * 3 // 4)}}, alg="ES256")
+        assert len(token) <= 8192, len(token)
+        assert harness.evaluate(event("rest_request", token)).outcome == "allow"
+    for n in range(200):
+        one(n)
+    gc.collect()
+    before = rss()
+    for n in range(200, 10_200):
+        one(n)
+    gc.collect()
+    longest = len(issuer.mint({{"blob": "b" * (size * 3 // 4)}}, alg="ES256"))
+    print(json.dumps([rss() - before, harness.authorizer.memo.bytes, longest]))
+"""
+
+
+def memory_growth(rows: list[tuple[str, str, str, str]]) -> None:
+    """How much 10,000 distinct near-maximum tokens grow a warm instance (a fresh process)."""
+    code = _MEMORY_CODE.format(platform=str(ROOT / "platform"), tests=str(ROOT / "tests"))
+    grown, held, length = json.loads(_python(code))
+    rows.append(
+        (
+            f"memory: 10,000 distinct {length}-char tokens, warm instance",
+            f"{grown / 2**20:.1f} MB",
+            "",
+            f"RSS growth; the tables account {held / 2**20:.1f} MB; "
+            + _goal_below(grown / 2**20, 64, "MB"),
+        )
+    )
+
+
+def _goal_below(value: float, target: float, unit: str) -> str:
+    return f"goal < {target} {unit}: {'met' if value < target else 'NOT met'}"
+
+
 def network_calls(rows: list[tuple[str, str, str, str]]) -> None:
     tenants = 100
     issuers = [DevIssuer(port=0, algorithms=("RS256",)).start() for _ in range(tenants)]
@@ -324,11 +423,12 @@ def network_calls(rows: list[tuple[str, str, str, str]]) -> None:
                 Counting.calls += 1
                 return super().load_account(account_id)
 
+        jwks = JwksCache(HttpFetcher())
         authorizer = Authorizer(
             TenantRegistry(Counting(render_account_documents(docs))),
-            JwksCache(HttpFetcher()),
+            jwks,
             Telemetry(write=lambda _line: None),
-            repeat_cache_max=0,
+            memo=TokenMemo(jwks, time.time, verified_bytes=0, answers_bytes=0),
         )
         for n in range(10_000):
             assert authorizer.evaluate(events[n % tenants]).outcome == "allow"
@@ -353,13 +453,19 @@ def main() -> None:
     raw_rs256 = float(rows[0][1].split()[0]) / 1e6
     cold_import(rows)
     cold_first_decision(rows, raw_rs256)
+    fetch_clients(rows)
+    memory_growth(rows)
     network_calls(rows)
     width = max(len(r[0]) for r in rows)
     print(f"\n{'measurement'.ljust(width)}  {'cost':>14}  {'ratio':>12}  note")
     print("-" * (width + 60))
     for name, cost, ratio, note in rows:
         print(f"{name.ljust(width)}  {cost:>14}  {ratio:>12}  {note}")
-    print(f"\npython {sys.version.split()[0]}, jwt {jwt.__version__}, {os.cpu_count()} cores")
+    load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
+    print(
+        f"\npython {sys.version.split()[0]}, jwt {jwt.__version__}, {os.cpu_count()} cores, "
+        f"load average {load}"
+    )
 
 
 if __name__ == "__main__":

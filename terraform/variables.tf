@@ -74,8 +74,11 @@ variable "runtime_settings" {
     jwks_max_age_seconds = optional(number, 600)
     jwks_stale_seconds   = optional(number, 3600)
     kid_cooldown_seconds = optional(number, 30)
-    metrics_namespace    = optional(string, "TenantAuthorizer")
-    log_level            = optional(string, "INFO")
+    # All network time of one decision (discovery + keys), and any one fetch within it.
+    network_budget_seconds = optional(number, 3)
+    fetch_timeout_seconds  = optional(number, 1.5)
+    metrics_namespace      = optional(string, "TenantAuthorizer")
+    log_level              = optional(string, "INFO")
   })
   default = {}
 }

@@ -21,6 +21,7 @@ from tenant_authorizer.devissuer import DevIssuer
 from tenant_authorizer.errors import Reason
 from tenant_authorizer.handler import qualifier_of
 from tenant_authorizer.layout import alias_for
+from tenant_authorizer.verification import token_digest
 
 ACCOUNTS = {"alpha": "111111111111", "beta": "222222222222", "gamma": "333333333333"}
 APIS = {"alpha": "alpha00001", "beta": "beta000002", "gamma": "gamma00003"}
@@ -464,10 +465,8 @@ def test_repeated_token_skips_verification(harness: Harness, issuers: dict[str, 
 
 def test_repeated_token_cache_honours_expiry(issuers: dict[str, DevIssuer]) -> None:
     """A cached token stops passing once it expires."""
-    harness = Harness(_docs(issuers))
     now = [time.time()]
-    harness.authorizer._clock = lambda: now[0]
-    harness.authorizer.verifier._clock = lambda: now[0]
+    harness = Harness(_docs(issuers), clock=lambda: now[0])
     token = issuers["alpha"].mint(expires_in=120)
     assert harness.evaluate(_ev("rest_token", token)).outcome == "allow"
     now[0] += 200
@@ -604,17 +603,27 @@ def test_repeated_token_after_offboarding_is_refused_and_logged_in_full(
 
 
 def test_repeated_answers_are_bounded(issuers: dict[str, DevIssuer]) -> None:
-    """Clients choosing many paths cannot grow the answer table past its bound."""
+    """Clients choosing many paths cannot grow the answer table past its bound in bytes."""
     from tenant_authorizer.authorizer import Authorizer
+    from tenant_authorizer.memo import TokenMemo
 
     base = Harness(_docs(issuers))
-    authorizer = Authorizer(base.registry, base.jwks, base.telemetry, repeat_cache_max=3)
+    budget = 12_000
+    memo = TokenMemo(base.jwks, time.time, answers_bytes=budget)
+    authorizer = Authorizer(base.registry, base.jwks, base.telemetry, memo=memo)
     token = issuers["alpha"].mint()
-    for n in range(10):
-        ev = _ev("rest_token", token, path=f"/orders/{n}")
+    for n in range(50):
+        ev = _ev("rest_token", token, path=f"/orders/{n}" + "x" * 200)
         assert authorizer.evaluate(ev).outcome == "allow"
-    assert len(authorizer._answers) == 3
-    assert authorizer.evaluate(_ev("rest_token", token, path="/orders/9")).cache_hit
+    assert 0 < memo.answer_bytes <= budget
+
+    def held(n: int) -> bool:
+        ev = _ev("rest_token", token, path=f"/orders/{n}" + "x" * 200)
+        key = (token_digest(token), ev["methodArn"])
+        return memo.peek_answer(key) is not None
+
+    assert held(49), "the newest answers stay"
+    assert not held(0), "the oldest leave first"
 
 
 def test_logs_never_contain_the_token(harness: Harness, issuers: dict[str, DevIssuer]) -> None:
@@ -758,3 +767,87 @@ def test_non_finite_or_absurd_exp_is_refused(
     )
     result = harness.evaluate(_ev("rest_token", signed))
     assert result.outcome == "unauthorized"
+
+
+HMAC_ISSUER = "https://auth.legacy.example"
+HMAC_SECRET_NAME = "/tenant-authorizer/secrets/legacy/hmac"
+
+
+def _hmac_harness(secret: bytes, alg: str = "HS256") -> Harness:
+    entry = {
+        "issuer": HMAC_ISSUER,
+        "algorithms": [alg],
+        "hmac_secret_parameter": HMAC_SECRET_NAME,
+        "audiences": ["legacy-api"],
+    }
+    return Harness(
+        [tenant_doc("legacy", "666666666666", [entry])], secrets={HMAC_SECRET_NAME: secret}
+    )
+
+
+@pytest.mark.parametrize(
+    ("alg", "secret", "problem"),
+    [
+        ("HS256", b"x" * 31, "31 bytes; HS256 needs at least 32"),
+        ("HS384", b"x" * 47, "47 bytes; HS384 needs at least 48"),
+        ("HS512", b"x" * 63, "63 bytes; HS512 needs at least 64"),
+        ("HS256", b"", "empty"),
+        ("HS256", b"   \n", "empty"),
+        ("HS256", b"-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE" * 2, "PEM"),
+        ("HS256", b"ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7" * 2, "SSH"),
+    ],
+)
+def test_an_unusable_hmac_secret_is_its_own_fault(alg: str, secret: bytes, problem: str) -> None:
+    """A short, empty or PEM-looking HS* secret is secret_invalid (500), never internal_error."""
+    import jwt
+
+    harness = _hmac_harness(secret, alg)
+    claims = {"iss": HMAC_ISSUER, "sub": "u1", "aud": "legacy-api", "exp": int(time.time()) + 60}
+    token = jwt.encode(claims, b"k" * 64, algorithm=alg)
+    result = harness.evaluate(event("rest_token", token, account="666666666666"))
+    assert (result.outcome, result.reason) == ("fault", Reason.SECRET_INVALID)
+    line = harness.last()
+    assert problem in line["detail"] and HMAC_SECRET_NAME in line["detail"]
+    assert (line["iss"], line["tenant_id"]) == (HMAC_ISSUER, "legacy")
+
+
+@pytest.mark.parametrize("alg", ["HS256", "HS384", "HS512"])
+def test_an_hmac_secret_as_long_as_the_hash_verifies(alg: str) -> None:
+    """RFC 7518 3.2: a key of the hash's size (32, 48, 64 bytes) is enough."""
+    import jwt
+
+    secret = b"s" * {"HS256": 32, "HS384": 48, "HS512": 64}[alg]
+    harness = _hmac_harness(secret, alg)
+    claims = {"iss": HMAC_ISSUER, "sub": "u1", "aud": "legacy-api", "exp": int(time.time()) + 60}
+    token = jwt.encode(claims, secret, algorithm=alg)
+    assert harness.evaluate(event("rest_token", token, account="666666666666")).outcome == "allow"
+
+
+def test_only_the_canonical_spelling_of_a_signature_verifies(
+    harness: Harness, issuers: dict[str, DevIssuer]
+) -> None:
+    """The 16 spellings of an RS256 signature's last character: exactly one verifies."""
+    token = issuers["alpha"].mint()
+    head, _, signature = token.rpartition(".")
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    index = alphabet.index(signature[-1])
+    spellings = [alphabet[(index & ~0x0F) | low] for low in range(16)]
+    assert len(signature) % 4 == 2 and signature[-1] in spellings
+    outcomes = {}
+    for last in spellings:
+        result = harness.evaluate(_ev("rest_token", f"{head}.{signature[:-1]}{last}"))
+        outcomes[last] = (result.outcome, result.reason)
+    assert outcomes.pop(signature[-1]) == ("allow", Reason.OK)
+    assert set(outcomes.values()) == {("unauthorized", Reason.TOKEN_MALFORMED)}
+
+
+def test_a_long_path_is_decided_and_logged_short(
+    harness: Harness, issuers: dict[str, DevIssuer]
+) -> None:
+    """A client's 8,000-character path is decided (not a fault) and cut short in the line."""
+    path = "/orders/" + "p" * 8000
+    result = harness.evaluate(_ev("rest_request", issuers["alpha"].mint(), path=path))
+    assert result.outcome == "allow"
+    line = harness.last()
+    assert len(line["route"]) <= 512 and line["route"].endswith("...")
+    assert len(harness.lines[-1]) < 2000

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import pytest
@@ -94,3 +95,69 @@ def test_package_failure_is_one_sentence(
     result = runner.invoke(main, ["package"])
     assert result.exit_code == 1
     assert result.output.startswith("Error: pip could not install")
+
+
+HS_TENANT = """\
+tenant_id: legacy
+issuers:
+  - issuer: https://auth.legacy.example
+    algorithms: [HS256, HS512]
+    hmac_secret_parameter: /tenant-authorizer/secrets/legacy/hmac
+    audiences: [legacy-api]
+bindings:
+  - account_id: "666666666666"
+"""
+
+
+@pytest.mark.parametrize(
+    ("secret", "exit_code", "says"),
+    [
+        (None, 1, "does not exist"),
+        ("x" * 40, 1, "40 bytes; HS512 needs at least 64"),
+        ("-----BEGIN CERTIFICATE-----\nMIIB" + "A" * 70, 1, "looks like a PEM"),
+        ("s" * 64, 0, "OK: 1 tenant(s)"),
+    ],
+)
+def test_check_secrets_reads_each_hs_secret_from_ssm(
+    runner: CliRunner,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    secret: str | None,
+    exit_code: int,
+    says: str,
+) -> None:
+    """--check-secrets reads the secret where the function will (SSM) and checks its length."""
+    from support.aws import aws_env, moto_server, ssm_client
+
+    (tmp_path / "legacy.yaml").write_text(HS_TENANT, encoding="utf-8")
+    with moto_server() as endpoint:
+        for name, value in aws_env(endpoint).items():
+            monkeypatch.setenv(name, value)
+        ssm, name = ssm_client(endpoint), "/tenant-authorizer/secrets/legacy/hmac"
+        if secret is None:  # moto keeps its state per process, across servers
+            with contextlib.suppress(ssm.exceptions.ParameterNotFound):
+                ssm.delete_parameter(Name=name)
+        else:
+            ssm.put_parameter(Name=name, Value=secret, Type="SecureString", Overwrite=True)
+        result = runner.invoke(main, ["validate", "--check-secrets", str(tmp_path)])
+    assert result.exit_code == exit_code, result.output
+    assert says in result.output
+    if exit_code:
+        assert "issuers[0].hmac_secret_parameter" in result.stdout
+    assert secret is None or secret not in result.output
+
+
+def test_check_secrets_without_ssm_is_one_sentence(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SSM out of reach ends in one sentence with the fix and exit code 1, no traceback."""
+    (tmp_path / "legacy.yaml").write_text(HS_TENANT, encoding="utf-8")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    result = runner.invoke(main, ["validate", "--check-secrets", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "cannot read the secrets from SSM" in result.output
+    assert "without --check-secrets" in result.output
+    assert "Traceback" not in result.output

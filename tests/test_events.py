@@ -6,8 +6,8 @@ import pytest
 
 from support.events import EVENT_KINDS, event
 from tenant_authorizer.config import TokenSource
-from tenant_authorizer.errors import EventInvalid, Reason, TokenRejected
-from tenant_authorizer.events import EventKind, parse_arn, parse_event
+from tenant_authorizer.errors import EventInvalid, Reason, RequestRejected, TokenRejected
+from tenant_authorizer.events import MAX_ARN_LENGTH, EventKind, parse_arn, parse_event
 
 EXPECTED_KINDS = {
     "rest_token": EventKind.REST_TOKEN,
@@ -82,7 +82,6 @@ def test_arn_parts(arn: str, partition: str, method: str, path: str) -> None:
         "arn:aws:execute-api:US-EAST-1:111122223333:abcdef1234/prod/GET/",
         "arn:aws:execute-api:us-east-1:111122223333:abcdef1234/prod",
         "arn:aws:execute-api:us-east-1:111122223333:abcdef1234/prod/get/x",
-        "arn:aws:execute-api:us-east-1:111122223333:abcdef1234/prod/GET/a b",
         "arn:aws:execute-api:us-east-1:111122223333:abcdef1234/prod/$connect/x",
         "arn:aws:execute-api:us-east-1:111122223333:abcdef1234/pr:od/GET/",
     ],
@@ -164,14 +163,23 @@ def test_token_from_cookie(kind: str) -> None:
     assert parse_event(data).credential(source) == "tok456"
 
 
-@pytest.mark.parametrize(
-    "arn",
-    [
-        "arn:aws:execute-api:us-east-1:111122223333\n:abcdef1234/prod/GET/",
-        "arn:aws:execute-api:us-east-1:111122223333:abcdef1234/prod/GET/orders\n",
-    ],
-)
-def test_trailing_newline_in_arn_is_refused(arn: str) -> None:
+def test_trailing_newline_in_an_arn_part_is_refused() -> None:
     """A newline smuggled at the end of an ARN part is refused, not trimmed."""
     with pytest.raises(EventInvalid):
-        parse_arn(arn)
+        parse_arn("arn:aws:execute-api:us-east-1:111122223333\n:abcdef1234/prod/GET/")
+
+
+@pytest.mark.parametrize("path", ["/orders\n", "/a\x00b", "/x\x7f", "/" + "p" * MAX_ARN_LENGTH])
+def test_a_path_that_cannot_be_judged_is_the_clients_not_a_fault(path: str) -> None:
+    """Control characters or an absurd length in the path are a 401 reason, never a 500."""
+    with pytest.raises(RequestRejected) as info:
+        parse_arn(f"arn:aws:execute-api:us-east-1:111122223333:abcdef1234/prod/GET{path}")
+    assert (info.value.reason, info.value.status) == (Reason.PATH_INVALID, 401)
+    assert "\n" not in info.value.detail and len(info.value.detail) < 300
+
+
+@pytest.mark.parametrize("path", ["/a b", "/caf\u00e9", "/x/\ud800", "/q?x=*", "/" + "p" * 8000])
+def test_any_printable_path_is_parsed_for_the_rules_to_judge(path: str) -> None:
+    """Spaces, non-ASCII text and long paths are the client's to send: they are decided."""
+    caller = parse_arn(f"arn:aws:execute-api:us-east-1:111122223333:abcdef1234/prod/GET{path}")
+    assert caller.path == path

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 import pytest
 
 from support.events import event
@@ -65,3 +68,53 @@ def test_without_warm_keys_it_fails_closed_at_once(
     result = harness.evaluate(event("rest_token", token))
     assert (result.outcome, result.reason) == ("fault", Reason.JWKS_UNAVAILABLE)
     assert harness.last()["JwksFetchFailures"] >= 1
+
+
+def _discovering(issuer: FaultyIssuer) -> dict[str, object]:
+    """A tenant document whose issuer is found by OIDC discovery (two fetches when cold)."""
+    return tenant_doc("acme", ACCOUNT, [issuer_entry(issuer, jwks_uri=None, discovery="oidc")])
+
+
+def test_an_idp_that_compresses_its_answers_is_served(dev_issuer: FaultyIssuer) -> None:
+    """Discovery and JWKS gzip-compressed (as most large IdPs send them when offered) work."""
+    dev_issuer.set_mode("gzip")
+    harness = Harness([_discovering(dev_issuer)])
+    result = harness.evaluate(event("rest_token", dev_issuer.mint()))
+    assert (result.outcome, result.reason) == ("allow", Reason.OK)
+    assert dev_issuer.request_count() == 2
+
+
+@pytest.mark.parametrize("mode", ["trickle_headers", "trickle", "slow"])
+def test_a_cold_decision_against_a_trickling_idp_ends_within_its_budget(
+    dev_issuer: FaultyIssuer, mode: Mode
+) -> None:
+    """Discovery then keys share one budget: the decision ends, refused, by the budget."""
+    dev_issuer.set_mode(mode)
+    dev_issuer.trickle_interval = 0.05
+    harness = Harness([_discovering(dev_issuer)], network_budget=1.0, fetch_timeout=0.8)
+    started = time.monotonic()
+    result = harness.evaluate(event("rest_token", dev_issuer.mint()))
+    elapsed = time.monotonic() - started
+    assert (result.outcome, result.reason) == ("fault", Reason.JWKS_UNAVAILABLE)
+    assert elapsed < 1.0 + 0.3, f"{elapsed:.2f}s"
+
+
+def test_timeouts_open_the_issuers_circuit_and_spare_other_tenants(
+    dev_issuer: FaultyIssuer, signing_keys: dict[str, Any]
+) -> None:
+    """A trickling IdP's timeouts count as failures: its circuit opens, others are untouched."""
+    with FaultyIssuer(keys=signing_keys) as healthy:
+        docs = [
+            tenant_doc("acme", ACCOUNT, [issuer_entry(dev_issuer)]),
+            tenant_doc("other", "210987654321", [issuer_entry(healthy)]),
+        ]
+        harness = Harness(docs, network_budget=0.3, fetch_timeout=0.3)
+        dev_issuer.set_mode("trickle_headers")
+        for _ in range(3):
+            assert harness.evaluate(event("rest_token", dev_issuer.mint())).outcome == "fault"
+        started = time.monotonic()
+        opened = harness.evaluate(event("rest_token", dev_issuer.mint()))
+        assert opened.reason is Reason.ISSUER_CIRCUIT_OPEN
+        assert time.monotonic() - started < 0.1, "an open circuit answers without waiting"
+        other = event("rest_token", healthy.mint(), account="210987654321")
+        assert harness.evaluate(other).outcome == "allow"

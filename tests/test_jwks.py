@@ -23,18 +23,19 @@ from tenant_authorizer.devissuer import PrivateKey
 from tenant_authorizer.errors import AuthorizerError, PlatformFault, Reason
 from tenant_authorizer.http import FetchResult, HttpFetcher
 from tenant_authorizer.jwks import JwksCache, ResolvedKey, metadata_url
+from tenant_authorizer.settings import Settings
 
 STUB_ISSUER = "https://idp.example.test"
 STUB_JWKS = "https://idp.example.test/jwks.json"
 
 
 def _fast_fetcher() -> HttpFetcher:
-    return HttpFetcher(connect_timeout=0.3, read_timeout=0.3, total_timeout=0.5)
+    return HttpFetcher(timeout=0.5)
 
 
 def _patient_fetcher() -> HttpFetcher:
     """Timeouts long enough that waiting on a hanging fetch would be obvious."""
-    return HttpFetcher(connect_timeout=2, read_timeout=2, total_timeout=2)
+    return HttpFetcher(timeout=2)
 
 
 @pytest.fixture
@@ -55,20 +56,24 @@ def _reason(call: Callable[[], object]) -> Reason:
     return caught.value.reason
 
 
-class StubFetcher(HttpFetcher):
+class StubFetcher:
     """Answers from a dict of URL -> JSON object (or exception); records the URLs asked."""
 
-    def __init__(self, documents: Mapping[str, dict[str, Any] | Exception]) -> None:
-        super().__init__()
+    def __init__(
+        self, documents: Mapping[str, dict[str, Any] | Exception], max_age: int | None = None
+    ) -> None:
         self.documents = dict(documents)
+        self.max_age = max_age  # what Cache-Control would say
         self.calls: list[str] = []
 
-    def get_json(self, url: str, *, allow_http: bool = False) -> FetchResult:
+    def get_json(
+        self, url: str, *, local_development: bool = False, deadline: float | None = None
+    ) -> FetchResult:
         self.calls.append(url)
         document = self.documents[url]
         if isinstance(document, Exception):
             raise document
-        return FetchResult(body=document, max_age=None)
+        return FetchResult(body=document, max_age=self.max_age)
 
 
 def _stub_config(**overrides: Any) -> IssuerConfig:
@@ -451,7 +456,7 @@ def test_old_kid_keeps_working_while_published(
     again = cache.get_key(config, old.kid, "RS256")
     assert not again.fetched
     assert again.generation == new.generation
-    assert cache.is_current(old.jwks_uri, old.generation, old.kid)
+    assert cache.is_current(old.jwks_uri, old.generation, old.kid, "RS256")
 
 
 def test_unpublished_kid_is_unknown_after_refresh(
@@ -462,7 +467,7 @@ def test_unpublished_kid_is_unknown_after_refresh(
     dev_issuer.rotate("RS256", keep_old=False)
     clock.advance(300)  # max-age
     assert _reason(lambda: cache.get_key(config, old.kid, "RS256")) is Reason.KID_UNKNOWN
-    assert not cache.is_current(old.jwks_uri, old.generation, old.kid)
+    assert not cache.is_current(old.jwks_uri, old.generation, old.kid, "RS256")
 
 
 def test_unknown_kid_within_cooldown_makes_no_request(
@@ -543,7 +548,9 @@ def test_each_fetch_bumps_the_generation(
     clock.advance(300)
     second = cache.get_key(config, kid, "RS256")
     assert second.generation > first.generation
-    assert cache.is_current(first.jwks_uri, first.generation, kid)  # same key, still published
+    assert cache.is_current(
+        first.jwks_uri, first.generation, kid, "RS256"
+    )  # same key, still published
 
 
 def test_is_current_is_false_once_keys_expire(
@@ -551,10 +558,10 @@ def test_is_current_is_false_once_keys_expire(
 ) -> None:
     """Past max-age a key is not current, so decision caches come back through get_key."""
     resolved = cache.get_key(config, dev_issuer.current_kid(), "RS256")
-    assert cache.is_current(resolved.jwks_uri, resolved.generation, resolved.kid)
+    assert cache.is_current(resolved.jwks_uri, resolved.generation, resolved.kid, "RS256")
     clock.advance(300)
-    assert not cache.is_current(resolved.jwks_uri, resolved.generation, resolved.kid)
-    assert not cache.is_current("https://never.example.test/jwks", 1, "k")
+    assert not cache.is_current(resolved.jwks_uri, resolved.generation, resolved.kid, "RS256")
+    assert not cache.is_current("https://never.example.test/jwks", 1, "k", "RS256")
 
 
 # ---------------------------------------------------------------- IdP failures
@@ -700,7 +707,7 @@ def test_concurrent_refreshes_of_one_uri_make_one_fetch(
     dev_issuer: FaultyIssuer, config: IssuerConfig, clock: FakeClock
 ) -> None:
     """Two threads missing the same URI at once share one request."""
-    cache = JwksCache(HttpFetcher(read_timeout=2, total_timeout=2), clock=clock)
+    cache = JwksCache(HttpFetcher(timeout=2), clock=clock)
     dev_issuer.set_mode("slow", paths=[dev_issuer.jwks_path])
     dev_issuer.slow_seconds = 0.3  # long enough for both threads to be waiting
     kid = dev_issuer.current_kid()
@@ -767,3 +774,40 @@ def test_uris_are_bounded(clock: FakeClock, good_jwk: dict[str, Any]) -> None:
     for uri in [*uris, uris[2], uris[0]]:
         cache.get_key(_stub_config(jwks_uri=uri), "good", "RS256")
     assert fetcher.calls == [*uris, uris[0]]
+
+
+@pytest.mark.parametrize(
+    ("idp_max_age", "refreshed_after"), [(86_400, 600), (None, 600), (120, 120)]
+)
+def test_the_platform_max_age_caps_the_idps_cache_control(
+    clock: FakeClock, good_jwk: dict[str, Any], idp_max_age: int | None, refreshed_after: int
+) -> None:
+    """TENANT_AUTHZ_JWKS_MAX_AGE_SECONDS bounds how long a key set (and a removed key) lives."""
+    fetcher = StubFetcher({STUB_JWKS: {"keys": [good_jwk]}}, max_age=idp_max_age)
+    cache = JwksCache.from_settings(Settings(jwks_max_age=600), fetcher, clock=clock)
+    cache.get_key(_stub_config(), "good", "RS256")
+    clock.advance(refreshed_after - 1)
+    cache.get_key(_stub_config(), "good", "RS256")
+    assert len(fetcher.calls) == 1
+    clock.advance(2)
+    assert cache.get_key(_stub_config(), "good", "RS256").fetched
+    assert len(fetcher.calls) == 2
+
+
+def test_two_keys_under_one_kid_are_two_keys(
+    clock: FakeClock, rsa_key: rsa.RSAPrivateKey, ec_key: ec.EllipticCurvePrivateKey
+) -> None:
+    """An RSA and an EC key share a kid: removing either ends what it verified, not the other."""
+    both = {"keys": [_jwk(rsa_key.public_key(), "k"), _jwk(ec_key.public_key(), "k")]}
+    fetcher = StubFetcher({STUB_JWKS: both})
+    cache = JwksCache(fetcher, clock=clock)
+    by_ec = cache.get_key(_stub_config(), "k", "ES256")
+    by_rsa = cache.get_key(_stub_config(), "k", "RS256")
+    fetcher.documents[STUB_JWKS] = {"keys": [_jwk(rsa_key.public_key(), "k")]}  # EC removed
+    clock.advance(601)
+    assert cache.get_key(_stub_config(), "k", "RS256").fetched
+    assert not cache.is_current(STUB_JWKS, by_ec.generation, "k", "ES256")
+    assert cache.is_current(STUB_JWKS, by_rsa.generation, "k", "RS256")
+    assert _reason(lambda: cache.get_key(_stub_config(), "k", "ES256")) is (
+        Reason.ALGORITHM_NOT_ALLOWED
+    )

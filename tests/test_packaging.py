@@ -101,10 +101,11 @@ def test_handler_and_its_dependencies_are_shipped(archive: zipfile.ZipFile) -> N
         "tenant_authorizer/py.typed",
         "jwt/__init__.py",
         "cryptography/__init__.py",
-        "requests/__init__.py",
         "cachetools/__init__.py",
     ):
         assert required in names
+    # The fetcher is http.client: requests (and its urllib3, idna, certifi) stay out.
+    assert not {n.split("/")[0] for n in names} & {"requests", "urllib3", "idna", "certifi"}
 
 
 def test_native_extensions_are_built_for_arm64(archive: zipfile.ZipFile) -> None:
@@ -159,12 +160,12 @@ def test_handler_imports_resolve_from_the_zip(archive: zipfile.ZipFile, tmp_path
 
 
 def test_handler_import_leaves_out_what_the_warm_path_does_not_need() -> None:
-    """The cold start imports neither the tenant-config parser nor requests and boto3.
+    """The cold start imports neither the tenant-config parser nor the HTTP or AWS clients.
 
     They are imported when first needed (an account document to parse, a JWKS or SSM
     request): at import they would cost every cold start, warm instances never use them.
     """
-    lazy = ["tenant_authorizer.config", "requests", "boto3", "botocore"]
+    lazy = ["tenant_authorizer.config", "requests", "urllib3", "boto3", "botocore"]
     script = (
         "import json, sys\n"
         "import tenant_authorizer.handler\n"

@@ -111,6 +111,26 @@ def test_bad_environment_fails_closed(monkeypatch: pytest.MonkeyPatch) -> None:
         handler_module.reset()
 
 
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"TENANT_AUTHZ_NETWORK_BUDGET_SECONDS": "0"}, "TENANT_AUTHZ_NETWORK_BUDGET_SECONDS"),
+        (
+            {"TENANT_AUTHZ_NETWORK_BUDGET_SECONDS": "1", "TENANT_AUTHZ_FETCH_TIMEOUT_SECONDS": "2"},
+            "must not exceed",
+        ),
+    ],
+)
+def test_network_budget_settings_are_checked(env: dict[str, str], named: str) -> None:
+    """The decision budget and the per-fetch timeout are read and checked against each other."""
+    from tenant_authorizer.settings import Settings
+
+    with pytest.raises(ValueError, match=named):
+        Settings.from_env(env)
+    settings = Settings.from_env({"TENANT_AUTHZ_NETWORK_BUDGET_SECONDS": "2.5"})
+    assert (settings.network_budget, settings.fetch_timeout) == (2.5, 1.5)
+
+
 def test_reads_only_the_calling_account(endpoint: str, published: dict[str, str]) -> None:
     """A cold lookup reads one parameter: the calling account's, and caches it for the TTL."""
     client = ssm_client(endpoint)

@@ -7,6 +7,7 @@ with one sentence that says the fix and a non-zero exit code, never a traceback.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -35,7 +36,15 @@ def main() -> None:
     is_flag=True,
     help="Also refuse local_development issuers, as a production deployment does.",
 )
-def validate(paths: tuple[Path, ...], ssm_prefix: str, production: bool) -> None:
+@click.option(
+    "--check-secrets",
+    is_flag=True,
+    help="Also read each HS* secret from SSM (AWS credentials, AWS_REGION, AWS_ENDPOINT_URL) "
+    "and check it as the runtime does: present, not a PEM key, as long as the hash.",
+)
+def validate(
+    paths: tuple[Path, ...], ssm_prefix: str, production: bool, check_secrets: bool
+) -> None:
     """Check tenant files (files or directories; default tenant_configs/)."""
     from .validation import validate as run_validation  # noqa: PLC0415 - tools deps load lazily
 
@@ -44,7 +53,16 @@ def validate(paths: tuple[Path, ...], ssm_prefix: str, production: bool) -> None
         raise click.UsageError(
             "no tenant_configs/ directory here: run from the repository root or name the files."
         )
-    report = run_validation(targets, ssm_prefix=ssm_prefix, production=production)
+    secrets = _ssm_secrets(ssm_prefix) if check_secrets else None
+    try:
+        report = run_validation(
+            targets, ssm_prefix=ssm_prefix, production=production, secrets=secrets
+        )
+    except SecretsUnreadable as exc:
+        raise click.ClickException(
+            f"cannot read the secrets from SSM ({exc}): check the AWS credentials and region, "
+            "or run without --check-secrets."
+        ) from exc
     if not report.ok:
         for problem in report.problems:
             click.echo(str(problem))
@@ -126,6 +144,26 @@ def package(
             f"  pycs:   none (no Python {python_version} here: cold starts will compile the"
             " modules; install that Python or pyenv version for a faster zip)"
         )
+
+
+class SecretsUnreadable(Exception):
+    """Raised when ``--check-secrets`` cannot reach SSM at all."""
+
+
+def _ssm_secrets(prefix: str) -> Callable[[str], bytes | None]:
+    from .registry import SourceUnavailable, SsmSource  # noqa: PLC0415 - boto3 on demand
+
+    source = SsmSource(prefix)
+
+    def read(name: str) -> bytes | None:
+        if not name.startswith(f"{prefix.rstrip('/')}/secrets/"):
+            return None  # named outside the prefix: validate reports that already
+        try:
+            return source.load_secret(name)
+        except SourceUnavailable as exc:
+            raise SecretsUnreadable(str(exc)) from exc
+
+    return read
 
 
 main.add_command(local)

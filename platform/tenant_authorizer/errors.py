@@ -3,8 +3,9 @@
 Two branches, never mixed (as in PyJWT and aws-jwt-verify):
 
 * :class:`TokenRejected` -- the token is missing, malformed or invalid: 401
-  (``Unauthorized``). A valid token that lacks a scope or claim is not an error at all:
-  the decision engine answers it with an explicit Deny (403).
+  (``Unauthorized``). :class:`RequestRejected` -- the client's path cannot be judged:
+  401 too, the client's doing, never a fault. A valid token that lacks a scope or
+  claim is not an error at all: the decision engine answers it with an explicit Deny.
 * :class:`PlatformFault` -- *we* could not decide: no usable tenant config or keys.
   API Gateway answers 500, a metric is emitted and an alarm fires. Never Allow.
 
@@ -41,6 +42,7 @@ class Reason(enum.StrEnum):
     CLAIM_MISMATCH = "claim_mismatch"
     SCOPE_MALFORMED = "scope_malformed"
     STATIC_TOKEN_UNKNOWN = "static_token_unknown"
+    PATH_INVALID = "path_invalid"
     # -- 403: a valid token without the needed scope or claim
     SCOPE_INSUFFICIENT = "scope_insufficient"
     CLAIM_INSUFFICIENT = "claim_insufficient"
@@ -53,6 +55,7 @@ class Reason(enum.StrEnum):
     TENANT_CONFIG_UNAVAILABLE = "tenant_config_unavailable"
     JWKS_UNAVAILABLE = "jwks_unavailable"
     SECRET_UNAVAILABLE = "secret_unavailable"
+    SECRET_INVALID = "secret_invalid"
     ISSUER_CIRCUIT_OPEN = "issuer_circuit_open"
     INTERNAL_ERROR = "internal_error"
 
@@ -84,6 +87,16 @@ class AuthorizerError(Exception):
 
 class TokenRejected(AuthorizerError):
     """Raised when the token is missing, malformed or fails verification (401)."""
+
+    status = 401
+
+
+class RequestRejected(AuthorizerError):
+    """Raised when the client's request cannot be judged as sent (its path): 401, not 500.
+
+    A path is the client's, so nothing about it is a platform fault; a refusal cannot be
+    a 403 either, since a Deny would have to name the path in a cached policy.
+    """
 
     status = 401
 

@@ -14,7 +14,8 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
-from .errors import EventInvalid, Reason, TokenRejected
+from .bounded import BoundedTable, text_size
+from .errors import EventInvalid, Reason, RequestRejected, TokenRejected
 from .names import ACCOUNT_ID_PATTERN, REQUEST_METHODS, STAGE_PATTERN
 
 if TYPE_CHECKING:
@@ -31,9 +32,13 @@ _STAGE_RE: Final = re.compile(STAGE_PATTERN)
 # anything else is refused rather than left for route rules to (not) cover.
 _METHODS: Final = frozenset(REQUEST_METHODS)
 _ROUTE_KEYS: Final = frozenset({"$connect", "$default"})
-# Anything printable except whitespace: API Gateway sends the resource path as-is.
-_PATH_RE: Final = re.compile(r"^[\x21-\x7e]*$")
-_CALLER_CACHE_MAX: Final = 4096
+# The path is the client's: any text but control characters (a decoded %0A), so that a
+# path API Gateway passes is decided, never a platform fault. It never enters a policy.
+_PATH_CONTROL_RE: Final = re.compile(r"[\x00-\x1f\x7f]")
+# Longer than any URL API Gateway accepts: refused as the client's, not a fault.
+MAX_ARN_LENGTH: Final = 16_384
+_PREFIX_MAX: Final = 512  # partition, region, account, API, stage, method: never longer
+_CALLER_CACHE_BYTES: Final = 4 * 1024 * 1024
 
 
 class EventKind(enum.StrEnum):
@@ -78,26 +83,33 @@ class Caller(NamedTuple):
         return f"{self.method} {self.path}" if self.path else self.method
 
 
-_caller_cache: dict[str, Caller] = {}
+# Keyed by the ARN, whose path is the client's: bounded in bytes, not in entries.
+_caller_cache: BoundedTable[str, Caller] = BoundedTable(_CALLER_CACHE_BYTES)
 
 
 def parse_arn(arn: object) -> Caller:
-    """Parse a ``methodArn``/``routeArn``; raise :class:`EventInvalid` for anything else."""
+    """Parse a ``methodArn``/``routeArn``.
+
+    :class:`EventInvalid` (500) when the part API Gateway writes is malformed;
+    :class:`RequestRejected` (401) when the client's path cannot be judged.
+    """
     if not isinstance(arn, str):
         raise EventInvalid(Reason.EVENT_INVALID, "methodArn/routeArn missing or not a string")
     cached = _caller_cache.get(arn)
     if cached is not None:
         return cached
     caller = _parse_arn_uncached(arn)
-    if len(_caller_cache) >= _CALLER_CACHE_MAX:
-        _caller_cache.clear()  # bounded; a full cache is rebuilt from live traffic in microseconds
-    _caller_cache[arn] = caller
+    _caller_cache.put(arn, caller, text_size(arn, caller.path, caller.binding_key) + 400)
     return caller
 
 
 def _parse_arn_uncached(arn: str) -> Caller:
-    if len(arn) > 2048:
-        raise EventInvalid(Reason.EVENT_INVALID, "ARN longer than 2048 characters")
+    if len(arn) > MAX_ARN_LENGTH:
+        head = arn[:_PREFIX_MAX].split("/", 2)[0] if ":" in arn else ""
+        raise RequestRejected(
+            Reason.PATH_INVALID,
+            f"ARN of {len(arn)} characters (limit {MAX_ARN_LENGTH}) for {_safe_head(head)}",
+        )
     parts = arn.split(":", 5)
     if len(parts) != 6 or parts[0] != "arn" or parts[2] != "execute-api":
         raise EventInvalid(Reason.EVENT_INVALID, "not an execute-api ARN")
@@ -123,11 +135,18 @@ def _parse_arn_uncached(arn: str) -> Caller:
         raise EventInvalid(Reason.EVENT_INVALID, "malformed method")
     elif not path:
         path = "/"
-    if not _PATH_RE.fullmatch(path):
-        raise EventInvalid(Reason.EVENT_INVALID, "path contains whitespace or control characters")
+    if _PATH_CONTROL_RE.search(path):
+        raise RequestRejected(
+            Reason.PATH_INVALID, f"path of {account}/{api_id}/{stage} holds control characters"
+        )
     return Caller(
         partition, region, account, api_id, stage, method, path, arn, f"{account}/{api_id}/{stage}"
     )
+
+
+def _safe_head(head: str) -> str:
+    """The start of an over-long ARN for a message: printable ASCII only, short."""
+    return "".join(c if " " < c < "\x7f" else "?" for c in head[:160])
 
 
 class AuthRequest(NamedTuple):
@@ -166,6 +185,10 @@ class AuthRequest(NamedTuple):
             token = rest.strip()
         if not token:
             raise TokenRejected(Reason.TOKEN_MISSING, "empty token")
+        if not token.isascii():
+            # JWTs and static tokens are ASCII; this also keeps lone surrogates (valid in
+            # a JSON event, not encodable) away from hashing and logging.
+            raise TokenRejected(Reason.TOKEN_MALFORMED, "token holds non-ASCII characters")
         return token
 
 

@@ -1,30 +1,51 @@
 """A bounded HTTP JSON fetcher for discovery metadata and JWKS documents.
 
-An issuer's endpoints are configured by tenants, so every response is treated as
-hostile: https only (http only for local-development issuers), no redirects, a size
-cap checked while streaming, and a total deadline across connect and read, so that a
-server that trickles bytes cannot hold an invocation much beyond ``total_timeout``.
-Errors are :class:`~tenant_authorizer.errors.FetchError` with a short summary; a
-response body never appears in a message.
+An issuer's endpoints are configured by tenants and served by IdPs the platform does not
+run, so every answer is treated as hostile (``docs/decisions/0015-fetcher.md``):
+
+* https only (http only for local-development issuers), no redirects, no proxies, and
+  never the loopback, link-local or unspecified addresses a Lambda's own runtime API and
+  metadata endpoints live on (again, except for local-development issuers);
+* **one deadline** ends the whole fetch: name resolution, connect, the TLS handshake, the
+  status line and headers, and the body. Every socket operation waits at most until the
+  deadline, so a server that trickles bytes cannot stretch it; the caller passes the
+  deadline of its decision, so that several fetches of one decision share one budget;
+* ``Accept-Encoding: gzip`` is sent explicitly and gzip is decoded here, with the size cap
+  applied to the decoded bytes (a small compressed body cannot expand past it); any other
+  ``Content-Encoding`` is refused;
+* errors are :class:`~tenant_authorizer.errors.FetchError` with a short summary; a
+  response body never appears in a message.
+
+The client is the standard library's ``http.client`` over sockets made here: with it a
+cold fetch costs less than half of one with ``requests`` (whose import alone is 45-60
+ms; ``make bench`` measures both), and every socket operation carries the deadline.
+:class:`Fetcher` is the seam tests use to drive the JWKS cache without sockets.
 """
 
 from __future__ import annotations
 
+# http.client, ssl, socket and ipaddress are loaded anyway by PyJWT (its PyJWKClient
+# imports urllib.request), so importing them here adds nothing to a cold start.
+import http.client
+import ipaddress
 import json
 import re
+import socket
+import ssl
 import sys
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Final, NamedTuple
+import zlib
+from typing import Any, Final, NamedTuple, Protocol
 from urllib.parse import urlsplit
 
 from .errors import FetchError
 
-if TYPE_CHECKING:
-    import requests
-
 _CHUNK: Final = 16 * 1024
 _MAX_AGE_RE: Final = re.compile(r'^max-age\s*=\s*"?(\d{1,10})"?$')
+# The longest any fetch may take, whatever the decision's budget (API Gateway's own JWT
+# authorizer allows 1.5 s per fetch of discovery or keys).
+DEFAULT_FETCH_TIMEOUT: Final = 1.5
 
 
 class FetchResult(NamedTuple):
@@ -32,6 +53,16 @@ class FetchResult(NamedTuple):
 
     body: dict[str, Any]
     max_age: int | None  # None: no max-age; 0: no-store / no-cache
+
+
+class Fetcher(Protocol):
+    """What the JWKS cache needs from HTTP: one JSON object per URL, within a deadline."""
+
+    def get_json(
+        self, url: str, *, local_development: bool = False, deadline: float | None = None
+    ) -> FetchResult:
+        """GET ``url``; ``deadline`` is a :func:`time.perf_counter` instant; FetchError else."""
+        ...
 
 
 def parse_cache_control(value: str | None) -> int | None:
@@ -53,8 +84,8 @@ def parse_cache_control(value: str | None) -> int | None:
 
 
 def _user_agent() -> str:
-    # Resolved once, when the first fetch creates the session: importlib.metadata
-    # costs ~40 ms to import, which no cold start should pay up front.
+    # Resolved once, on the first fetch: importlib.metadata costs ~40 ms to import, which
+    # no cold start should pay up front.
     version = getattr(sys.modules.get("tenant_authorizer"), "__version__", None)
     if not isinstance(version, str):
         from importlib import metadata  # noqa: PLC0415  see above
@@ -79,97 +110,170 @@ def safe_url(url: str) -> str:
     return f"{parts.scheme}://{host}{port}{parts.path}"
 
 
-class HttpFetcher:
-    """Fetches JSON objects over one pooled ``requests.Session``; thread-safe.
+class _Deadline:
+    """Sets each socket operation's timeout to what is left until one instant."""
 
-    ``requests`` is imported on the first fetch, not at import time: a warm
-    instance never fetches, and tenants with static tokens or HS* never do.
-    """
+    __slots__ = ("at",)
+
+    def __init__(self, at: float) -> None:
+        self.at = at
+
+    def left(self) -> float:
+        left = self.at - time.perf_counter()
+        if left <= 0:
+            raise TimeoutError("deadline passed")
+        return left
+
+
+class _DeadlineSocket(socket.socket):
+    """A TCP socket whose reads and writes all end by :attr:`deadline` (plain http)."""
+
+    deadline: _Deadline
+
+    def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
+        self.settimeout(self.deadline.left())
+        return super().recv_into(buffer, nbytes, flags)
+
+    def sendall(self, data: Any, flags: int = 0) -> None:
+        self.settimeout(self.deadline.left())
+        super().sendall(data, flags)
+
+
+_tls_socket: list[type[ssl.SSLSocket]] = []  # built once, on the first https fetch
+
+
+def _tls_socket_class() -> type[ssl.SSLSocket]:
+    if _tls_socket:
+        return _tls_socket[0]
+
+    class _DeadlineSSLSocket(ssl.SSLSocket):
+        """A TLS socket whose handshake, reads and writes all end by one deadline."""
+
+        deadline: _Deadline
+
+        def recv_into(self, buffer: Any, nbytes: int | None = None, flags: int = 0) -> int:
+            self.settimeout(self.deadline.left())
+            return super().recv_into(buffer, nbytes, flags)
+
+        def sendall(self, data: Any, flags: int = 0) -> None:
+            self.settimeout(self.deadline.left())
+            super().sendall(data, flags)
+
+        def do_handshake(self, block: bool = False) -> None:
+            # CPython bounds one handshake call by the timeout as a whole.
+            self.settimeout(self.deadline.left())
+            super().do_handshake(block)
+
+    _tls_socket.append(_DeadlineSSLSocket)
+    return _DeadlineSSLSocket
+
+
+def default_tls_context() -> ssl.SSLContext:
+    """The platform's TLS settings: the system trust store, TLS 1.2 or newer, SNI."""
+    context = ssl.create_default_context()
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+def _forbidden_address(address: str) -> bool:
+    """Addresses no remote IdP lives at, and where a Lambda's own endpoints do."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_loopback or ip.is_link_local or ip.is_unspecified or ip.is_multicast
+
+
+def _resolve(host: str, port: int, deadline: _Deadline) -> list[Any]:
+    """``getaddrinfo`` ended by the deadline: resolution has no timeout of its own."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:  # a literal address needs no resolver
+        return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    outcome: list[Any] = []
+    done = threading.Event()
+
+    def work() -> None:
+        try:
+            outcome.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except OSError as exc:
+            outcome.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=work, name="tenant-authz-resolve", daemon=True).start()
+    if not done.wait(deadline.left()):
+        raise TimeoutError("name resolution did not finish")
+    if isinstance(outcome[0], OSError):
+        raise outcome[0]
+    found: list[Any] = outcome[0]
+    return found
+
+
+class HttpFetcher:
+    """Fetches JSON objects with ``http.client``, one connection per fetch; thread-safe."""
 
     def __init__(
         self,
         *,
-        connect_timeout: float = 1.0,
-        read_timeout: float = 2.0,
-        total_timeout: float = 3.0,
+        timeout: float = DEFAULT_FETCH_TIMEOUT,
         max_bytes: int = 256 * 1024,
-        session: requests.Session | None = None,
+        tls_context: ssl.SSLContext | None = None,
     ) -> None:
-        if min(connect_timeout, read_timeout, total_timeout) <= 0 or max_bytes <= 0:
-            raise ValueError("timeouts and max_bytes must be positive")
-        self.connect_timeout = connect_timeout
-        self.read_timeout = read_timeout
-        self.total_timeout = total_timeout
+        if timeout <= 0 or max_bytes <= 0:
+            raise ValueError("timeout and max_bytes must be positive")
+        self.timeout = timeout
         self.max_bytes = max_bytes
-        self._session = session
-        self._session_lock = threading.Lock()
+        self._tls_context = tls_context
+        self._user_agent: str | None = None
+        self._lock = threading.Lock()
 
-    def _get_session(self) -> requests.Session:
-        session = self._session
-        if session is not None:
-            return session
-        with self._session_lock:
-            if self._session is None:
-                # Imported here, like http.client below: ~100 ms together, and a warm
-                # instance (or a cold one whose keys are cached) never fetches.
-                import http.cookiejar  # noqa: PLC0415
+    def _tls(self) -> ssl.SSLContext:
+        with self._lock:
+            context = self._tls_context
+            if context is None:
+                # Loading the trust store costs a few ms: once per instance, on first use.
+                context = self._tls_context = default_tls_context()
+            # The documented hook for the class wrap_socket returns: ours keeps the deadline.
+            context.sslsocket_class = _tls_socket_class()
+            return context
 
-                import requests  # noqa: PLC0415
+    def get_json(
+        self, url: str, *, local_development: bool = False, deadline: float | None = None
+    ) -> FetchResult:
+        """GET ``url`` and return its JSON object; raise FetchError on any failure.
 
-                new = requests.Session()
-                new.headers["User-Agent"] = _user_agent()
-                # Cookies have no place in key fetching; a shared jar is also the one
-                # part of a Session that is not safe across threads.
-                new.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
-                self._session = new
-            return self._session
-
-    def get_json(self, url: str, *, allow_http: bool = False) -> FetchResult:
-        """GET ``url`` and return its JSON object; raise FetchError on any failure."""
-        schemes = ("https", "http") if allow_http else ("https",)
+        ``local_development`` admits http:// and loopback addresses (development issuers
+        on this machine). The fetch ends by ``deadline`` (:func:`time.perf_counter`) or
+        after :attr:`timeout`, whichever is first.
+        """
+        schemes = ("https", "http") if local_development else ("https",)
         parts = urlsplit(url)
         if parts.scheme not in schemes or not parts.hostname:
             allowed = " or ".join(f"{s}://" for s in schemes)
             raise FetchError(f"refused {safe_url(url)!r}: only {allowed} URLs are fetched")
-
-        import http.client  # noqa: PLC0415  see _get_session
-
-        import requests  # noqa: PLC0415  see _get_session
-        from urllib3.exceptions import HTTPError as Urllib3Error  # noqa: PLC0415  same
-
-        session = self._get_session()
         safe = safe_url(url)
-        deadline = time.monotonic() + self.total_timeout
-        # Connect and the wait for the headers are capped by their own timeouts (each
-        # at most the total); the body is then read against the overall deadline.
-        timeout = (
-            min(self.connect_timeout, self.total_timeout),
-            min(self.read_timeout, self.total_timeout),
-        )
+        now = time.perf_counter()
+        end = now + self.timeout if deadline is None else min(deadline, now + self.timeout)
+        if end <= now:
+            raise FetchError(f"GET {safe}: no time left in this decision's network budget")
+        budget = _Deadline(end)
         try:
-            response = session.get(
-                url,
-                headers={"Accept": "application/json"},
-                timeout=timeout,
-                allow_redirects=False,
-                stream=True,
-            )
-        except requests.RequestException as exc:
-            raise FetchError(f"GET {safe} failed: {type(exc).__name__}") from exc
-        with response:
-            status = response.status_code
-            if 300 <= status < 400:
-                raise FetchError(f"GET {safe}: redirect refused (HTTP {status})")
-            if not 200 <= status < 300:
-                raise FetchError(f"GET {safe}: HTTP {status}")
-            declared = response.headers.get("Content-Length", "")
-            if declared.isdigit() and int(declared) > self.max_bytes:
-                raise FetchError(f"GET {safe}: response too large ({declared} bytes declared)")
+            connection = self._connect(parts, budget, local_development)
             try:
-                body = self._read_body(response, deadline, safe)
-            except (Urllib3Error, http.client.HTTPException, OSError) as exc:
-                raise FetchError(f"GET {safe}: reading failed: {type(exc).__name__}") from exc
-            max_age = parse_cache_control(response.headers.get("Cache-Control"))
+                response = self._request(connection, parts)
+                with response:
+                    max_age, body = self._read(response, safe)
+            finally:
+                connection.close()
+        except FetchError:
+            raise
+        except TimeoutError as exc:  # socket.timeout is TimeoutError since Python 3.10
+            elapsed = time.perf_counter() - now
+            raise FetchError(f"GET {safe}: timed out after {elapsed:.2f}s") from exc
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            raise FetchError(f"GET {safe} failed: {type(exc).__name__}") from exc
         try:
             document = json.loads(body)
         except (ValueError, RecursionError) as exc:  # RecursionError: hostile nesting
@@ -178,25 +282,127 @@ class HttpFetcher:
             raise FetchError(f"GET {safe}: JSON is a {type(document).__name__}, not an object")
         return FetchResult(body=document, max_age=max_age)
 
-    def _read_body(self, response: requests.Response, deadline: float, safe: str) -> bytes:
-        raw = response.raw
-        connection = raw.connection
-        sock = getattr(connection, "sock", None) if connection is not None else None
+    def _connect(
+        self, parts: Any, budget: _Deadline, local_development: bool
+    ) -> http.client.HTTPConnection:
+        host: str = parts.hostname
+        tls = parts.scheme == "https"
+        port: int = parts.port or (443 if tls else 80)
+        last: Exception | None = None
+        for family, socktype, proto, _, address in _resolve(host, port, budget):
+            if not local_development and _forbidden_address(address[0]):
+                last = FetchError(
+                    f"GET {parts.scheme}://{host}: resolves to {address[0]}, an address no "
+                    "remote IdP uses (loopback, link-local or unspecified)"
+                )
+                continue
+            sock = _DeadlineSocket(family, socktype, proto)
+            sock.deadline = budget
+            try:
+                sock.settimeout(budget.left())
+                sock.connect(address)
+                connected: socket.socket = sock
+                if tls:
+                    wrapped = self._tls().wrap_socket(
+                        sock, server_hostname=host, do_handshake_on_connect=False
+                    )
+                    wrapped.deadline = budget  # type: ignore[attr-defined]
+                    wrapped.do_handshake()
+                    connected = wrapped
+            except TimeoutError:
+                sock.close()
+                raise  # the deadline is spent: no other address gets a try
+            except (OSError, ValueError) as exc:
+                sock.close()
+                last = exc
+                continue
+            # The connection is already made (and its TLS checked): http.client only
+            # frames the request and parses the response over it.
+            connection = http.client.HTTPConnection(host, port)
+            connection.sock = connected
+            return connection
+        if isinstance(last, FetchError):
+            raise last
+        raise last if last is not None else OSError("no address")
+
+    def _request(
+        self, connection: http.client.HTTPConnection, parts: Any
+    ) -> http.client.HTTPResponse:
+        if self._user_agent is None:
+            self._user_agent = _user_agent()
+        target = parts.path or "/"
+        if parts.query:
+            target += f"?{parts.query}"
+        host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+        if parts.port and parts.port != (443 if parts.scheme == "https" else 80):
+            host += f":{parts.port}"
+        connection.request(
+            "GET",
+            target,
+            headers={
+                "Host": host,  # never the URL's user-info
+                "Accept": "application/json",
+                # Explicit, so that no library can widen what this code must decode.
+                "Accept-Encoding": "gzip",
+                "User-Agent": self._user_agent,
+                "Connection": "close",
+            },
+        )
+        return connection.getresponse()
+
+    def _read(self, response: http.client.HTTPResponse, safe: str) -> tuple[int | None, bytes]:
+        status = response.status
+        if 300 <= status < 400:
+            raise FetchError(f"GET {safe}: redirect refused (HTTP {status})")
+        if not 200 <= status < 300:
+            raise FetchError(f"GET {safe}: HTTP {status}")
+        declared = response.getheader("Content-Length", "") or ""
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            raise FetchError(f"GET {safe}: response too large ({declared} bytes declared)")
+        encoding = (response.getheader("Content-Encoding", "") or "").strip().lower()
+        if encoding in ("", "identity"):
+            body = self._read_plain(response, safe)
+        elif encoding in ("gzip", "x-gzip"):
+            body = self._read_gzip(response, safe)
+        else:
+            raise FetchError(f"GET {safe}: Content-Encoding {encoding[:32]!r} was not offered")
+        return parse_cache_control(response.getheader("Cache-Control")), body
+
+    def _too_large(self, safe: str) -> FetchError:
+        return FetchError(f"GET {safe}: response too large (over {self.max_bytes} bytes)")
+
+    def _read_plain(self, response: http.client.HTTPResponse, safe: str) -> bytes:
         chunks: list[bytes] = []
         size = 0
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise FetchError(f"GET {safe}: total timeout of {self.total_timeout}s exceeded")
-            if sock is not None:
-                # Each read waits at most until the deadline, so a trickling server
-                # overshoots the total by one scheduler tick, not by a read timeout.
-                sock.settimeout(min(self.read_timeout, remaining))
-            # read1 returns whatever one read delivers; read(n) would wait for n bytes.
-            chunk = raw.read1(_CHUNK)
-            if not chunk:
-                return b"".join(chunks)
+        while chunk := response.read1(_CHUNK):
             size += len(chunk)
             if size > self.max_bytes:
-                raise FetchError(f"GET {safe}: response too large (over {self.max_bytes} bytes)")
+                raise self._too_large(safe)
             chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _read_gzip(self, response: http.client.HTTPResponse, safe: str) -> bytes:
+        decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        out: list[bytes] = []
+        size = received = 0
+        while chunk := response.read1(_CHUNK):
+            received += len(chunk)
+            if received > self.max_bytes:
+                raise self._too_large(safe)
+            while chunk:
+                # max_length caps what one call may expand to: a bomb stops at the cap.
+                piece = decoder.decompress(chunk, self.max_bytes + 1 - size)
+                size += len(piece)
+                if size > self.max_bytes:
+                    raise self._too_large(safe)
+                out.append(piece)
+                if decoder.unconsumed_tail:
+                    chunk = decoder.unconsumed_tail
+                elif decoder.eof and decoder.unused_data:
+                    chunk = decoder.unused_data  # another gzip member (RFC 1952 2.2)
+                    decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                else:
+                    chunk = b""
+        if not decoder.eof:
+            raise FetchError(f"GET {safe}: gzip body ends early")
+        return b"".join(out)

@@ -33,13 +33,14 @@ from cachetools import LRUCache
 
 from .breaker import CircuitBreaker
 from .errors import FetchError, PlatformFault, Reason, TokenRejected
-from .http import FetchResult, HttpFetcher, safe_url
+from .http import Fetcher, FetchResult, safe_url
 from .names import ASYMMETRIC_ALGORITHMS
 
 if TYPE_CHECKING:
     import logging
 
     from .config import IssuerConfig
+    from .settings import Settings
 
 _RSA_ALGORITHMS: Final = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
 _EC_CURVE_ALGORITHM: Final = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}
@@ -110,22 +111,25 @@ class _InvalidDocument(Exception):
 class _KeySet:
     """One successful JWKS fetch, parsed; replaced whole, never mutated."""
 
-    __slots__ = ("expires_at", "generation", "material", "per_alg", "resolved", "since")
+    __slots__ = ("expires_at", "generation", "kids", "material", "per_alg", "resolved", "since")
 
     def __init__(
         self,
         *,
         resolved: Mapping[tuple[str | None, str], ResolvedKey],
         per_alg: Mapping[str, int],
-        material: Mapping[str, str],
-        since: Mapping[str, int],
+        material: Mapping[tuple[str, str], str],
+        since: Mapping[tuple[str, str], int],
         generation: int,
         expires_at: float,
     ) -> None:
         self.resolved = resolved  # (kid, alg) and (None, alg)
         self.per_alg = per_alg  # usable keys per algorithm (to explain a kid-less miss)
-        self.material = material  # kid -> canonical JWK, to tell a re-used kid
-        self.since = since  # kid -> first generation publishing this exact key
+        # (kid, alg) -> canonical JWK that verifies it, to tell a re-used kid; one kid may
+        # name several keys (an RSA and an EC key), so the alg is part of the identity.
+        self.material = material
+        self.since = since  # (kid, alg) -> first generation publishing this exact key
+        self.kids = frozenset(kid for kid, _ in material)
         self.generation = generation
         self.expires_at = expires_at
 
@@ -209,7 +213,7 @@ class JwksCache:
 
     def __init__(
         self,
-        fetcher: HttpFetcher,
+        fetcher: Fetcher,
         *,
         clock: Callable[[], float] = time.monotonic,
         default_max_age: float = 600,
@@ -238,6 +242,26 @@ class JwksCache:
         self._counters_lock = threading.Lock()
         self._events = 0
 
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, fetcher: Fetcher, *, clock: Callable[[], float] = time.monotonic
+    ) -> JwksCache:
+        """The cache the function runs with: ``TENANT_AUTHZ_JWKS_*`` and the kid cooldown.
+
+        ``TENANT_AUTHZ_JWKS_MAX_AGE_SECONDS`` is both the lifetime of a key set that comes
+        without ``Cache-Control`` and the cap on one that comes with it: a key removed at
+        the IdP stops verifying within it, whatever max-age the IdP sent.
+        """
+        return cls(
+            fetcher,
+            clock=clock,
+            default_max_age=settings.jwks_max_age,
+            min_max_age=min(60.0, settings.jwks_max_age),
+            max_max_age=settings.jwks_max_age,
+            kid_cooldown=settings.kid_cooldown,
+            stale_window=settings.jwks_stale,
+        )
+
     # ------------------------------------------------------------------ public API
 
     @property
@@ -252,13 +276,21 @@ class JwksCache:
         return self._events
 
     def get_key(
-        self, issuer: IssuerConfig, kid: str | None, alg: str, *, tenant_id: str | None = None
+        self,
+        issuer: IssuerConfig,
+        kid: str | None,
+        alg: str,
+        *,
+        tenant_id: str | None = None,
+        deadline: float | None = None,
     ) -> ResolvedKey:
         """The key that verifies a token of ``issuer`` with header ``kid`` and ``alg``.
 
         Raises TokenRejected (kid unknown or missing, alg unfit for the key) or
         PlatformFault (keys unavailable, circuit open); never returns a key that the
-        issuer's current or stale-if-error JWKS does not publish for ``alg``.
+        issuer's current or stale-if-error JWKS does not publish for ``alg``. Every fetch
+        it makes (discovery, then keys) ends by ``deadline`` (:func:`time.perf_counter`):
+        the network budget of the decision that asks.
         """
         if kid is not None and not isinstance(kid, str):  # a JSON header can hold anything
             raise TokenRejected(
@@ -276,7 +308,9 @@ class JwksCache:
                 issuer=issuer.issuer,
             )
         now = self._clock()
-        jwks_uri = issuer.jwks_uri or self._discovered_jwks_uri(issuer, now, kid, tenant_id)
+        jwks_uri = issuer.jwks_uri or self._discovered_jwks_uri(
+            issuer, now, kid, tenant_id, deadline
+        )
         slot = self._jwks.get(jwks_uri)
         if slot is not None:
             keys = slot.current
@@ -284,14 +318,16 @@ class JwksCache:
                 hit = keys.resolved.get((kid, alg))
                 if hit is not None:
                     return hit
-        return self._get_key_slow(issuer, jwks_uri, kid, alg, tenant_id)
+        return self._get_key_slow(issuer, jwks_uri, kid, alg, tenant_id, deadline=deadline)
 
-    def is_current(self, jwks_uri: str, generation: int, kid: str | None) -> bool:
-        """Whether a key resolved at ``generation`` is still published, fresh; no I/O.
+    def is_current(self, jwks_uri: str, generation: int, kid: str | None, alg: str) -> bool:
+        """Whether the key for ``kid``/``alg`` resolved at ``generation`` is still published.
 
         False once the key set is past its max-age, so that a caller caching decisions
         comes back through :meth:`get_key` and lets the cache refresh. A kid-less key is
-        current only while its generation is.
+        current only while its generation is. Keys are told apart by ``kid`` *and*
+        ``alg``: two keys under one ``kid`` (an RSA and an EC key) are two keys, and the
+        removal of either ends what it verified. No I/O.
         """
         slot = self._jwks.get(jwks_uri)
         keys = slot.current if slot is not None else None
@@ -301,13 +337,18 @@ class JwksCache:
             return True
         if kid is None:
             return False
-        since = keys.since.get(kid)
+        since = keys.since.get((kid, alg))
         return since is not None and since <= generation
 
     # ------------------------------------------------------------------ discovery
 
     def _discovered_jwks_uri(
-        self, issuer: IssuerConfig, now: float, kid: str | None, tenant_id: str | None
+        self,
+        issuer: IssuerConfig,
+        now: float,
+        kid: str | None,
+        tenant_id: str | None,
+        deadline: float | None,
     ) -> str:
         if issuer.discovery not in ("oidc", "oauth"):
             raise PlatformFault(
@@ -321,7 +362,7 @@ class JwksCache:
         slot = self._discovery.get(url)
         metadata = slot.current if slot is not None else None
         if metadata is None or now >= metadata.expires_at:
-            metadata = self._metadata_slow(issuer, url, kid, tenant_id)
+            metadata = self._metadata_slow(issuer, url, kid, tenant_id, deadline)
         if metadata.issuer != issuer.issuer:
             raise PlatformFault(
                 Reason.JWKS_UNAVAILABLE,
@@ -346,7 +387,12 @@ class JwksCache:
         return jwks_uri
 
     def _metadata_slow(
-        self, issuer: IssuerConfig, url: str, kid: str | None, tenant_id: str | None
+        self,
+        issuer: IssuerConfig,
+        url: str,
+        kid: str | None,
+        tenant_id: str | None,
+        deadline: float | None,
     ) -> _Metadata:
         slot = self._discovery.get_or_create(url)
         seen = slot.attempts
@@ -357,7 +403,8 @@ class JwksCache:
             slot,
             url,
             seen,
-            allow_http=issuer.local_development,
+            local_development=issuer.local_development,
+            deadline=deadline,
             parse=self._parse_metadata,
             counters=("discovery_fetches",),
         )
@@ -389,7 +436,14 @@ class JwksCache:
     # ------------------------------------------------------------------ JWKS
 
     def _get_key_slow(
-        self, issuer: IssuerConfig, jwks_uri: str, kid: str | None, alg: str, tenant_id: str | None
+        self,
+        issuer: IssuerConfig,
+        jwks_uri: str,
+        kid: str | None,
+        alg: str,
+        tenant_id: str | None,
+        *,
+        deadline: float | None,
     ) -> ResolvedKey:
         slot = self._jwks.get_or_create(jwks_uri)
         seen = slot.attempts  # read before `current`: see _refresh
@@ -410,7 +464,8 @@ class JwksCache:
             slot,
             jwks_uri,
             seen,
-            allow_http=issuer.local_development,
+            local_development=issuer.local_development,
+            deadline=deadline,
             parse=self._parse_jwks,
             counters=counters,
         )
@@ -449,7 +504,7 @@ class JwksCache:
         tenant_id: str | None,
     ) -> TokenRejected | None:
         """The rejection a refetch cannot change: kid of another key type, or ambiguity."""
-        if kid is not None and kid in keys.material:
+        if kid is not None and kid in keys.kids:
             return TokenRejected(
                 Reason.ALGORITHM_NOT_ALLOWED,
                 f"the key {kid!r} cannot verify {alg}",
@@ -502,7 +557,7 @@ class JwksCache:
         generation = next(_generations)
         resolved: dict[tuple[str | None, str], ResolvedKey] = {}
         per_alg_keys: dict[str, list[ResolvedKey]] = {}
-        material: dict[str, str] = {}
+        material: dict[tuple[str, str], str] = {}
         skipped = 0
         for jwk in entries:
             prepared = _prepare(jwk)
@@ -518,13 +573,13 @@ class JwksCache:
                 stale=False,
                 fetched=False,
             )
-            if kid is not None:
-                material.setdefault(kid, json.dumps(jwk, sort_keys=True))
+            text = json.dumps(jwk, sort_keys=True) if kid is not None else ""
             for alg in algorithms:
                 if kid is not None and (kid, alg) in resolved:
-                    continue  # a duplicate kid: the first one published wins
+                    continue  # a duplicate kid for this alg: the first one published wins
                 if kid is not None:
                     resolved[kid, alg] = resolved_key
+                    material[kid, alg] = text
                 per_alg_keys.setdefault(alg, []).append(resolved_key)
         for alg, candidates in per_alg_keys.items():
             if len(candidates) == 1:  # a kid-less token is fine only when unambiguous
@@ -532,12 +587,12 @@ class JwksCache:
         if skipped:
             _logger().info("JWKS %s: skipped %d unusable key(s)", safe_url(jwks_uri), skipped)
         since = {
-            kid: (
-                previous.since[kid]
-                if previous is not None and previous.material.get(kid) == jwk_text
+            key: (
+                previous.since[key]
+                if previous is not None and previous.material.get(key) == jwk_text
                 else generation
             )
-            for kid, jwk_text in material.items()
+            for key, jwk_text in material.items()
         }
         if result.max_age is None:
             max_age = self._default_max_age
@@ -560,7 +615,8 @@ class JwksCache:
         url: str,
         seen: int,
         *,
-        allow_http: bool,
+        local_development: bool,
+        deadline: float | None,
         parse: Callable[[FetchResult, str, float, _V | None], _V],
         counters: tuple[str, ...],
     ) -> _Outcome:
@@ -568,9 +624,17 @@ class JwksCache:
 
         Callers read ``slot.attempts`` before ``slot.current``; an attempt stores
         ``current`` before bumping ``attempts``, so a waiter that sees the count moved
-        finds the new document (or the failure) and makes no request of its own.
+        finds the new document (or the failure) and makes no request of its own. A waiter
+        waits at most until its own ``deadline``.
         """
-        with slot.lock:
+        wait = -1.0 if deadline is None else max(deadline - time.perf_counter(), 0.0)
+        if not slot.lock.acquire(timeout=wait):
+            return _Outcome(
+                fetched=False,
+                error=FetchError(f"waited out the budget for {url}"),
+                circuit_open=False,
+            )
+        try:
             if slot.attempts != seen:
                 return _Outcome(fetched=False, error=slot.last_error, circuit_open=False)
             if not self._breaker.allow(url):
@@ -580,9 +644,12 @@ class JwksCache:
             for name in counters:
                 self._count(name)
             try:
-                result = self._fetcher.get_json(url, allow_http=allow_http)
+                result = self._fetcher.get_json(
+                    url, local_development=local_development, deadline=deadline
+                )
                 document = parse(result, url, self._clock(), slot.current)
             except (FetchError, _InvalidDocument) as exc:
+                # A timeout is a failure too: a trickling IdP opens its own circuit.
                 self._breaker.record_failure(url)
                 self._count("failures")
                 slot.last_error = exc
@@ -594,6 +661,8 @@ class JwksCache:
             finally:
                 slot.attempts += 1
             return _Outcome(fetched=True, error=slot.last_error, circuit_open=False)
+        finally:
+            slot.lock.release()
 
     def _count(self, name: str) -> None:
         with self._counters_lock:

@@ -22,6 +22,8 @@ class Settings(NamedTuple):
     jwks_max_age: float = 600.0
     jwks_stale: float = 3600.0
     kid_cooldown: float = 30.0
+    network_budget: float = 3.0  # all network time of one decision (discovery + keys)
+    fetch_timeout: float = 1.5  # any one fetch, at most
     metrics_namespace: str = "TenantAuthorizer"
     function_name: str = "tenant-authorizer"
     log_level: str = "INFO"
@@ -57,6 +59,13 @@ class Settings(NamedTuple):
             raise ValueError(
                 f"TENANT_AUTHZ_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {level!r}"
             )
+        budget = number("TENANT_AUTHZ_NETWORK_BUDGET_SECONDS", 3, 0.1, 25)
+        fetch = number("TENANT_AUTHZ_FETCH_TIMEOUT_SECONDS", 1.5, 0.1, 25)
+        if fetch > budget:
+            raise ValueError(
+                "TENANT_AUTHZ_FETCH_TIMEOUT_SECONDS must not exceed "
+                f"TENANT_AUTHZ_NETWORK_BUDGET_SECONDS ({fetch:g} > {budget:g})"
+            )
         return cls(
             ssm_prefix=prefix,
             config_ttl=number("TENANT_AUTHZ_CONFIG_TTL_SECONDS", 60, 0, 3600),
@@ -64,6 +73,8 @@ class Settings(NamedTuple):
             jwks_max_age=number("TENANT_AUTHZ_JWKS_MAX_AGE_SECONDS", 600, 1, 86_400),
             jwks_stale=number("TENANT_AUTHZ_JWKS_STALE_SECONDS", 3600, 0, 86_400),
             kid_cooldown=number("TENANT_AUTHZ_KID_COOLDOWN_SECONDS", 30, 0, 3600),
+            network_budget=budget,
+            fetch_timeout=fetch,
             metrics_namespace=env.get("TENANT_AUTHZ_METRICS_NAMESPACE", "TenantAuthorizer"),
             function_name=env.get("AWS_LAMBDA_FUNCTION_NAME", "tenant-authorizer"),
             log_level=level,

@@ -34,6 +34,7 @@ EXTRA_METRICS: Final = (
     "SsmFetchFailures",
 )
 _LEVELS: Final = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
+_ROUTE_MAX: Final = 512
 
 
 class DecisionRecord:
@@ -120,9 +121,12 @@ class Telemetry:
         if caller is None:
             where = '"account_id":null,"api_id":null,"stage":null,"route":null'
         else:
+            route = caller.route
+            if len(route) > _ROUTE_MAX:  # the path is the client's: a line stays small
+                route = route[: _ROUTE_MAX - 3] + "..."
             where = (
                 f'"account_id":"{caller.account_id}","api_id":{_s(caller.api_id)},'
-                f'"stage":{_s(caller.stage)},"route":{_s(caller.route)}'
+                f'"stage":{_s(caller.stage)},"route":{_s(route)}'
             )
         body = (
             f'"Outcome":"{record.outcome}","Reason":"{record.reason}","Decisions":1,'

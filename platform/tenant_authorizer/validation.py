@@ -21,7 +21,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -673,10 +673,53 @@ def collect_files(paths: Iterable[Path]) -> tuple[list[Path], list[Problem]]:
     return unique, problems
 
 
+SecretReader = Callable[[str], bytes | None]
+
+
+def secret_problems(files: Sequence[TenantFile], read: SecretReader) -> Iterator[Problem]:
+    """Each HS* issuer's secret, read where it lives, checked as the runtime checks it.
+
+    ``read`` returns the secret of a parameter name, or None when there is none; it may
+    raise :class:`~tenant_authorizer.registry.SourceUnavailable`.
+    """
+    from .verification import hmac_secret_problem  # noqa: PLC0415 - pulls the runtime in
+
+    for tenant in files:
+        if tenant.config is None:
+            continue
+        for index, issuer in enumerate(tenant.config.issuers):
+            name = issuer.hmac_secret_parameter
+            if name is None:
+                continue
+            where = f"issuers[{index}].hmac_secret_parameter"
+            secret = read(name)
+            if secret is None:
+                yield Problem(
+                    tenant.display,
+                    where,
+                    f"{name} does not exist: write it with aws ssm put-parameter "
+                    "--type SecureString (docs/onboarding.md)",
+                )
+                continue
+            for alg in issuer.algorithms:
+                problem = hmac_secret_problem(secret, alg)
+                if problem is not None:
+                    yield Problem(tenant.display, where, f"{name}: {problem}")
+                    break
+
+
 def validate(
-    paths: Iterable[Path], *, ssm_prefix: str = DEFAULT_SSM_PREFIX, production: bool = False
+    paths: Iterable[Path],
+    *,
+    ssm_prefix: str = DEFAULT_SSM_PREFIX,
+    production: bool = False,
+    secrets: SecretReader | None = None,
 ) -> Report:
-    """Validate tenant files and directories; collect every problem of every file."""
+    """Validate tenant files and directories; collect every problem of every file.
+
+    ``secrets`` reads HS* secrets (from SSM with ``--check-secrets``); without it their
+    length and form are checked at run time only (``secret_invalid``).
+    """
     report = Report()
     files, problems = collect_files(paths)
     report.problems.extend(problems)
@@ -695,6 +738,8 @@ def validate(
     report.documents = render_account_documents([t.raw for t in unique.values()])
     report.problems.extend(size_problems(list(unique.values()), report.documents))
     report.problems.extend(_runtime_problems(report.documents))
+    if secrets is not None:
+        report.problems.extend(secret_problems(list(unique.values()), secrets))
     return report
 
 

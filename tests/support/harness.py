@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,16 +64,25 @@ class Harness:
     config_ttl: float = 60.0
     jwks_kwargs: dict[str, Any] = field(default_factory=dict)
     lines: list[str] = field(default_factory=list)
+    clock: Callable[[], float] = time.time  # the wall clock tokens' exp/nbf/iat are read on
+    network_budget: float = 3.0  # all network time of one decision
+    fetch_timeout: float = 1.0  # any one fetch
 
     def __post_init__(self) -> None:
         self.source = StaticSource(render_account_documents(self.docs), dict(self.secrets))
         self.registry = TenantRegistry(self.source, ttl=self.config_ttl)
         self.jwks = JwksCache(
-            HttpFetcher(connect_timeout=0.5, read_timeout=0.5, total_timeout=1.0),
+            HttpFetcher(timeout=self.fetch_timeout),
             **self.jwks_kwargs,
         )
         self.telemetry = Telemetry(write=self.lines.append)
-        self.authorizer = Authorizer(self.registry, self.jwks, self.telemetry)
+        self.authorizer = Authorizer(
+            self.registry,
+            self.jwks,
+            self.telemetry,
+            clock=self.clock,
+            network_budget=self.network_budget,
+        )
 
     def replace_docs(self, docs: list[dict[str, Any]]) -> None:
         """Publish new tenant documents (as a `terraform apply` would)."""

@@ -16,6 +16,10 @@ mode                  what a GET of an affected path gets
 ``huge``              200 with a JSON body of ``huge_bytes`` (declared or not)
 ``trickle``           200, then the body one byte every ``trickle_interval``
 ``redirect``          302 to the same path on the same server
+``gzip``              the normal answer gzip-compressed, when the client offers gzip
+``gzip_bomb``         200, gzip: a few KB that expand to ``huge_bytes`` of JSON
+``brotli``            200 with ``Content-Encoding: br`` (never offered)
+``trickle_headers``   the status line and headers one byte every ``trickle_interval``
 ====================  ==========================================================
 
 POSTs (token, rotate) are never faulted; ``fault_paths`` narrows the faulted GETs.
@@ -23,9 +27,10 @@ POSTs (token, rotate) are never faulted; ``fault_paths`` narrows the faulted GET
 
 from __future__ import annotations
 
+import gzip
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar, Literal
 
 from tenant_authorizer.config import DiscoveryMode, IssuerConfig
@@ -42,6 +47,10 @@ Mode = Literal[
     "huge",
     "trickle",
     "redirect",
+    "gzip",
+    "gzip_bomb",
+    "brotli",
+    "trickle_headers",
 ]
 FAILURE_MODES: tuple[Mode, ...] = ("down", "refuse", "slow", "garbage", "not_jwks", "huge")
 
@@ -70,7 +79,7 @@ class FaultyHandler(IssuerRequestHandler):
         issuer.last_headers = dict(self.headers.items())
         mode = issuer.mode
         affected = issuer.fault_paths is None or path in issuer.fault_paths
-        if mode == "ok" or method != "GET" or not affected:
+        if mode in ("ok", "gzip") or method != "GET" or not affected:
             super().handle_request(method, path)
         elif mode == "down":
             self.send_json(503, {"error": "temporarily_unavailable"})
@@ -89,6 +98,18 @@ class FaultyHandler(IssuerRequestHandler):
             self._send_raw(body, "application/json", declare_length=issuer.huge_declared)
         elif mode == "trickle":
             self._trickle(json.dumps({"keys": [], "filler": "x" * 4096}).encode())
+        elif mode == "gzip_bomb":
+            bomb = gzip.compress(b'{"keys":[],"filler":"' + b"x" * issuer.huge_bytes + b'"}')
+            self._send_raw(bomb, "application/json", encoding="gzip")
+        elif mode == "brotli":
+            self._send_raw(b"\x0b\x02\x80{}\x03", "application/json", encoding="br")
+        elif mode == "trickle_headers":
+            head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            for offset in range(len(head)):
+                if issuer.stopping.wait(issuer.trickle_interval):
+                    return
+                self.wfile.write(head[offset : offset + 1])
+                self.wfile.flush()
         elif mode == "redirect":
             self.send_response(302)
             self.send_header("Location", f"{issuer.base_url}{path}")
@@ -97,9 +118,36 @@ class FaultyHandler(IssuerRequestHandler):
         else:  # "refuse" never reaches a handler: the socket is closed
             self.send_json(500, {"error": f"unexpected mode {mode}"})
 
-    def _send_raw(self, body: bytes, content_type: str, *, declare_length: bool = True) -> None:
+    def send_json(
+        self, status: int, body: object, headers: Mapping[str, str] | None = None
+    ) -> None:
+        """As DevIssuer's, but gzip-compressed in mode ``gzip`` when the client offers it."""
+        offered = "gzip" in self.headers.get("Accept-Encoding", "")
+        if self.dev_issuer.mode != "gzip" or not offered:
+            super().send_json(status, body, headers)
+            return
+        payload = gzip.compress(json.dumps(body).encode())
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(payload)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def _send_raw(
+        self,
+        body: bytes,
+        content_type: str,
+        *,
+        declare_length: bool = True,
+        encoding: str | None = None,
+    ) -> None:
         self.send_response(200)
         self.send_header("Content-Type", content_type)
+        if encoding is not None:
+            self.send_header("Content-Encoding", encoding)
         if declare_length:
             self.send_header("Content-Length", str(len(body)))
         self.end_headers()

@@ -24,15 +24,17 @@ locals {
   lambda_service = "lambda.${local.region}.${local.dns_suffix}"
 
   environment = {
-    TENANT_AUTHZ_SSM_PREFIX           = var.ssm_prefix
-    TENANT_AUTHZ_CONFIG_TTL_SECONDS   = tostring(var.runtime_settings.config_ttl_seconds)
-    TENANT_AUTHZ_CONFIG_STALE_SECONDS = tostring(var.runtime_settings.config_stale_seconds)
-    TENANT_AUTHZ_JWKS_MAX_AGE_SECONDS = tostring(var.runtime_settings.jwks_max_age_seconds)
-    TENANT_AUTHZ_JWKS_STALE_SECONDS   = tostring(var.runtime_settings.jwks_stale_seconds)
-    TENANT_AUTHZ_KID_COOLDOWN_SECONDS = tostring(var.runtime_settings.kid_cooldown_seconds)
-    TENANT_AUTHZ_METRICS_NAMESPACE    = var.runtime_settings.metrics_namespace
-    TENANT_AUTHZ_LOG_LEVEL            = var.runtime_settings.log_level
-    TENANT_AUTHZ_RESTART_EPOCH        = var.restart_epoch
+    TENANT_AUTHZ_SSM_PREFIX             = var.ssm_prefix
+    TENANT_AUTHZ_CONFIG_TTL_SECONDS     = tostring(var.runtime_settings.config_ttl_seconds)
+    TENANT_AUTHZ_CONFIG_STALE_SECONDS   = tostring(var.runtime_settings.config_stale_seconds)
+    TENANT_AUTHZ_JWKS_MAX_AGE_SECONDS   = tostring(var.runtime_settings.jwks_max_age_seconds)
+    TENANT_AUTHZ_JWKS_STALE_SECONDS     = tostring(var.runtime_settings.jwks_stale_seconds)
+    TENANT_AUTHZ_KID_COOLDOWN_SECONDS   = tostring(var.runtime_settings.kid_cooldown_seconds)
+    TENANT_AUTHZ_NETWORK_BUDGET_SECONDS = tostring(var.runtime_settings.network_budget_seconds)
+    TENANT_AUTHZ_FETCH_TIMEOUT_SECONDS  = tostring(var.runtime_settings.fetch_timeout_seconds)
+    TENANT_AUTHZ_METRICS_NAMESPACE      = var.runtime_settings.metrics_namespace
+    TENANT_AUTHZ_LOG_LEVEL              = var.runtime_settings.log_level
+    TENANT_AUTHZ_RESTART_EPOCH          = var.restart_epoch
   }
 }
 

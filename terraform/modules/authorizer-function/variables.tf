@@ -109,8 +109,11 @@ variable "runtime_settings" {
     jwks_max_age_seconds = optional(number, 600)
     jwks_stale_seconds   = optional(number, 3600)
     kid_cooldown_seconds = optional(number, 30)
-    metrics_namespace    = optional(string, "TenantAuthorizer")
-    log_level            = optional(string, "INFO")
+    # All network time of one decision (discovery + keys), and any one fetch within it.
+    network_budget_seconds = optional(number, 3)
+    fetch_timeout_seconds  = optional(number, 1.5)
+    metrics_namespace      = optional(string, "TenantAuthorizer")
+    log_level              = optional(string, "INFO")
   })
   default = {}
 
@@ -135,6 +138,15 @@ variable "runtime_settings" {
   validation {
     condition     = can(regex("^[A-Za-z0-9_./#:-]{1,255}$", var.runtime_settings.metrics_namespace)) && !startswith(var.runtime_settings.metrics_namespace, "AWS/")
     error_message = "runtime_settings.metrics_namespace must be 1-255 characters of letters, digits or _./#:- and must not start with 'AWS/'."
+  }
+
+  validation {
+    condition = (
+      var.runtime_settings.fetch_timeout_seconds >= 0.1
+      && var.runtime_settings.fetch_timeout_seconds <= var.runtime_settings.network_budget_seconds
+      && var.runtime_settings.network_budget_seconds <= var.timeout_seconds / 2
+    )
+    error_message = "runtime_settings: fetch_timeout_seconds must be at least 0.1 and at most network_budget_seconds, and network_budget_seconds at most half of timeout_seconds (the rest is for SSM and the decision itself)."
   }
 
   validation {

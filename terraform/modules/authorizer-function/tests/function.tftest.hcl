@@ -40,15 +40,17 @@ run "function_defaults" {
 
   assert {
     condition = aws_lambda_function.this.environment[0].variables == tomap({
-      TENANT_AUTHZ_SSM_PREFIX           = "/tenant-authorizer"
-      TENANT_AUTHZ_CONFIG_TTL_SECONDS   = "60"
-      TENANT_AUTHZ_CONFIG_STALE_SECONDS = "900"
-      TENANT_AUTHZ_JWKS_MAX_AGE_SECONDS = "600"
-      TENANT_AUTHZ_JWKS_STALE_SECONDS   = "3600"
-      TENANT_AUTHZ_KID_COOLDOWN_SECONDS = "30"
-      TENANT_AUTHZ_METRICS_NAMESPACE    = "TenantAuthorizer"
-      TENANT_AUTHZ_LOG_LEVEL            = "INFO"
-      TENANT_AUTHZ_RESTART_EPOCH        = "0"
+      TENANT_AUTHZ_SSM_PREFIX             = "/tenant-authorizer"
+      TENANT_AUTHZ_CONFIG_TTL_SECONDS     = "60"
+      TENANT_AUTHZ_CONFIG_STALE_SECONDS   = "900"
+      TENANT_AUTHZ_JWKS_MAX_AGE_SECONDS   = "600"
+      TENANT_AUTHZ_JWKS_STALE_SECONDS     = "3600"
+      TENANT_AUTHZ_KID_COOLDOWN_SECONDS   = "30"
+      TENANT_AUTHZ_NETWORK_BUDGET_SECONDS = "3"
+      TENANT_AUTHZ_FETCH_TIMEOUT_SECONDS  = "1.5"
+      TENANT_AUTHZ_METRICS_NAMESPACE      = "TenantAuthorizer"
+      TENANT_AUTHZ_LOG_LEVEL              = "INFO"
+      TENANT_AUTHZ_RESTART_EPOCH          = "0"
     })
     error_message = "The environment must carry every TENANT_AUTHZ_* setting with its default."
   }
@@ -233,6 +235,23 @@ run "stale_windows_extend_ttls" {
   command = plan
   variables {
     runtime_settings = { config_ttl_seconds = 600, config_stale_seconds = 60 }
+  }
+  expect_failures = [var.runtime_settings]
+}
+
+run "network_budget_fits_the_timeout" {
+  command = plan
+  variables {
+    timeout_seconds  = 4
+    runtime_settings = { network_budget_seconds = 3 }
+  }
+  expect_failures = [var.runtime_settings]
+}
+
+run "one_fetch_fits_the_budget" {
+  command = plan
+  variables {
+    runtime_settings = { network_budget_seconds = 2, fetch_timeout_seconds = 2.5 }
   }
   expect_failures = [var.runtime_settings]
 }

@@ -1,0 +1,209 @@
+"""The warm path's per-token memory: verified tokens, whole answers, shared policy documents.
+
+A token seen again on a warm instance skips verification, and the same token on the same
+``methodArn``/``routeArn`` skips the decision too (``docs/decisions/0013``). Both rest on
+**one validity rule** (:meth:`TokenMemo.usable`): an entry is used only while
+
+* the tenant config object it was verified under is still the current one (a refreshed
+  or changed config invalidates it),
+* the key that verified it is still published, under the same ``kid`` *and* ``alg``, in
+  a JWKS that is still fresh (a removed key invalidates it within the JWKS max-age), and
+* the token has not expired (``exp``, or ``max_token_age_seconds``, plus the skew).
+
+Entries keep only what a repeat needs (never the token, never its claims), are keyed by
+the token's SHA-256, and live in tables bounded in bytes (:mod:`.bounded`): 10,000
+distinct maximum-size tokens grow a warm instance by a few MB (``make bench``), not the
+half gigabyte the whole tokens and claims would hold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final
+
+from .bounded import BoundedTable
+
+if TYPE_CHECKING:
+    from .decision import Grant
+    from .events import Caller, EventKind
+    from .jwks import JwksCache
+    from .policy import ContextValue
+    from .registry import TenantRuntime
+
+VERIFIED_BYTES: Final = 24 * 1024 * 1024
+ANSWERS_BYTES: Final = 16 * 1024 * 1024
+DOCUMENTS_BYTES: Final = 2 * 1024 * 1024
+
+# What a record costs beyond the text it holds: the objects, their headers and the dict
+# slots, measured with tracemalloc (tests/test_memo.py keeps it honest). Sizes are
+# computed from string lengths only: sys.getsizeof per field costs more than it is worth.
+_VERIFIED_OVERHEAD: Final = 1400
+_ANSWER_OVERHEAD: Final = 900
+
+
+# Private records are plain slotted classes: ~0.01 ms at cold start, a NamedTuple ~0.2 ms.
+class Verified:
+    """What a repeat of a verified token needs, and nothing more."""
+
+    __slots__ = (
+        "alg",
+        "context",
+        "generation",
+        "grant",
+        "issuer",
+        "jwks_uri",
+        "kid",
+        "principal",
+        "size",
+        "tenant",
+        "token_hash",
+        "valid_until",
+    )
+
+    def __init__(  # noqa: PLR0917  (a record's fields, positional: one call per new token)
+        self,
+        tenant: TenantRuntime,
+        principal: str,
+        issuer: str,
+        kid: str | None,
+        alg: str | None,
+        valid_until: float | None,
+        key: tuple[str | None, int],
+        grant: Grant,
+        context: dict[str, ContextValue],
+        context_bytes: int,
+        token_hash: str,
+    ) -> None:
+        self.tenant = tenant
+        self.principal = principal
+        self.issuer = issuer
+        self.kid = kid
+        self.alg = alg
+        self.valid_until = valid_until  # epoch seconds, skew included; None: never expires
+        self.jwks_uri, self.generation = key  # where the key came from; (None, 0): none
+        self.grant = grant
+        self.context = context
+        self.token_hash = token_hash  # the 12-hex prefix the decision line carries
+        # The context holds the principal, issuer and scopes; forwarded claims add theirs.
+        self.size = _VERIFIED_OVERHEAD + context_bytes + 8 * len(grant.failure)
+
+
+class Answer:
+    """A repeated token's whole answer on one ARN: usable exactly while ``verified`` is."""
+
+    __slots__ = ("body", "caller", "evaluation", "kind", "size", "verified")
+
+    def __init__(
+        self, verified: Verified, kind: EventKind, caller: Caller, evaluation: Any, body: str
+    ) -> None:
+        self.verified = verified
+        self.kind = kind
+        self.caller = caller
+        self.evaluation = evaluation  # the Evaluation to return (cache_hit=True)
+        self.body = body  # the decision line's body, as a cache hit (Telemetry.body)
+        self.size = _ANSWER_OVERHEAD + len(body) + len(caller.arn)
+
+
+class TokenMemo:
+    """Verified tokens and answers of one warm instance, under one validity rule."""
+
+    __slots__ = ("_answers", "_clock", "_jwks", "_verified", "documents")
+
+    def __init__(
+        self,
+        jwks: JwksCache,
+        clock: Callable[[], float],
+        *,
+        verified_bytes: int = VERIFIED_BYTES,
+        answers_bytes: int = ANSWERS_BYTES,
+        documents_bytes: int = DOCUMENTS_BYTES,
+    ) -> None:
+        self._jwks = jwks
+        self._clock = clock
+        self._verified: BoundedTable[str, Verified] = BoundedTable(
+            verified_bytes, expired=self._expired
+        )
+        self._answers: BoundedTable[tuple[str, str], Answer] = BoundedTable(
+            answers_bytes, expired=lambda answer: self._expired(answer.verified)
+        )
+        # Policy documents by (allowed, denied, API/stage prefix): read directly (hot).
+        self.documents: BoundedTable[tuple[Any, ...], dict[str, Any]] = BoundedTable(
+            documents_bytes
+        )
+
+    @property
+    def bytes(self) -> int:
+        """The memory the tables hold by their own accounting."""
+        return self._verified.bytes + self._answers.bytes + self.documents.bytes
+
+    @property
+    def keeps_answers(self) -> bool:
+        """False when the answers table is disabled (0 bytes): no answer is built."""
+        return self._answers.max_bytes > 0
+
+    @property
+    def answer_bytes(self) -> int:
+        """The memory the answers hold by their own accounting."""
+        return self._answers.bytes
+
+    def usable(self, entry: Verified, tenant: TenantRuntime) -> bool:
+        """The one validity rule (module docstring)."""
+        if entry.tenant is not tenant:
+            return False
+        if entry.valid_until is not None and self._clock() > entry.valid_until:
+            return False
+        return entry.jwks_uri is None or self._jwks.is_current(
+            entry.jwks_uri, entry.generation, entry.kid, entry.alg or ""
+        )
+
+    def _expired(self, entry: Verified) -> bool:
+        return entry.valid_until is not None and self._clock() > entry.valid_until
+
+    # ------------------------------------------------------------------ verified tokens
+
+    def verified(self, digest: str, tenant: TenantRuntime) -> Verified | None:
+        """The usable record of the token with SHA-256 ``digest``, if one is held."""
+        entry = self._verified.get(digest)
+        if entry is None:
+            return None
+        if self.usable(entry, tenant):
+            return entry
+        self._verified.discard(digest)
+        return None
+
+    def remember_verified(self, digest: str, entry: Verified) -> None:
+        """Hold ``entry`` for the next sight of the token."""
+        self._verified.put(digest, entry, entry.size)
+
+    # ------------------------------------------------------------------ answers
+
+    def answer(self, key: tuple[str, str], kind: EventKind, tenant: TenantRuntime) -> Answer | None:
+        """The held answer for ``key`` (token digest, ARN), if usable for this ``kind``."""
+        answer = self._answers.get(key)
+        if answer is None or answer.kind is not kind:
+            return None
+        if self.usable(answer.verified, tenant):
+            return answer
+        self._answers.discard(key)
+        return None
+
+    def peek_answer(self, key: tuple[str, str]) -> Answer | None:
+        """The held answer for ``key`` without any check (the caller checks, see above)."""
+        return self._answers.get(key)
+
+    def remember_answer(self, key: tuple[str, str], answer: Answer) -> None:
+        """Hold ``answer`` for the next sight of the same token on the same ARN."""
+        self._answers.put(key, answer, answer.size)
+
+    # ------------------------------------------------------------------ policy documents
+
+    def remember_document(self, key: tuple[Any, ...], document: dict[str, Any]) -> None:
+        """Share ``document`` (a policy for a grant and API/stage) with later decisions."""
+        resources = [r for statement in document["Statement"] for r in statement["Resource"]]
+        self.documents.put(key, document, 400 + sum(len(r) + 64 for r in resources))
+
+    def clear(self) -> None:
+        """Forget every token and answer (tests; a new instance starts empty)."""
+        self._verified.clear()
+        self._answers.clear()
+        self.documents.clear()

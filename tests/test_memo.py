@@ -1,0 +1,93 @@
+"""The warm path's per-token memory: bounded in bytes, holding no token and no claims."""
+
+from __future__ import annotations
+
+import gc
+import time
+import tracemalloc
+from typing import Any
+
+from support.events import event
+from support.harness import Harness, issuer_entry, tenant_doc
+from tenant_authorizer.bounded import ENTRY_OVERHEAD, BoundedTable
+from tenant_authorizer.devissuer import DevIssuer
+from tenant_authorizer.memo import TokenMemo
+
+ACCOUNT = "123456789012"
+
+
+def test_a_table_holds_at_most_its_bytes_and_drops_the_oldest_first() -> None:
+    """Entries of any size: the sizes declared never exceed max_bytes; the oldest leave."""
+    table: BoundedTable[int, str] = BoundedTable(10 * (ENTRY_OVERHEAD + 100))
+    for n in range(25):
+        table.put(n, "v", 100)
+        assert table.bytes <= table.max_bytes
+    assert [n for n in range(25) if table.get(n) is not None] == list(range(15, 25))
+    table.put(99, "big", 10 * (ENTRY_OVERHEAD + 100))  # larger than the table: not kept
+    assert table.get(99) is None
+
+
+def test_expired_entries_leave_before_fresh_ones_are_evicted() -> None:
+    """A put drops expired entries at the head, so dead tokens do not wait for eviction."""
+    now = [0.0]
+    table: BoundedTable[int, float] = BoundedTable(10**6, expired=lambda until: now[0] > until)
+    for n in range(10):
+        table.put(n, 5.0, 10)  # valid until t=5
+    now[0] = 6.0
+    for n in range(10, 50):  # the head is swept every few dozen puts
+        table.put(n, 100.0, 10)
+    assert [n for n in range(50) if table.get(n) is not None] == list(range(10, 50))
+
+
+def test_distinct_large_tokens_grow_an_instance_by_their_records_not_their_claims(
+    dev_issuer: DevIssuer,
+) -> None:
+    """Near-maximum tokens (a 5.5 KB claim each) are remembered in a few hundred bytes each."""
+    harness = Harness([tenant_doc("acme", ACCOUNT, [issuer_entry(dev_issuer)])])
+    tokens = [dev_issuer.mint({"blob": f"{n:06d}" + "b" * 5500}) for n in range(300)]
+    first = harness.evaluate(event("rest_request", tokens[0]))
+    assert first.outcome == "allow" and len(tokens[0]) > 7500
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.take_snapshot()
+    for token in tokens[1:]:
+        assert harness.evaluate(event("rest_request", token)).outcome == "allow"
+    harness.lines.clear()
+    gc.collect()
+    after = tracemalloc.take_snapshot()
+    tracemalloc.stop()
+    grown = sum(s.size_diff for s in after.compare_to(before, "filename"))
+    print(f"{grown / 299:.0f} bytes per token")
+    assert grown / 299 < 2500, f"{grown / 299:.0f} bytes per token"
+    assert harness.evaluate(event("rest_request", tokens[5])).cache_hit
+
+
+def test_the_memo_holds_no_reference_to_a_token_or_its_claims(dev_issuer: DevIssuer) -> None:
+    """What a repeat needs and nothing more: the token and its payload are not kept alive."""
+    harness = Harness([tenant_doc("acme", ACCOUNT, [issuer_entry(dev_issuer)])])
+    marker = "claim-that-must-not-stay-" + "m" * 100
+    token = dev_issuer.mint({"secretish": marker})
+    assert harness.evaluate(event("rest_request", token)).outcome == "allow"
+    held: list[Any] = []
+    for record in _memo_records(harness.authorizer.memo):
+        held.extend(gc.get_referents(record))
+    assert token not in held and marker not in str(held)
+
+
+def _memo_records(memo: TokenMemo) -> list[Any]:
+    return [*memo._verified._items.values(), *memo._answers._items.values()]
+
+
+def test_an_expired_token_leaves_the_memo(dev_issuer: DevIssuer) -> None:
+    """Once a token's exp (plus skew) passes, its records are dropped, not just skipped."""
+    now = [time.time()]
+    harness = Harness(
+        [tenant_doc("acme", ACCOUNT, [issuer_entry(dev_issuer)])], clock=lambda: now[0]
+    )
+    for n in range(40):
+        harness.evaluate(event("rest_request", dev_issuer.mint({"n": n}, expires_in=60)))
+    held = harness.authorizer.memo.bytes
+    now[0] += 600
+    for n in range(40):
+        harness.evaluate(event("rest_request", dev_issuer.mint({"n": n}, expires_in=3600)))
+    assert harness.authorizer.memo.bytes < 1.5 * held, "the forty dead ones were swept"
