@@ -150,7 +150,7 @@ def _backend_claim(value: object) -> object:
         return value
     try:
         return json.loads(value)
-    except ValueError:
+    except (ValueError, RecursionError):
         return value
 
 
@@ -167,6 +167,10 @@ CLAIMS: dict[str, Any] = {
     "email": "ada@example.test",
     "spaced": "  [1] ",
     "not_a_number": "NaN",
+    "deep_looking": "[" * 1200,  # too deep for Python to decode, not for JavaScript
+    "many_digits": "7" * 4400,  # over Python's 4,300-digit limit
+    "name_like_a_literal": "nancy",
+    "street": "221B Baker Street",
 }
 
 
@@ -176,7 +180,10 @@ def test_a_backend_tells_a_list_claim_from_a_string_that_looks_like_one(
 ) -> None:
     """Forwarded claims decode to their own type, even where REST turns values into text."""
     entry = issuer_entry(issuers["alpha"], forward_claims=sorted(CLAIMS))
-    harness = Harness([tenant_doc("alpha", ACCOUNTS["alpha"], [entry], api_ids=[APIS["alpha"]])])
+    big = {"max_length": 16384}
+    harness = Harness(
+        [tenant_doc("alpha", ACCOUNTS["alpha"], [entry], api_ids=[APIS["alpha"]], token=big)]
+    )
     result = harness.evaluate(_ev("rest_request", issuers["alpha"].mint(CLAIMS)))
     assert result.response is not None
     context = result.response["context"]
@@ -187,6 +194,24 @@ def test_a_backend_tells_a_list_claim_from_a_string_that_looks_like_one(
     decoded = {name: _backend_claim(context[name]) for name in CLAIMS}
     assert decoded == CLAIMS
     assert type(decoded["groups"]) is list and type(decoded["nickname"]) is str
+    assert context["name_like_a_literal"] == "nancy" and context["street"] == "221B Baker Street"
+
+
+def test_a_claim_that_overflows_to_infinity_is_malformed(
+    harness: Harness, issuers: dict[str, DevIssuer]
+) -> None:
+    """1e999 is valid JSON but no claim: the payload is refused before any check."""
+    token = issuers["alpha"].mint()
+    header, payload, signature = token.split(".")
+    claims = json.loads(_b64decode_text(payload))
+    text = json.dumps(claims)[:-1] + ', "huge": 1e999}'
+    forged = f"{header}.{_b64(text.encode())}.{signature}"
+    result = harness.evaluate(_ev("rest_token", forged))
+    assert (result.outcome, result.reason) == ("unauthorized", Reason.TOKEN_MALFORMED)
+
+
+def _b64decode_text(segment: str) -> str:
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)).decode()
 
 
 def test_cross_tenant_matrix(harness: Harness, issuers: dict[str, DevIssuer]) -> None:
@@ -619,7 +644,7 @@ def test_repeated_answers_are_bounded(issuers: dict[str, DevIssuer]) -> None:
 
     def held(n: int) -> bool:
         ev = _ev("rest_token", token, path=f"/orders/{n}" + "x" * 200)
-        key = (token_digest(token), ev["methodArn"])
+        key = (token_digest(token), ev["methodArn"], "bearer")
         return memo.peek_answer(key) is not None
 
     assert held(49), "the newest answers stay"
@@ -851,3 +876,52 @@ def test_a_long_path_is_decided_and_logged_short(
     line = harness.last()
     assert len(line["route"]) <= 512 and line["route"].endswith("...")
     assert len(harness.lines[-1]) < 2000
+
+
+def test_a_path_cannot_imitate_the_default_route_in_the_answers_table(
+    issuers: dict[str, DevIssuer],
+) -> None:
+    """An answer held for '/x $default' on one route key is never served for '$default'."""
+    routes = {"rules": [{"path": "/admin/*", "scopes_any": ["admin"]}]}
+    harness = Harness(_docs(issuers, alpha={"response": "simple", "routes": routes}))
+    token = issuers["alpha"].mint(scope="read")
+    lookalike = _ev("http_v2", token, path="/x $default")
+    lookalike["routeKey"] = "GET /{proxy+}"
+    assert harness.evaluate(lookalike).response["isAuthorized"] is True  # type: ignore[index]
+    under_default = _ev("http_v2", token, path="/x")
+    under_default["routeKey"] = "$default"
+    assert harness.evaluate(under_default).response["isAuthorized"] is False  # type: ignore[index]
+
+
+def test_a_held_answer_does_not_skip_the_tenants_scheme(
+    harness: Harness, issuers: dict[str, DevIssuer]
+) -> None:
+    """A token answered as 'Bearer X' is still refused when sent bare to a Bearer tenant."""
+    token = issuers["alpha"].mint()
+    assert harness.evaluate(_ev("rest_token", token)).outcome == "allow"
+    bare = _ev("rest_token", token)
+    bare["authorizationToken"] = token
+    result = harness.evaluate(bare)
+    assert (result.outcome, result.reason) == ("unauthorized", Reason.TOKEN_MALFORMED)
+
+
+@pytest.mark.parametrize(
+    ("header", "reason"),
+    [
+        ({"alg": "none", "kid": "k-none"}, Reason.ALGORITHM_NOT_ALLOWED),
+        (
+            {"alg": "RS256", "kid": "k-jku", "jku": "https://evil.example/jwks"},
+            Reason.HEADER_NOT_ALLOWED,
+        ),
+        ({"alg": "RS256", "kid": "k-crit", "crit": ["exp"]}, Reason.HEADER_NOT_ALLOWED),
+    ],
+)
+def test_header_refusals_name_the_tokens_iss_and_kid(
+    harness: Harness, issuers: dict[str, DevIssuer], header: dict[str, Any], reason: Reason
+) -> None:
+    """An attack refused for its header still logs the iss and kid it claimed."""
+    token = _unsigned(header, _claims(issuers["alpha"]), b"x" * 32)
+    result = harness.evaluate(_ev("rest_token", token))
+    assert (result.outcome, result.reason) == ("unauthorized", reason)
+    line = harness.last()
+    assert (line["iss"], line["kid"]) == (issuers["alpha"].issuer, header["kid"])

@@ -309,3 +309,71 @@ def test_a_stalled_tls_handshake_ends_at_the_deadline(tmp_path: Path) -> None:
                 f"{base}/jwks.json", local_development=True
             )
         assert time.monotonic() - started < 0.5
+
+
+@pytest.mark.parametrize("mode", ["gzip_lie", "gzip_trailer"])
+def test_broken_gzip_is_a_fetch_error(dev_issuer: FaultyIssuer, mode: Mode) -> None:
+    """A body that is not the gzip it claims (or has junk after it) fails as a FetchError."""
+    dev_issuer.set_mode(mode)
+    with pytest.raises(FetchError, match="failed: error"):
+        _fetcher().get_json(dev_issuer.jwks_uri, local_development=True)
+
+
+def test_a_host_that_is_no_valid_name_is_a_fetch_error() -> None:
+    """An IdP-supplied host with an invalid IDN label fails cleanly, no thread traceback."""
+    with pytest.raises(FetchError, match="UnicodeError"):
+        _fetcher().get_json("https://a..b\u00e9.example/jwks.json")
+
+
+def test_every_resolved_address_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A name resolving to a public and a forbidden address never reaches the forbidden one."""
+    import socket
+
+    tried: list[Any] = []
+
+    def answers(*_: Any, **__: Any) -> list[Any]:
+        return [
+            (socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("::ffff:169.254.169.254", 443, 0, 0)),
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", 443)),
+        ]
+
+    monkeypatch.setattr(socket, "getaddrinfo", answers)
+    monkeypatch.setattr(socket.socket, "connect", lambda self, address: tried.append(address))
+    with pytest.raises(FetchError, match="no remote IdP uses"):
+        _fetcher().get_json("https://idp.example.test/jwks.json")
+    assert tried == []
+
+
+@pytest.mark.parametrize(("private_ok", "reached"), [(True, True), (False, False)])
+def test_private_addresses_need_the_tenant_files_word(
+    monkeypatch: pytest.MonkeyPatch, private_ok: bool, reached: bool
+) -> None:
+    """10.0.0.5 is fetched for a URL the tenant file names, never for one an IdP points to."""
+    import socket
+
+    tried: list[Any] = []
+
+    def answers(*_: Any, **__: Any) -> list[Any]:
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.0.0.5", 443))]
+
+    def connect(_: Any, address: Any) -> None:
+        tried.append(address)
+        raise ConnectionRefusedError
+
+    monkeypatch.setattr(socket, "getaddrinfo", answers)
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    with pytest.raises(FetchError):
+        _fetcher().get_json("https://idp.internal.example/keys", private_ok=private_ok)
+    assert bool(tried) is reached
+
+
+def test_the_default_tls_context_verifies_with_the_systems_trust_store() -> None:
+    """With certifi gone, TLS trusts the runtime's store: it must hold CAs and check names."""
+    import ssl
+
+    from tenant_authorizer.http import default_tls_context
+
+    context = default_tls_context()
+    assert context.verify_mode is ssl.CERT_REQUIRED and context.check_hostname
+    assert context.minimum_version >= ssl.TLSVersion.TLSv1_2
+    assert context.cert_store_stats()["x509_ca"] > 0, "no CA in the default trust store"

@@ -11,6 +11,7 @@ from support.events import event
 from support.harness import Harness, issuer_entry, tenant_doc
 from support.issuers import FakeClock, FaultyIssuer, Mode
 from tenant_authorizer.errors import Reason
+from tenant_authorizer.registry import StaticSource
 
 ACCOUNT = "123456789012"
 OUTAGES: tuple[Mode, ...] = ("down", "refuse", "slow", "garbage")
@@ -118,3 +119,25 @@ def test_timeouts_open_the_issuers_circuit_and_spare_other_tenants(
         assert time.monotonic() - started < 0.1, "an open circuit answers without waiting"
         other = event("rest_token", healthy.mint(), account="210987654321")
         assert harness.evaluate(other).outcome == "allow"
+
+
+def test_time_spent_on_the_tenant_config_is_not_charged_to_the_issuer(
+    dev_issuer: FaultyIssuer,
+) -> None:
+    """A slow SSM read on a cold start leaves the key fetches their whole budget."""
+
+    class SlowSource(StaticSource):
+        def load_account(self, account_id: str) -> str | None:
+            time.sleep(0.8)
+            return super().load_account(account_id)
+
+    harness = Harness(
+        [tenant_doc("acme", ACCOUNT, [issuer_entry(dev_issuer)])],
+        network_budget=1.0,
+        fetch_timeout=1.0,
+    )
+    harness.registry.source = SlowSource(harness.source.accounts)
+    dev_issuer.set_mode("slow")
+    dev_issuer.slow_seconds = 0.4
+    result = harness.evaluate(event("rest_token", dev_issuer.mint()))
+    assert (result.outcome, result.reason) == ("allow", Reason.OK)

@@ -65,11 +65,18 @@ class StubFetcher:
         self.documents = dict(documents)
         self.max_age = max_age  # what Cache-Control would say
         self.calls: list[str] = []
+        self.private_ok: dict[str, bool] = {}  # per URL, what the cache allowed
 
     def get_json(
-        self, url: str, *, local_development: bool = False, deadline: float | None = None
+        self,
+        url: str,
+        *,
+        local_development: bool = False,
+        deadline: float | None = None,
+        private_ok: bool = False,
     ) -> FetchResult:
         self.calls.append(url)
+        self.private_ok[url] = private_ok
         document = self.documents[url]
         if isinstance(document, Exception):
             raise document
@@ -811,3 +818,23 @@ def test_two_keys_under_one_kid_are_two_keys(
     assert _reason(lambda: cache.get_key(_stub_config(), "k", "ES256")) is (
         Reason.ALGORITHM_NOT_ALLOWED
     )
+
+
+@pytest.mark.parametrize(
+    ("jwks_uri", "private_ok"),
+    [("https://idp.example.test/keys", True), ("https://elsewhere.example.test/keys", False)],
+)
+def test_private_addresses_only_for_urls_the_tenant_names(
+    clock: FakeClock, good_jwk: dict[str, Any], jwks_uri: str, private_ok: bool
+) -> None:
+    """Discovery on the issuer's host may reach a private IdP; a jwks_uri elsewhere may not."""
+    metadata = metadata_url(STUB_ISSUER, "oidc")
+    fetcher = StubFetcher(
+        {metadata: {"issuer": STUB_ISSUER, "jwks_uri": jwks_uri}, jwks_uri: {"keys": [good_jwk]}}
+    )
+    cache = JwksCache(fetcher, clock=clock)
+    cache.get_key(_stub_config(jwks_uri=None, discovery="oidc"), "good", "RS256")
+    assert fetcher.private_ok == {metadata: True, jwks_uri: private_ok}
+    explicit = StubFetcher({STUB_JWKS: {"keys": [good_jwk]}})
+    JwksCache(explicit, clock=clock).get_key(_stub_config(), "good", "RS256")
+    assert explicit.private_ok == {STUB_JWKS: True}

@@ -9,15 +9,15 @@ adapt an Evaluation to their own transport.
 A token seen again on a warm instance is answered from :class:`~.memo.TokenMemo`, the
 one owner of per-token state and its validity rule: a repeated token skips
 verification, and the same token on the same ARN returns its whole answer, line body
-included (``docs/decisions/0013-warm-path-budget.md``). All network time of one
-decision (discovery and keys) shares one budget, ``network_budget`` seconds from the
-moment the event arrived.
+included (``docs/decisions/0013-warm-path-budget.md``). The key fetches of one decision
+(discovery, then keys) share one budget, ``network_budget`` seconds from the first.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from sys import getsizeof
 from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple
 
 from .decision import DEFAULT_ROUTE, Decision, decide, grant_for
@@ -25,7 +25,7 @@ from .errors import AuthorizerError, PlatformFault, Reason
 from .events import Caller, EventKind, parse_event
 from .http import DEFAULT_FETCH_TIMEOUT, HttpFetcher
 from .jwks import JwksCache
-from .memo import Answer, TokenMemo, Verified
+from .memo import Answer, AnswerKey, TokenMemo, Verified
 from .policy import ContextValue, flatten, iam_policy, simple_response
 from .registry import ConfigSource, Resolution, SsmSource, TenantRegistry
 from .settings import Settings
@@ -114,9 +114,7 @@ class Authorizer:
         before = self._events()
         body: str | None = None
         try:
-            evaluation, body = self._evaluate(
-                event, record, qualifier, started + self.network_budget
-            )
+            evaluation, body = self._evaluate(event, record, qualifier)
         except AuthorizerError as exc:
             outcome: Outcome = "fault" if isinstance(exc, PlatformFault) else "unauthorized"
             if record.tenant_id is None:
@@ -143,20 +141,22 @@ class Authorizer:
         return evaluation
 
     def _evaluate(
-        self, event: object, record: DecisionRecord, qualifier: str | None, deadline: float
+        self, event: object, record: DecisionRecord, qualifier: str | None
     ) -> tuple[Evaluation, str | None]:
         """The evaluation, and the body of its log line when a held answer has one."""
         # A REST TOKEN event is its authorizationToken and methodArn and nothing else:
         # a repeated one is answered by those two strings, before any parsing.
-        answer_key: tuple[str, str] | None = None
+        answer_key: AnswerKey | None = None
         seen: str | None = None  # the token the pre-parse key hashed, if the event is TOKEN
         if type(event) is dict and event.get("type") == "TOKEN" and self.memo.keeps_answers:
             raw, arn = event.get("authorizationToken"), event.get("methodArn")
             if type(raw) is str and type(arn) is str and raw.isascii():
                 # Hash what is most likely the token (after "Bearer "), so that the digest
-                # is computed once per event and serves the log line and the memo too.
-                seen = raw[7:] if raw[:7].lower() == "bearer " else raw
-                answer_key = (token_digest(seen), arn)
+                # is computed once per event and serves the log line and the memo too; the
+                # key says which spelling it was, since a tenant's scheme may refuse one.
+                bearer = raw[:7].lower() == "bearer "
+                seen = raw[7:] if bearer else raw
+                answer_key = (token_digest(seen), arn, "bearer" if bearer else "bare")
                 answered = self._answered(answer_key, EventKind.REST_TOKEN, qualifier)
                 if answered is not None:
                     return answered.evaluation, answered.body
@@ -177,7 +177,7 @@ class Authorizer:
         # $default it is replayed for every path, so it is decided for all of them.
         resource = DEFAULT_ROUTE if simple and request.route_key == DEFAULT_ROUTE else None
         if answer_key is None and self.memo.keeps_answers:
-            answer_key = (digest, caller.arn if resource is None else f"{caller.arn} {resource}")
+            answer_key = (digest, caller.arn, resource)
             answered = self._answered(answer_key, request.kind, qualifier, resolution)
             if answered is not None:
                 return answered.evaluation, answered.body
@@ -186,7 +186,7 @@ class Authorizer:
         hit = verified is not None
         stale_key = False
         if verified is None:
-            verified, stale_key = self._verify(token, digest, resolution, deadline)
+            verified, stale_key = self._verify(token, digest, resolution)
         record.iss = verified.issuer
         record.kid = verified.kid
         record.principal = verified.principal
@@ -217,7 +217,7 @@ class Authorizer:
 
     def _answered(
         self,
-        key: tuple[str, str],
+        key: AnswerKey,
         kind: EventKind,
         qualifier: str | None,
         resolution: Resolution | None = None,
@@ -239,13 +239,11 @@ class Authorizer:
             return None
         return self.memo.answer(key, kind, resolution.tenant)
 
-    def _verify(
-        self, token: str, digest: str, resolution: Resolution, deadline: float
-    ) -> tuple[Verified, bool]:
+    def _verify(self, token: str, digest: str, resolution: Resolution) -> tuple[Verified, bool]:
         """Verify ``token``; its record (held unless stale keys verified it) and staleness."""
         runtime = resolution.tenant
         tenant = runtime.config
-        result = self.verifier.verify(token, tenant, digest, deadline)
+        result = self.verifier.verify(token, tenant, digest, self.network_budget)
         issuer_config = result.issuer_config
         valid_until = result.expires_at
         if valid_until is not None and issuer_config is not None:
@@ -317,14 +315,15 @@ def _context(tenant: TenantConfig, token: VerifiedToken) -> tuple[dict[str, Cont
         "scopes": scopes,
         "issuer": token.issuer,
     }
-    size = len(token.principal_id) + len(token.issuer) + len(scopes)
+    # getsizeof, not len: a string with one astral character holds four bytes a character.
+    size = getsizeof(token.principal_id) + getsizeof(scopes)
     if token.client_id is not None:
         context["client_id"] = token.client_id
-        size += len(token.client_id)
+        size += getsizeof(token.client_id)
     forward: tuple[str, ...] = token.issuer_config.forward_claims if token.issuer_config else ()
     claims: Mapping[str, Any] = token.claims
     for name in forward:
         if name in claims:
             value = context[name] = flatten(claims[name])
-            size += 120 + (len(value) if isinstance(value, str) else 0)
+            size += 120 + getsizeof(value)
     return context, size

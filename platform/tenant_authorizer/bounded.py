@@ -7,12 +7,14 @@ Reads are a plain ``dict.get`` (about 30 ns, no lock and no reordering; cachetoo
 LRU costs ~200 ns a read and its TLRU ~900 ns, measured in ``make bench``), so the order
 is insertion order: a hot entry evicted by a flood is simply put again on its next use.
 Writers hold a lock (the local gateway is threaded). ``expired`` lets a put drop stale
-entries at the head now and then, so entries that can no longer be used do not wait
-for eviction by size.
+entries among the oldest now and then, so entries that can no longer be used do not
+wait for eviction by size; entries made unusable otherwise (a changed tenant config) are
+dropped when next read, or evicted.
 """
 
 from __future__ import annotations
 
+import itertools
 import sys
 import threading
 from collections.abc import Callable, Hashable
@@ -23,8 +25,8 @@ V = TypeVar("V")
 
 # What a dict entry and a small object cost beyond their contents, in CPython 3.11-3.13.
 ENTRY_OVERHEAD: Final = 120
-# Every _SWEEP_EVERY puts, up to _SWEEP expired entries are dropped from the head: the
-# oldest entries are the likeliest to be expired, and one check per put would cost more.
+# Every _SWEEP_EVERY puts, the _SWEEP oldest entries are looked at and the expired ones
+# dropped: the oldest are the likeliest to be expired, and a check per put costs more.
 _SWEEP_EVERY: Final = 32
 _SWEEP: Final = 64
 
@@ -68,11 +70,10 @@ class BoundedTable(Generic[K, V]):
             self._puts += 1
             expired = self._expired
             if expired is not None and self._puts % _SWEEP_EVERY == 0:
-                for _ in range(_SWEEP):
-                    oldest = next(iter(self._items), None)
-                    if oldest is None or not expired(self._items[oldest]):
-                        break
-                    self._pop(oldest)
+                # The oldest entries, whether or not one that never expires stands first.
+                items = self._items
+                for old in [k for k in itertools.islice(items, _SWEEP) if expired(items[k])]:
+                    self._pop(old)
             while self.bytes + size > self.max_bytes:
                 self._pop(next(iter(self._items)))
             self._items[key] = value

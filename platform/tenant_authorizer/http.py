@@ -3,9 +3,10 @@
 An issuer's endpoints are configured by tenants and served by IdPs the platform does not
 run, so every answer is treated as hostile (``docs/decisions/0015-fetcher.md``):
 
-* https only (http only for local-development issuers), no redirects, no proxies, and
+* https only (http only for local-development issuers), no redirects, no proxies,
   never the loopback, link-local or unspecified addresses a Lambda's own runtime API and
-  metadata endpoints live on (again, except for local-development issuers);
+  metadata endpoints live on (except for local-development issuers), and private
+  addresses only for URLs the tenant file names, not for ones an IdP points elsewhere;
 * **one deadline** ends the whole fetch: name resolution, connect, the TLS handshake, the
   status line and headers, and the body. Every socket operation waits at most until the
   deadline, so a server that trickles bytes cannot stretch it; the caller passes the
@@ -55,11 +56,42 @@ class FetchResult(NamedTuple):
     max_age: int | None  # None: no max-age; 0: no-store / no-cache
 
 
+class BudgetSpent(FetchError):
+    """Raised when a fetch is not even begun: its decision's network budget is spent."""
+
+
+class FetchBudget:
+    """The network time one decision may spend on key fetches, from its first fetch on.
+
+    The clock starts at the first :meth:`deadline` call, so time spent elsewhere in the
+    decision (an SSM read on a cold start) is never charged to the issuer.
+    """
+
+    __slots__ = ("_at", "seconds")
+
+    def __init__(self, seconds: float | None) -> None:
+        self.seconds = seconds
+        self._at: float | None = None
+
+    def deadline(self) -> float | None:
+        """The :func:`time.perf_counter` instant all fetches must end by (None: no budget)."""
+        if self.seconds is None:
+            return None
+        if self._at is None:
+            self._at = time.perf_counter() + self.seconds
+        return self._at
+
+
 class Fetcher(Protocol):
     """What the JWKS cache needs from HTTP: one JSON object per URL, within a deadline."""
 
     def get_json(
-        self, url: str, *, local_development: bool = False, deadline: float | None = None
+        self,
+        url: str,
+        *,
+        local_development: bool = False,
+        deadline: float | None = None,
+        private_ok: bool = False,
     ) -> FetchResult:
         """GET ``url``; ``deadline`` is a :func:`time.perf_counter` instant; FetchError else."""
         ...
@@ -175,12 +207,21 @@ def default_tls_context() -> ssl.SSLContext:
     return context
 
 
-def _forbidden_address(address: str) -> bool:
-    """Addresses no remote IdP lives at, and where a Lambda's own endpoints do."""
+def _refusal(address: str, private_ok: bool) -> str | None:
+    """Why ``address`` is not fetched from, or None when it may be.
+
+    Loopback, link-local, unspecified and multicast addresses are where no remote IdP
+    lives and a Lambda's own endpoints do (the runtime API, 169.254.169.254); private
+    ones only when the URL came from the tenant file itself.
+    """
     ip = ipaddress.ip_address(address.split("%", 1)[0])
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
-    return ip.is_loopback or ip.is_link_local or ip.is_unspecified or ip.is_multicast
+    if ip.is_loopback or ip.is_link_local or ip.is_unspecified or ip.is_multicast:
+        return "an address no remote IdP uses (loopback, link-local or unspecified)"
+    if ip.is_private and not private_ok:
+        return "a private address, which only a URL of the tenant file may name"
+    return None
 
 
 def _resolve(host: str, port: int, deadline: _Deadline) -> list[Any]:
@@ -197,15 +238,15 @@ def _resolve(host: str, port: int, deadline: _Deadline) -> list[Any]:
     def work() -> None:
         try:
             outcome.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
-        except OSError as exc:
-            outcome.append(exc)
+        except Exception as exc:  # noqa: BLE001  (handed to the caller, who decides)
+            outcome.append(exc)  # an invalid IDN label is a UnicodeError, not an OSError
         finally:
             done.set()
 
     threading.Thread(target=work, name="tenant-authz-resolve", daemon=True).start()
     if not done.wait(deadline.left()):
         raise TimeoutError("name resolution did not finish")
-    if isinstance(outcome[0], OSError):
+    if isinstance(outcome[0], Exception):
         raise outcome[0]
     found: list[Any] = outcome[0]
     return found
@@ -240,13 +281,21 @@ class HttpFetcher:
             return context
 
     def get_json(
-        self, url: str, *, local_development: bool = False, deadline: float | None = None
+        self,
+        url: str,
+        *,
+        local_development: bool = False,
+        deadline: float | None = None,
+        private_ok: bool = False,
     ) -> FetchResult:
         """GET ``url`` and return its JSON object; raise FetchError on any failure.
 
         ``local_development`` admits http:// and loopback addresses (development issuers
-        on this machine). The fetch ends by ``deadline`` (:func:`time.perf_counter`) or
-        after :attr:`timeout`, whichever is first.
+        on this machine). ``private_ok`` admits private addresses (10/8, 172.16/12,
+        192.168/16, fc00::/7: an in-house IdP in a VPC), for URLs a tenant file names,
+        never for ones an IdP's metadata points to elsewhere. The fetch ends by
+        ``deadline`` (:func:`time.perf_counter`) or after :attr:`timeout`, whichever is
+        first.
         """
         schemes = ("https", "http") if local_development else ("https",)
         parts = urlsplit(url)
@@ -257,10 +306,10 @@ class HttpFetcher:
         now = time.perf_counter()
         end = now + self.timeout if deadline is None else min(deadline, now + self.timeout)
         if end <= now:
-            raise FetchError(f"GET {safe}: no time left in this decision's network budget")
+            raise BudgetSpent(f"GET {safe}: no time left in this decision's network budget")
         budget = _Deadline(end)
         try:
-            connection = self._connect(parts, budget, local_development)
+            connection = self._connect(parts, budget, local_development, private_ok)
             try:
                 response = self._request(connection, parts)
                 with response:
@@ -272,7 +321,8 @@ class HttpFetcher:
         except TimeoutError as exc:  # socket.timeout is TimeoutError since Python 3.10
             elapsed = time.perf_counter() - now
             raise FetchError(f"GET {safe}: timed out after {elapsed:.2f}s") from exc
-        except (OSError, http.client.HTTPException, ValueError) as exc:
+        except (OSError, http.client.HTTPException, ValueError, zlib.error) as exc:
+            # ValueError covers UnicodeError (a host that is no valid IDN name).
             raise FetchError(f"GET {safe} failed: {type(exc).__name__}") from exc
         try:
             document = json.loads(body)
@@ -283,17 +333,17 @@ class HttpFetcher:
         return FetchResult(body=document, max_age=max_age)
 
     def _connect(
-        self, parts: Any, budget: _Deadline, local_development: bool
+        self, parts: Any, budget: _Deadline, local_development: bool, private_ok: bool
     ) -> http.client.HTTPConnection:
         host: str = parts.hostname
         tls = parts.scheme == "https"
         port: int = parts.port or (443 if tls else 80)
         last: Exception | None = None
         for family, socktype, proto, _, address in _resolve(host, port, budget):
-            if not local_development and _forbidden_address(address[0]):
+            refused = None if local_development else _refusal(address[0], private_ok)
+            if refused is not None:
                 last = FetchError(
-                    f"GET {parts.scheme}://{host}: resolves to {address[0]}, an address no "
-                    "remote IdP uses (loopback, link-local or unspecified)"
+                    f"GET {parts.scheme}://{host}: resolves to {address[0]}, {refused}"
                 )
                 continue
             sock = _DeadlineSocket(family, socktype, proto)

@@ -33,7 +33,7 @@ from cachetools import LRUCache
 
 from .breaker import CircuitBreaker
 from .errors import FetchError, PlatformFault, Reason, TokenRejected
-from .http import Fetcher, FetchResult, safe_url
+from .http import BudgetSpent, FetchBudget, Fetcher, FetchResult, safe_url
 from .names import ASYMMETRIC_ALGORITHMS
 
 if TYPE_CHECKING:
@@ -282,15 +282,14 @@ class JwksCache:
         alg: str,
         *,
         tenant_id: str | None = None,
-        deadline: float | None = None,
+        budget: float | None = None,
     ) -> ResolvedKey:
         """The key that verifies a token of ``issuer`` with header ``kid`` and ``alg``.
 
         Raises TokenRejected (kid unknown or missing, alg unfit for the key) or
         PlatformFault (keys unavailable, circuit open); never returns a key that the
-        issuer's current or stale-if-error JWKS does not publish for ``alg``. Every fetch
-        it makes (discovery, then keys) ends by ``deadline`` (:func:`time.perf_counter`):
-        the network budget of the decision that asks.
+        issuer's current or stale-if-error JWKS does not publish for ``alg``. The fetches
+        it makes (discovery, then keys) share ``budget`` seconds, counted from the first.
         """
         if kid is not None and not isinstance(kid, str):  # a JSON header can hold anything
             raise TokenRejected(
@@ -308,9 +307,8 @@ class JwksCache:
                 issuer=issuer.issuer,
             )
         now = self._clock()
-        jwks_uri = issuer.jwks_uri or self._discovered_jwks_uri(
-            issuer, now, kid, tenant_id, deadline
-        )
+        spend = FetchBudget(budget)
+        jwks_uri = issuer.jwks_uri or self._discovered_jwks_uri(issuer, now, kid, tenant_id, spend)
         slot = self._jwks.get(jwks_uri)
         if slot is not None:
             keys = slot.current
@@ -318,7 +316,7 @@ class JwksCache:
                 hit = keys.resolved.get((kid, alg))
                 if hit is not None:
                     return hit
-        return self._get_key_slow(issuer, jwks_uri, kid, alg, tenant_id, deadline=deadline)
+        return self._get_key_slow(issuer, jwks_uri, kid, alg, tenant_id, spend=spend)
 
     def is_current(self, jwks_uri: str, generation: int, kid: str | None, alg: str) -> bool:
         """Whether the key for ``kid``/``alg`` resolved at ``generation`` is still published.
@@ -348,7 +346,7 @@ class JwksCache:
         now: float,
         kid: str | None,
         tenant_id: str | None,
-        deadline: float | None,
+        spend: FetchBudget,
     ) -> str:
         if issuer.discovery not in ("oidc", "oauth"):
             raise PlatformFault(
@@ -362,7 +360,7 @@ class JwksCache:
         slot = self._discovery.get(url)
         metadata = slot.current if slot is not None else None
         if metadata is None or now >= metadata.expires_at:
-            metadata = self._metadata_slow(issuer, url, kid, tenant_id, deadline)
+            metadata = self._metadata_slow(issuer, url, kid, tenant_id, spend)
         if metadata.issuer != issuer.issuer:
             raise PlatformFault(
                 Reason.JWKS_UNAVAILABLE,
@@ -392,7 +390,7 @@ class JwksCache:
         url: str,
         kid: str | None,
         tenant_id: str | None,
-        deadline: float | None,
+        spend: FetchBudget,
     ) -> _Metadata:
         slot = self._discovery.get_or_create(url)
         seen = slot.attempts
@@ -404,7 +402,8 @@ class JwksCache:
             url,
             seen,
             local_development=issuer.local_development,
-            deadline=deadline,
+            private_ok=True,  # derived from the configured issuer URL
+            spend=spend,
             parse=self._parse_metadata,
             counters=("discovery_fetches",),
         )
@@ -443,7 +442,7 @@ class JwksCache:
         alg: str,
         tenant_id: str | None,
         *,
-        deadline: float | None,
+        spend: FetchBudget,
     ) -> ResolvedKey:
         slot = self._jwks.get_or_create(jwks_uri)
         seen = slot.attempts  # read before `current`: see _refresh
@@ -465,7 +464,10 @@ class JwksCache:
             jwks_uri,
             seen,
             local_development=issuer.local_development,
-            deadline=deadline,
+            # A jwks_uri the tenant file names, or one on the issuer's own host; never a
+            # private address an IdP's metadata points to elsewhere.
+            private_ok=issuer.jwks_uri is not None or _same_host(jwks_uri, issuer.issuer),
+            spend=spend,
             parse=self._parse_jwks,
             counters=counters,
         )
@@ -616,7 +618,8 @@ class JwksCache:
         seen: int,
         *,
         local_development: bool,
-        deadline: float | None,
+        private_ok: bool,
+        spend: FetchBudget,
         parse: Callable[[FetchResult, str, float, _V | None], _V],
         counters: tuple[str, ...],
     ) -> _Outcome:
@@ -627,6 +630,7 @@ class JwksCache:
         finds the new document (or the failure) and makes no request of its own. A waiter
         waits at most until its own ``deadline``.
         """
+        deadline = spend.deadline()
         wait = -1.0 if deadline is None else max(deadline - time.perf_counter(), 0.0)
         if not slot.lock.acquire(timeout=wait):
             return _Outcome(
@@ -637,17 +641,28 @@ class JwksCache:
         try:
             if slot.attempts != seen:
                 return _Outcome(fetched=False, error=slot.last_error, circuit_open=False)
+            if deadline is not None and deadline <= time.perf_counter():
+                # Nothing is asked of the issuer, so nothing is counted against it.
+                spent = BudgetSpent(f"no time left in the network budget for {safe_url(url)}")
+                return _Outcome(fetched=False, error=spent, circuit_open=False)
             if not self._breaker.allow(url):
                 self._count("circuit_rejections")
                 return _Outcome(fetched=False, error=slot.last_error, circuit_open=True)
             slot.last_attempt_at = self._clock()
             for name in counters:
                 self._count(name)
+            asked = True
             try:
                 result = self._fetcher.get_json(
-                    url, local_development=local_development, deadline=deadline
+                    url,
+                    local_development=local_development,
+                    deadline=deadline,
+                    private_ok=private_ok,
                 )
                 document = parse(result, url, self._clock(), slot.current)
+            except BudgetSpent as exc:  # spent between the check above and the fetch
+                asked = False
+                slot.last_error = exc
             except (FetchError, _InvalidDocument) as exc:
                 # A timeout is a failure too: a trickling IdP opens its own circuit.
                 self._breaker.record_failure(url)
@@ -660,7 +675,7 @@ class JwksCache:
                 slot.last_error = None
             finally:
                 slot.attempts += 1
-            return _Outcome(fetched=True, error=slot.last_error, circuit_open=False)
+            return _Outcome(fetched=asked, error=slot.last_error, circuit_open=False)
         finally:
             slot.lock.release()
 
@@ -668,6 +683,10 @@ class JwksCache:
         with self._counters_lock:
             self._counters[name] += 1
             self._events += 1
+
+
+def _same_host(url: str, other: str) -> bool:
+    return (urlsplit(url).hostname or "") == (urlsplit(other).hostname or "-")
 
 
 def _prepare(jwk: object) -> tuple[Any, str | None, frozenset[str]] | None:

@@ -19,6 +19,7 @@ half gigabyte the whole tokens and claims would hold.
 from __future__ import annotations
 
 from collections.abc import Callable
+from sys import getsizeof
 from typing import TYPE_CHECKING, Any, Final
 
 from .bounded import BoundedTable
@@ -29,6 +30,11 @@ if TYPE_CHECKING:
     from .jwks import JwksCache
     from .policy import ContextValue
     from .registry import TenantRuntime
+
+# (token SHA-256, ARN, variant): the variant is what else the answer depended on, the
+# spelling of a REST TOKEN event's value ("bearer", "bare") or the resource decided
+# ("$default"), never joined into one string a client's path could imitate.
+AnswerKey = tuple[str, str, str | None]
 
 VERIFIED_BYTES: Final = 24 * 1024 * 1024
 ANSWERS_BYTES: Final = 16 * 1024 * 1024
@@ -101,7 +107,9 @@ class Answer:
         self.caller = caller
         self.evaluation = evaluation  # the Evaluation to return (cache_hit=True)
         self.body = body  # the decision line's body, as a cache hit (Telemetry.body)
-        self.size = _ANSWER_OVERHEAD + len(body) + len(caller.arn)
+        # The caller (ARN and path) stays alive with the answer, even once the parsed-ARN
+        # cache has let it go.
+        self.size = _ANSWER_OVERHEAD + len(body) + getsizeof(caller.arn) + getsizeof(caller.path)
 
 
 class TokenMemo:
@@ -123,7 +131,7 @@ class TokenMemo:
         self._verified: BoundedTable[str, Verified] = BoundedTable(
             verified_bytes, expired=self._expired
         )
-        self._answers: BoundedTable[tuple[str, str], Answer] = BoundedTable(
+        self._answers: BoundedTable[AnswerKey, Answer] = BoundedTable(
             answers_bytes, expired=lambda answer: self._expired(answer.verified)
         )
         # Policy documents by (allowed, denied, API/stage prefix): read directly (hot).
@@ -177,7 +185,7 @@ class TokenMemo:
 
     # ------------------------------------------------------------------ answers
 
-    def answer(self, key: tuple[str, str], kind: EventKind, tenant: TenantRuntime) -> Answer | None:
+    def answer(self, key: AnswerKey, kind: EventKind, tenant: TenantRuntime) -> Answer | None:
         """The held answer for ``key`` (token digest, ARN), if usable for this ``kind``."""
         answer = self._answers.get(key)
         if answer is None or answer.kind is not kind:
@@ -187,11 +195,11 @@ class TokenMemo:
         self._answers.discard(key)
         return None
 
-    def peek_answer(self, key: tuple[str, str]) -> Answer | None:
+    def peek_answer(self, key: AnswerKey) -> Answer | None:
         """The held answer for ``key`` without any check (the caller checks, see above)."""
         return self._answers.get(key)
 
-    def remember_answer(self, key: tuple[str, str], answer: Answer) -> None:
+    def remember_answer(self, key: AnswerKey, answer: Answer) -> None:
         """Hold ``answer`` for the next sight of the same token on the same ARN."""
         self._answers.put(key, answer, answer.size)
 

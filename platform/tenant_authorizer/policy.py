@@ -10,6 +10,7 @@ up to the authorizer's TTL. A policy depends only on the grant and the API/stage
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -52,33 +53,38 @@ def simple_response(decision: Decision, context: Mapping[str, ContextValue]) -> 
     return {"isAuthorized": decision.allowed, "context": dict(context)}
 
 
-# The first character of any text Python's (lenient) json.loads accepts, whitespace aside.
-_JSON_FIRST: Final = frozenset('[{"-0123456789tfnNI')
+# A string a JSON decoder (Python's lenient one included) could read as something else:
+# anything opening like an array, object or string, a JSON number, or a bare literal.
+_JSON_OPENERS: Final = frozenset('[{"')
+_JSON_NUMBER_RE: Final = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
+_JSON_LITERALS: Final = frozenset({"true", "false", "null", "NaN", "Infinity", "-Infinity"})
+_JSON_SPACE: Final = " \t\n\r"
 
 
 def flatten(value: Any) -> ContextValue:
     """A forwarded claim as a context value, in the one encoding a backend decodes blindly.
 
     Numbers and booleans stay themselves; lists, objects and null become compact JSON; a
-    string stays verbatim unless it would itself parse as JSON (``'["admin"]'``, ``"42"``,
+    string stays verbatim unless a JSON decoder could read it as something else (it opens
+    with ``[``, ``{`` or ``"``, or is a JSON number or literal such as ``"42"`` or
     ``"true"``), then it is JSON-encoded (quoted). So the backend's rule is: *if the
     value parses as JSON, that is the claim; otherwise the value is the string*
-    (``docs/tenant-guide.md``), and a list claim is never confused with a string that
-    looks like one, in REST APIs too (which hand every context value over as text).
+    (``docs/tenant-guide.md``), in REST APIs too (which hand every value over as text),
+    and whatever the backend's language: no decoder's limits (nesting, digits) matter.
     """
     if isinstance(value, bool | int | float):
         return value
     if isinstance(value, str):
-        return json.dumps(value) if _parses_as_json(value) else value
+        return json.dumps(value) if _reads_as_json(value) else value
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
 
 
-def _parses_as_json(text: str) -> bool:
-    stripped = text.lstrip(" \t\n\r")
-    if not stripped or stripped[0] not in _JSON_FIRST:
+def _reads_as_json(text: str) -> bool:
+    stripped = text.strip(_JSON_SPACE)
+    if not stripped:
         return False
-    try:
-        json.loads(text)  # lenient on purpose: NaN and Infinity count, as in Python backends
-    except (ValueError, RecursionError):
-        return False
-    return True
+    return (
+        stripped[0] in _JSON_OPENERS
+        or stripped in _JSON_LITERALS
+        or _JSON_NUMBER_RE.fullmatch(stripped) is not None
+    )

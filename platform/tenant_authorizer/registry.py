@@ -387,9 +387,11 @@ class SsmSource:
                 "ssm",
                 # Some boto3 versions read only AWS_DEFAULT_REGION; Lambda sets AWS_REGION.
                 region_name=os.environ.get("AWS_REGION") or None,
+                # At most 2 x (1 s + 1 s) = 4 s (SSM answers in tens of ms): with the key
+                # fetch budget, one decision stays well inside the function timeout.
                 config=Config(
                     connect_timeout=1,
-                    read_timeout=2,
+                    read_timeout=1,
                     retries={"max_attempts": 2, "mode": "standard"},
                 ),
             )

@@ -17,6 +17,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import math
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -94,9 +95,17 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-# NaN/Infinity are not JSON (RFC 8259): a time claim must never be non-finite. One decoder
-# for the process: json.loads(..., parse_constant=...) would build a new one per call.
-_DECODER: Final = json.JSONDecoder(parse_constant=_refuse_constant)
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999: valid JSON, but no claim can be infinite
+        raise ValueError(f"{text[:16]} is not a finite number")
+    return value
+
+
+# NaN/Infinity are not JSON (RFC 8259), and a number that overflows to infinity is no
+# claim either: nothing non-finite reaches a check or a context. One decoder for the
+# process: json.loads(..., parse_constant=...) would build a new one per call.
+_DECODER: Final = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite_float)
 
 
 def _json_object(segment: str, what: str) -> dict[str, Any]:
@@ -144,6 +153,26 @@ def hmac_secret_problem(secret: bytes, alg: str) -> str | None:
     return None
 
 
+def _peek(segment: str) -> dict[str, Any]:
+    """A segment's JSON object, or nothing: for naming a refused token, never for trust."""
+    try:
+        return _json_object(segment, "segment")
+    except TokenRejected:
+        return {}
+
+
+def _name_the_token(exc: AuthorizerError, segments: list[str]) -> None:
+    """Put the refused token's ``kid`` and ``iss`` (unverified, shortened) on ``exc``."""
+    if exc.kid is None:
+        kid = _peek(segments[0]).get("kid")
+        if isinstance(kid, str):
+            exc.kid = kid[:256]
+    if exc.issuer is None:
+        iss = _peek(segments[1]).get("iss")
+        if isinstance(iss, str):
+            exc.issuer = iss[:256]
+
+
 def _show(value: object, limit: int = 64) -> str:
     """A claim value for a refusal's detail: its repr, cut short (it is the client's)."""
     text = repr(value)
@@ -166,13 +195,13 @@ class TokenVerifier:
         self._headers: dict[str, dict[str, Any]] = {}
 
     def verify(
-        self, token: str, tenant: TenantConfig, digest: str, deadline: float | None = None
+        self, token: str, tenant: TenantConfig, digest: str, budget: float | None = None
     ) -> VerifiedToken:
         """Verify ``token`` for ``tenant``; raise TokenRejected (401) or PlatformFault (500).
 
-        ``deadline`` (:func:`time.perf_counter`) ends any key fetch this takes. A refusal
-        carries the token's ``kid`` and (unverified, shortened) ``iss`` once they parse,
-        so that its decision line says what was refused.
+        ``budget`` is the seconds all key fetches this takes may spend together. A refusal
+        carries the token's ``kid`` and (unverified, shortened) ``iss`` whenever they
+        parse, so that its decision line says what was refused.
         """
         if len(token) > tenant.token.max_length:
             raise TokenRejected(Reason.TOKEN_TOO_LARGE, f"{len(token)} characters")
@@ -181,20 +210,14 @@ class TokenVerifier:
         segments = token.split(".")
         if len(segments) != 3 or not all(segments):
             raise TokenRejected(Reason.TOKEN_MALFORMED, "not a compact JWS")
-        # Every segment is decoded strictly: the header (or a cached parse of exactly this
-        # segment), the payload, and the signature before any key is looked up.
-        header = self._header(segments[0])
-        kid = header.get("kid")
-        claims: dict[str, Any] = {}
         try:
+            # Every segment is decoded strictly: the header (or a cached parse of exactly
+            # this segment), the payload, and the signature before any key is looked up.
+            header = self._header(segments[0])
             claims = _json_object(segments[1], "payload")
-            return self._verify_jws(token, segments, header, claims, tenant, deadline=deadline)
+            return self._verify_jws(token, segments, header, claims, tenant, budget=budget)
         except AuthorizerError as exc:
-            if exc.kid is None:
-                exc.kid = kid
-            iss = claims.get("iss")
-            if exc.issuer is None and isinstance(iss, str):
-                exc.issuer = iss[:256]
+            _name_the_token(exc, segments)
             raise
 
     def _verify_jws(
@@ -205,7 +228,7 @@ class TokenVerifier:
         claims: Mapping[str, Any],
         tenant: TenantConfig,
         *,
-        deadline: float | None,
+        budget: float | None,
     ) -> VerifiedToken:
         iss = claims.get("iss")
         issuer = tenant.issuer_for(iss) if isinstance(iss, str) else None
@@ -245,7 +268,7 @@ class TokenVerifier:
             jwks_uri, generation, stale = None, 0, False
         else:
             resolved = self._jwks.get_key(
-                issuer, kid, alg, tenant_id=tenant.tenant_id, deadline=deadline
+                issuer, kid, alg, tenant_id=tenant.tenant_id, budget=budget
             )
             key = resolved.key
             jwks_uri, generation = resolved.jwks_uri, resolved.generation

@@ -200,7 +200,7 @@ def issuers() -> Iterator[list[DevIssuer]]:
 
 
 def test_onboard_serve_offboard_and_destroy(
-    endpoint: str, issuers: list[DevIssuer], tmp_path: Path
+    endpoint: str, issuers: list[DevIssuer], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """One YAML file + apply onboards a tenant; removing it offboards; destroy leaves nothing."""
     terraform_binary()
@@ -292,9 +292,12 @@ def test_onboard_serve_offboard_and_destroy(
     other_alias = next(a for a in ("shard-000", "shard-001") if a != aliases[alpha.account])
     function_arn = outputs["tenants"]["alpha"][alpha.account]["function_arn"].rsplit(":", 1)[0]
     forged_through = f"{function_arn}:{other_alias}"
+    capsys.readouterr()
     assert decide(alpha.event(alpha.token()), forged_through) == "500", (
         "a call through another alias never decides for alpha's account"
     )
+    line = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert (line["reason"], line["tenant_id"]) == ("alias_mismatch", "alpha")
 
     # -- onboard gamma with one more file: no redeployment of the function
     (tenants_dir / "gamma.yaml").write_text(gamma.yaml(), encoding="utf-8")

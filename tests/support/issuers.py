@@ -20,6 +20,8 @@ mode                  what a GET of an affected path gets
 ``gzip_bomb``         200, gzip: a few KB that expand to ``huge_bytes`` of JSON
 ``brotli``            200 with ``Content-Encoding: br`` (never offered)
 ``trickle_headers``   the status line and headers one byte every ``trickle_interval``
+``gzip_lie``          200 with ``Content-Encoding: gzip`` on a plain JSON body
+``gzip_trailer``      200, gzip, with bytes that are no gzip after the member
 ====================  ==========================================================
 
 POSTs (token, rotate) are never faulted; ``fault_paths`` narrows the faulted GETs.
@@ -51,6 +53,8 @@ Mode = Literal[
     "gzip_bomb",
     "brotli",
     "trickle_headers",
+    "gzip_lie",
+    "gzip_trailer",
 ]
 FAILURE_MODES: tuple[Mode, ...] = ("down", "refuse", "slow", "garbage", "not_jwks", "huge")
 
@@ -101,6 +105,11 @@ class FaultyHandler(IssuerRequestHandler):
         elif mode == "gzip_bomb":
             bomb = gzip.compress(b'{"keys":[],"filler":"' + b"x" * issuer.huge_bytes + b'"}')
             self._send_raw(bomb, "application/json", encoding="gzip")
+        elif mode == "gzip_lie":
+            self._send_raw(json.dumps({"keys": []}).encode(), "application/json", encoding="gzip")
+        elif mode == "gzip_trailer":
+            body = gzip.compress(json.dumps({"keys": []}).encode()) + b"not gzip at all"
+            self._send_raw(body, "application/json", encoding="gzip")
         elif mode == "brotli":
             self._send_raw(b"\x0b\x02\x80{}\x03", "application/json", encoding="br")
         elif mode == "trickle_headers":

@@ -144,9 +144,9 @@ variable "runtime_settings" {
     condition = (
       var.runtime_settings.fetch_timeout_seconds >= 0.1
       && var.runtime_settings.fetch_timeout_seconds <= var.runtime_settings.network_budget_seconds
-      && var.runtime_settings.network_budget_seconds <= var.timeout_seconds / 2
+      && var.runtime_settings.network_budget_seconds + 4 <= var.timeout_seconds
     )
-    error_message = "runtime_settings: fetch_timeout_seconds must be at least 0.1 and at most network_budget_seconds, and network_budget_seconds at most half of timeout_seconds (the rest is for SSM and the decision itself)."
+    error_message = "runtime_settings: fetch_timeout_seconds must be at least 0.1 and at most network_budget_seconds, and network_budget_seconds at most timeout_seconds - 4 (4 s is an SSM read's worst case: two attempts of 1 s connect + 1 s read)."
   }
 
   validation {

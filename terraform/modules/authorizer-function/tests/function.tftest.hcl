@@ -242,7 +242,7 @@ run "stale_windows_extend_ttls" {
 run "network_budget_fits_the_timeout" {
   command = plan
   variables {
-    timeout_seconds  = 4
+    timeout_seconds  = 6
     runtime_settings = { network_budget_seconds = 3 }
   }
   expect_failures = [var.runtime_settings]
