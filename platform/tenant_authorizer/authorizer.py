@@ -147,16 +147,12 @@ class Authorizer:
         # A REST TOKEN event is its authorizationToken and methodArn and nothing else:
         # a repeated one is answered by those two strings, before any parsing.
         answer_key: AnswerKey | None = None
-        seen: str | None = None  # the token the pre-parse key hashed, if the event is TOKEN
         if type(event) is dict and event.get("type") == "TOKEN" and self.memo.keeps_answers:
             raw, arn = event.get("authorizationToken"), event.get("methodArn")
-            if type(raw) is str and type(arn) is str and raw.isascii():
-                # Hash what is most likely the token (after "Bearer "), so that the digest
-                # is computed once per event and serves the log line and the memo too; the
-                # key says which spelling it was, since a tenant's scheme may refuse one.
-                bearer = raw[:7].lower() == "bearer "
-                seen = raw[7:] if bearer else raw
-                answer_key = (token_digest(seen), arn, "bearer" if bearer else "bare")
+            if type(raw) is str and type(arn) is str:
+                # The value exactly as sent, scheme included: a tenant's scheme rule may
+                # refuse one spelling of a token it allows in another.
+                answer_key = (raw, arn, None)
                 answered = self._answered(answer_key, EventKind.REST_TOKEN, qualifier)
                 if answered is not None:
                     return answered.evaluation, answered.body
@@ -170,14 +166,14 @@ class Authorizer:
         record.tenant_id = tenant.tenant_id
         record.stale_config = resolution.stale
         token = request.credential(tenant.token)
-        digest = answer_key[0] if answer_key is not None and token == seen else token_digest(token)
+        digest = token_digest(token)
         record.token_hash = digest[:12]
         simple = resolution.binding.response == "simple" and request.kind is EventKind.HTTP_V2
         # A simple response is cached by API Gateway per route key: under the catch-all
         # $default it is replayed for every path, so it is decided for all of them.
         resource = DEFAULT_ROUTE if simple and request.route_key == DEFAULT_ROUTE else None
         if answer_key is None and self.memo.keeps_answers:
-            answer_key = (digest, caller.arn, resource)
+            answer_key = (token, caller.arn, resource)
             answered = self._answered(answer_key, request.kind, qualifier, resolution)
             if answered is not None:
                 return answered.evaluation, answered.body
@@ -210,6 +206,7 @@ class Authorizer:
                     caller,
                     evaluation._replace(cache_hit=True),
                     self.telemetry.body(record),
+                    answer_key[0],
                 ),
             )
             record.cache = "miss"

@@ -10,10 +10,11 @@ A token seen again on a warm instance skips verification, and the same token on 
   a JWKS that is still fresh (a removed key invalidates it within the JWKS max-age), and
 * the token has not expired (``exp``, or ``max_token_age_seconds``, plus the skew).
 
-Entries keep only what a repeat needs (never the token, never its claims), are keyed by
-the token's SHA-256, and live in tables bounded in bytes (:mod:`.bounded`): 10,000
-distinct maximum-size tokens grow a warm instance by a few MB (``make bench``), not the
-half gigabyte the whole tokens and claims would hold.
+Entries keep only what a repeat needs, never a token's claims: a verified token is keyed
+by its SHA-256, an answer by the token as sent (an exact match, no hash on a repeat).
+The tables are bounded in bytes (:mod:`.bounded`): 10,000 distinct maximum-size tokens
+grow a warm instance by tens of MB (``make bench``), not the half gigabyte their claims
+would hold.
 """
 
 from __future__ import annotations
@@ -31,9 +32,10 @@ if TYPE_CHECKING:
     from .policy import ContextValue
     from .registry import TenantRuntime
 
-# (token SHA-256, ARN, variant): the variant is what else the answer depended on, the
-# spelling of a REST TOKEN event's value ("bearer", "bare") or the resource decided
-# ("$default"), never joined into one string a client's path could imitate.
+# (the token as sent, ARN, resource decided when not the ARN's: "$default"). The token
+# text itself is the key: a repeat is recognised by an exact match, with no hash to
+# compute, and its bytes count against the table's budget. Never joined into one string
+# a client's path could imitate.
 AnswerKey = tuple[str, str, str | None]
 
 VERIFIED_BYTES: Final = 24 * 1024 * 1024
@@ -99,17 +101,29 @@ class Answer:
 
     __slots__ = ("body", "caller", "evaluation", "kind", "size", "verified")
 
-    def __init__(
-        self, verified: Verified, kind: EventKind, caller: Caller, evaluation: Any, body: str
+    def __init__(  # noqa: PLR0917  (a record's fields, positional: one call per new token)
+        self,
+        verified: Verified,
+        kind: EventKind,
+        caller: Caller,
+        evaluation: Any,
+        body: str,
+        token: str,
     ) -> None:
         self.verified = verified
         self.kind = kind
         self.caller = caller
         self.evaluation = evaluation  # the Evaluation to return (cache_hit=True)
         self.body = body  # the decision line's body, as a cache hit (Telemetry.body)
-        # The caller (ARN and path) stays alive with the answer, even once the parsed-ARN
-        # cache has let it go.
-        self.size = _ANSWER_OVERHEAD + len(body) + getsizeof(caller.arn) + getsizeof(caller.path)
+        # The key holds the token; the caller (ARN and path) stays alive with the answer,
+        # even once the parsed-ARN cache has let it go.
+        self.size = (
+            _ANSWER_OVERHEAD
+            + len(body)
+            + getsizeof(token)
+            + getsizeof(caller.arn)
+            + getsizeof(caller.path)
+        )
 
 
 class TokenMemo:
