@@ -44,14 +44,14 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from support.events import event  # noqa: E402
 from support.harness import issuer_entry, tenant_doc  # noqa: E402
-from tenant_authorizer.authorizer import Authorizer  # noqa: E402
-from tenant_authorizer.devissuer import DevIssuer  # noqa: E402
-from tenant_authorizer.http import HttpFetcher  # noqa: E402
-from tenant_authorizer.jwks import JwksCache  # noqa: E402
-from tenant_authorizer.layout import render_account_documents  # noqa: E402
-from tenant_authorizer.memo import TokenMemo  # noqa: E402
-from tenant_authorizer.registry import StaticSource, TenantRegistry  # noqa: E402
-from tenant_authorizer.telemetry import Telemetry  # noqa: E402
+from tenant_authorizer.dev.devissuer import DevIssuer  # noqa: E402
+from tenant_authorizer.runtime.authorizer import Authorizer  # noqa: E402
+from tenant_authorizer.runtime.http import HttpFetcher  # noqa: E402
+from tenant_authorizer.runtime.jwks import JwksCache  # noqa: E402
+from tenant_authorizer.runtime.memo import TokenMemo  # noqa: E402
+from tenant_authorizer.runtime.registry import StaticSource, TenantRegistry  # noqa: E402
+from tenant_authorizer.runtime.telemetry import Telemetry  # noqa: E402
+from tenant_authorizer.tools.layout import render_account_documents  # noqa: E402
 
 ACCOUNT = "123456789012"
 
@@ -312,8 +312,8 @@ _FETCH_CODE = {
         "import urllib3, json",
         "json.loads(urllib3.PoolManager().request('GET', URL, timeout=2).data)",
     ),
-    "http.client (tenant_authorizer.http)": (
-        "from tenant_authorizer.http import HttpFetcher",
+    "http.client (tenant_authorizer.runtime.http)": (
+        "from tenant_authorizer.runtime.http import HttpFetcher",
         "HttpFetcher(timeout=2).get_json(URL, local_development=True)",
     ),
 }
@@ -339,7 +339,7 @@ def fetch_clients(rows: list[tuple[str, str, str, str]]) -> None:
                 )
                 imported, fetched = map(float, _python(code).split())
                 samples[name].append((imported, fetched))
-    ours = "http.client (tenant_authorizer.http)"
+    ours = "http.client (tenant_authorizer.runtime.http)"
     base = statistics.median(i + f for i, f in samples[ours])
     for name in names:
         imported = statistics.median(i for i, _ in samples[name])
@@ -359,7 +359,7 @@ import gc, json, os, sys, time
 sys.path[:0] = [{platform!r}, {tests!r}]
 from support.events import event
 from support.harness import Harness, issuer_entry, tenant_doc
-from tenant_authorizer.devissuer import DevIssuer
+from tenant_authorizer.dev.devissuer import DevIssuer
 
 def rss() -> int:
     with open("/proc/self/statm") as f:

@@ -17,10 +17,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from support.events import EVENT_KINDS, event
 from support.harness import Harness, issuer_entry, tenant_doc
-from tenant_authorizer.devissuer import DevIssuer
-from tenant_authorizer.errors import Reason
+from tenant_authorizer.dev.devissuer import DevIssuer
 from tenant_authorizer.handler import qualifier_of
-from tenant_authorizer.layout import alias_for
+from tenant_authorizer.runtime.errors import Reason
+from tenant_authorizer.tools.layout import alias_for
 
 ACCOUNTS = {"alpha": "111111111111", "beta": "222222222222", "gamma": "333333333333"}
 APIS = {"alpha": "alpha00001", "beta": "beta000002", "gamma": "gamma00003"}
@@ -587,7 +587,7 @@ def test_repeated_token_is_not_answered_from_cache_on_stale_config(
     harness: Harness, issuers: dict[str, DevIssuer]
 ) -> None:
     """While SSM is down and the config is served stale, each decision says so."""
-    from tenant_authorizer.registry import SourceUnavailable
+    from tenant_authorizer.runtime.registry import SourceUnavailable
 
     class Down:
         def load_account(self, account_id: str) -> str | None:
@@ -628,8 +628,8 @@ def test_repeated_token_after_offboarding_is_refused_and_logged_in_full(
 
 def test_repeated_answers_are_bounded(issuers: dict[str, DevIssuer]) -> None:
     """Clients choosing many paths cannot grow the answer table past its bound in bytes."""
-    from tenant_authorizer.authorizer import Authorizer
-    from tenant_authorizer.memo import TokenMemo
+    from tenant_authorizer.runtime.authorizer import Authorizer
+    from tenant_authorizer.runtime.memo import TokenMemo
 
     base = Harness(_docs(issuers))
     budget = 12_000

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from support.issuers import FakeClock
-from tenant_authorizer.breaker import CircuitBreaker
+from tenant_authorizer.runtime.breaker import CircuitBreaker
 
 URI = "https://idp.example.test/jwks.json"
 

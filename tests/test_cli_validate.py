@@ -86,7 +86,7 @@ def test_package_failure_is_one_sentence(
     runner: CliRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A packaging failure is reported as an error message with exit code 1."""
-    from tenant_authorizer import packaging
+    from tenant_authorizer.tools import packaging
 
     def fail(*_args: object, **_kwargs: object) -> None:
         raise packaging.PackagingError("pip could not install the runtime dependencies")

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from tenant_authorizer.config import TokenSource, parse_tenant
-from tenant_authorizer.errors import ConfigError
+from tenant_authorizer.runtime.config import TokenSource, parse_tenant
+from tenant_authorizer.runtime.errors import ConfigError
 
 GOOD: dict[str, Any] = {
     "tenant_id": "acme",

@@ -11,11 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tenant_authorizer.config import parse_tenant
-from tenant_authorizer.decision import compile_rules, decide, grant_for
-from tenant_authorizer.errors import Reason
-from tenant_authorizer.events import parse_arn
-from tenant_authorizer.policy import iam_policy
+from tenant_authorizer.runtime.config import parse_tenant
+from tenant_authorizer.runtime.decision import compile_rules, decide, grant_for
+from tenant_authorizer.runtime.errors import Reason
+from tenant_authorizer.runtime.events import parse_arn
+from tenant_authorizer.runtime.policy import iam_policy
 
 PREFIX = "arn:aws:execute-api:us-east-1:111122223333:a1b2c3d4e5/prod/"
 
@@ -269,7 +269,7 @@ def test_catch_all_rule_covers_the_default_route_key() -> None:
 @pytest.mark.parametrize("method", ["TRACE", "CONNECT", "FOO", "$disconnect"])
 def test_methods_api_gateway_never_sends_are_refused(method: str) -> None:
     """Only real HTTP methods and the $connect/$default route keys are accepted in an ARN."""
-    from tenant_authorizer.errors import EventInvalid
+    from tenant_authorizer.runtime.errors import EventInvalid
 
     with pytest.raises(EventInvalid):
         parse_arn(f"arn:aws:execute-api:us-east-1:111122223333:a1b2c3d4e5/p/{method}")

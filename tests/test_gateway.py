@@ -16,11 +16,9 @@ import requests
 
 from support.events import EVENTS
 from support.issuers import FakeClock
-from tenant_authorizer.authorizer import Authorizer
-from tenant_authorizer.devissuer import DevIssuer
-from tenant_authorizer.events import EventKind, parse_event
-from tenant_authorizer.filesource import TenantFiles
-from tenant_authorizer.gateway import (
+from tenant_authorizer.dev.devissuer import DevIssuer
+from tenant_authorizer.dev.filesource import TenantFiles
+from tenant_authorizer.dev.gateway import (
     AccessRecord,
     ApiKind,
     ApiSpec,
@@ -32,8 +30,10 @@ from tenant_authorizer.gateway import (
     Upstream,
     build_event,
 )
-from tenant_authorizer.settings import Settings
-from tenant_authorizer.telemetry import Telemetry
+from tenant_authorizer.runtime.authorizer import Authorizer
+from tenant_authorizer.runtime.events import EventKind, parse_event
+from tenant_authorizer.runtime.settings import Settings
+from tenant_authorizer.runtime.telemetry import Telemetry
 
 ACCOUNT = "123456789012"
 AUDIENCE = "https://api.example.test"

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 from support.aws import aws_env, moto_server, ssm_client
 from tenant_authorizer.cli import main
-from tenant_authorizer.cli_local import (
+from tenant_authorizer.dev.cli_local import (
     DEFAULT_TENANT,
     LocalOptions,
     LocalStack,
@@ -27,10 +27,10 @@ from tenant_authorizer.cli_local import (
     local,
     start_local,
 )
-from tenant_authorizer.devissuer import DevIssuer
-from tenant_authorizer.filesource import TenantFiles
-from tenant_authorizer.layout import render_account_documents
-from tenant_authorizer.settings import Settings
+from tenant_authorizer.dev.devissuer import DevIssuer
+from tenant_authorizer.dev.filesource import TenantFiles
+from tenant_authorizer.runtime.settings import Settings
+from tenant_authorizer.tools.layout import render_account_documents
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI = Path(sys.executable).parent / "tenant-authz"

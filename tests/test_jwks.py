@@ -17,13 +17,13 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
 from support.issuers import FAILURE_MODES, FakeClock, FaultyIssuer, Mode, issuer_config, wait_until
-from tenant_authorizer.breaker import CircuitBreaker
-from tenant_authorizer.config import DiscoveryMode, IssuerConfig
-from tenant_authorizer.devissuer import PrivateKey
-from tenant_authorizer.errors import AuthorizerError, PlatformFault, Reason
-from tenant_authorizer.http import FetchResult, HttpFetcher
-from tenant_authorizer.jwks import JwksCache, ResolvedKey, metadata_url
-from tenant_authorizer.settings import Settings
+from tenant_authorizer.dev.devissuer import PrivateKey
+from tenant_authorizer.runtime.breaker import CircuitBreaker
+from tenant_authorizer.runtime.config import DiscoveryMode, IssuerConfig
+from tenant_authorizer.runtime.errors import AuthorizerError, PlatformFault, Reason
+from tenant_authorizer.runtime.http import FetchResult, HttpFetcher
+from tenant_authorizer.runtime.jwks import JwksCache, ResolvedKey, metadata_url
+from tenant_authorizer.runtime.settings import Settings
 
 STUB_ISSUER = "https://idp.example.test"
 STUB_JWKS = "https://idp.example.test/jwks.json"

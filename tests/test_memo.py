@@ -9,9 +9,9 @@ from typing import Any
 
 from support.events import event
 from support.harness import Harness, issuer_entry, tenant_doc
-from tenant_authorizer.bounded import ENTRY_OVERHEAD, BoundedTable
-from tenant_authorizer.devissuer import DevIssuer
-from tenant_authorizer.memo import TokenMemo
+from tenant_authorizer.dev.devissuer import DevIssuer
+from tenant_authorizer.runtime.bounded import ENTRY_OVERHEAD, BoundedTable
+from tenant_authorizer.runtime.memo import TokenMemo
 
 ACCOUNT = "123456789012"
 

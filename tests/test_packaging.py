@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tenant_authorizer import packaging
-from tenant_authorizer.packaging import BuildResult, build
+from tenant_authorizer.tools import packaging
+from tenant_authorizer.tools.packaging import BuildResult, build
 
 REPO = Path(__file__).resolve().parents[1]
 CACHE = REPO / "build" / ".pip-cache"
@@ -86,10 +86,27 @@ def test_bytecode_for_the_target_python_is_shipped(archive: zipfile.ZipFile) -> 
         assert f"/var/task/{module}".encode() in data
 
 
-@pytest.mark.parametrize("module", sorted(packaging.EXCLUDED_MODULES))
-def test_tools_modules_are_not_shipped(archive: zipfile.ZipFile, module: str) -> None:
-    """The command-line tools stay out of the Lambda zip."""
-    assert f"tenant_authorizer/{module}.py" not in archive.namelist()
+NOT_SHIPPED = ("tenant_authorizer/cli.py", "tenant_authorizer/tools/", "tenant_authorizer/dev/")
+
+
+@pytest.mark.parametrize("prefix", NOT_SHIPPED)
+def test_tools_modules_are_not_shipped(archive: zipfile.ZipFile, prefix: str) -> None:
+    """The command-line tools (and the local stack) stay out of the Lambda zip."""
+    assert not [n for n in archive.namelist() if n.startswith(prefix)]
+
+
+def test_the_zip_carries_the_runtime_by_folder(archive: zipfile.ZipFile) -> None:
+    """The package in the zip is handler.py, __init__.py, py.typed and runtime/: no more."""
+    shipped = {
+        n.removeprefix("tenant_authorizer/")
+        for n in archive.namelist()
+        if n.startswith("tenant_authorizer/") and "__pycache__" not in n and not n.endswith("/")
+    }
+    runtime = packaging.PACKAGE_DIR / "runtime"
+    expected = {"handler.py", "__init__.py", "py.typed"} | {
+        f"runtime/{p.relative_to(runtime)}" for p in runtime.rglob("*.py")
+    }
+    assert shipped == expected
 
 
 def test_handler_and_its_dependencies_are_shipped(archive: zipfile.ZipFile) -> None:
@@ -155,8 +172,8 @@ def test_handler_imports_resolve_from_the_zip(archive: zipfile.ZipFile, tmp_path
     provided = {"boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six"}
     provided |= {"_cffi_backend", "_openssl", "_rust"}
     assert top_level - shipped - provided == set()
-    excluded = {f"tenant_authorizer.{m}" for m in packaging.EXCLUDED_MODULES}
-    assert excluded.isdisjoint(report["loaded"])
+    outside = ("tenant_authorizer.tools", "tenant_authorizer.dev", "tenant_authorizer.cli")
+    assert not [m for m in report["loaded"] if m.startswith(outside)]
 
 
 def test_handler_import_leaves_out_what_the_warm_path_does_not_need() -> None:
@@ -165,7 +182,7 @@ def test_handler_import_leaves_out_what_the_warm_path_does_not_need() -> None:
     They are imported when first needed (an account document to parse, a JWKS or SSM
     request): at import they would cost every cold start, warm instances never use them.
     """
-    lazy = ["tenant_authorizer.config", "requests", "urllib3", "boto3", "botocore"]
+    lazy = ["tenant_authorizer.runtime.config", "requests", "urllib3", "boto3", "botocore"]
     script = (
         "import json, sys\n"
         "import tenant_authorizer.handler\n"
@@ -184,8 +201,10 @@ def test_handler_import_leaves_out_what_the_warm_path_does_not_need() -> None:
 
 
 def test_every_tools_module_is_excluded() -> None:
-    """A package module importing click, yaml or jsonschema must be on the exclusion list."""
-    for path in sorted(packaging.PACKAGE_DIR.glob("*.py")):
+    """No module the zip carries imports click, yaml or jsonschema (tools-only deps)."""
+    for path in packaging.shipped_modules():
+        if path.suffix != ".py":
+            continue
         tree = ast.parse(path.read_text(encoding="utf-8"))
         imported = {
             (node.module or "").split(".")[0] if isinstance(node, ast.ImportFrom) else alias.name
@@ -193,8 +212,7 @@ def test_every_tools_module_is_excluded() -> None:
             if isinstance(node, ast.Import | ast.ImportFrom)
             for alias in node.names
         }
-        if imported & TOOLS_ONLY_IMPORTS:
-            assert path.stem in packaging.EXCLUDED_MODULES, path.name
+        assert not imported & TOOLS_ONLY_IMPORTS, path.name
 
 
 def test_runtime_requirements_leave_out_boto3() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tenant_authorizer.errors import Reason
+from tenant_authorizer.runtime.errors import Reason
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "reason-codes.md"
 

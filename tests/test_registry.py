@@ -13,11 +13,11 @@ from support.aws import aws_env, moto_server, ssm_client
 from support.events import EVENT_KINDS, event
 from support.harness import issuer_entry, tenant_doc
 from tenant_authorizer import handler as handler_module
-from tenant_authorizer.devissuer import DevIssuer
-from tenant_authorizer.errors import ConfigError, PlatformFault, Reason, TenantNotBound
-from tenant_authorizer.events import parse_arn
-from tenant_authorizer.layout import render_account_documents
-from tenant_authorizer.registry import SsmSource, TenantRegistry, parse_account_document
+from tenant_authorizer.dev.devissuer import DevIssuer
+from tenant_authorizer.runtime.errors import ConfigError, PlatformFault, Reason, TenantNotBound
+from tenant_authorizer.runtime.events import parse_arn
+from tenant_authorizer.runtime.registry import SsmSource, TenantRegistry, parse_account_document
+from tenant_authorizer.tools.layout import render_account_documents
 
 PREFIX = "/tenant-authorizer"
 ACCOUNT = "123456789012"
@@ -123,7 +123,7 @@ def test_bad_environment_fails_closed(monkeypatch: pytest.MonkeyPatch) -> None:
 )
 def test_network_budget_settings_are_checked(env: dict[str, str], named: str) -> None:
     """The decision budget and the per-fetch timeout are read and checked against each other."""
-    from tenant_authorizer.settings import Settings
+    from tenant_authorizer.runtime.settings import Settings
 
     with pytest.raises(ValueError, match=named):
         Settings.from_env(env)
@@ -249,7 +249,7 @@ def test_concurrent_lookups_with_evictions_stay_consistent() -> None:
     """Threads of the local gateway looking up many accounts never corrupt the bounded cache."""
     import threading
 
-    from tenant_authorizer.registry import StaticSource
+    from tenant_authorizer.runtime.registry import StaticSource
 
     accounts = [f"{100000000000 + i}" for i in range(40)]
     docs = [
@@ -278,7 +278,7 @@ def test_concurrent_lookups_with_evictions_stay_consistent() -> None:
 
 def test_changed_document_is_seen_after_the_ttl() -> None:
     """A republished account document takes effect once the TTL passes, not before."""
-    from tenant_authorizer.registry import StaticSource
+    from tenant_authorizer.runtime.registry import StaticSource
 
     def doc(tenant_id: str) -> dict[str, Any]:
         token = {"id": "k", "sha256": "0" * 64, "principal_id": "p"}

@@ -10,10 +10,10 @@ from typing import Any
 import jsonschema
 import pytest
 
-from tenant_authorizer.config import parse_tenant
-from tenant_authorizer.errors import ConfigError
-from tenant_authorizer.layout import as_terraform_value
-from tenant_authorizer.validation import SCHEMA_PATH, load_schema, read_yaml
+from tenant_authorizer.runtime.config import parse_tenant
+from tenant_authorizer.runtime.errors import ConfigError
+from tenant_authorizer.tools.layout import as_terraform_value
+from tenant_authorizer.tools.validation import SCHEMA_PATH, load_schema, read_yaml
 
 CONFIGS = Path(__file__).resolve().parents[1] / "tenant_configs"
 VALIDATOR = jsonschema.Draft202012Validator(load_schema())

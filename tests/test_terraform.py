@@ -2,7 +2,7 @@
 
 `terraform fmt`, `validate` and `terraform test` of every root, module and example run
 in `make tf-check`; this file checks what only Python can compare: that the HCL renderer
-(terraform/modules/tenant-registry) and tenant_authorizer.validation agree.
+(terraform/modules/tenant-registry) and tenant_authorizer.tools.validation agree.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tenant_authorizer.validation import validate
+from tenant_authorizer.tools.validation import validate
 
 REPO = Path(__file__).resolve().parents[1]
 CLI_CONFIG = """\

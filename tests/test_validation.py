@@ -10,14 +10,14 @@ from typing import Any
 
 import pytest
 
-from tenant_authorizer.layout import (
+from tenant_authorizer.tools.layout import (
     ADVANCED_TIER_MAX_BYTES,
     alias_for,
     render_account_documents,
     render_json,
     ssm_tier,
 )
-from tenant_authorizer.validation import (
+from tenant_authorizer.tools.validation import (
     Report,
     read_yaml,
     validate,

@@ -7,10 +7,10 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tenant_authorizer.config import parse_tenant
-from tenant_authorizer.decision import compile_rules, decide, grant_for
-from tenant_authorizer.events import parse_arn
-from tenant_authorizer.wildcards import match
+from tenant_authorizer.runtime.config import parse_tenant
+from tenant_authorizer.runtime.decision import compile_rules, decide, grant_for
+from tenant_authorizer.runtime.events import parse_arn
+from tenant_authorizer.runtime.wildcards import match
 
 _ALPHABET = "ab/*?"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from .cli_local import local
+from .dev.cli_local import local
 
 DEFAULT_CONFIGS = Path("tenant_configs")
 
@@ -46,7 +46,7 @@ def validate(
     paths: tuple[Path, ...], ssm_prefix: str, production: bool, check_secrets: bool
 ) -> None:
     """Check tenant files (files or directories; default tenant_configs/)."""
-    from .validation import validate as run_validation  # noqa: PLC0415 - tools deps load lazily
+    from .tools.validation import validate as run_validation  # noqa: PLC0415 - tools deps load lazily
 
     targets = list(paths) or [DEFAULT_CONFIGS]
     if not paths and not DEFAULT_CONFIGS.is_dir():
@@ -120,7 +120,7 @@ def package(
     constraint: Path | None,
 ) -> None:
     """Build the reproducible Lambda zip and print its size and SHA-256."""
-    from .packaging import PackagingError, build  # noqa: PLC0415 - only this command needs it
+    from .tools.packaging import PackagingError, build  # noqa: PLC0415 - only this command needs it
 
     try:
         result = build(
@@ -151,7 +151,7 @@ class SecretsUnreadable(Exception):
 
 
 def _ssm_secrets(prefix: str) -> Callable[[str], bytes | None]:
-    from .registry import SourceUnavailable, SsmSource  # noqa: PLC0415 - boto3 on demand
+    from .runtime.registry import SourceUnavailable, SsmSource  # noqa: PLC0415 - boto3 on demand
 
     source = SsmSource(prefix)
 

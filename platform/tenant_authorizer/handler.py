@@ -1,6 +1,6 @@
 """The Lambda entry point: ``tenant_authorizer.handler.handler``.
 
-Adapts an :class:`~tenant_authorizer.authorizer.Evaluation` to API Gateway's contract:
+Adapts an :class:`~tenant_authorizer.runtime.authorizer.Evaluation` to API Gateway's contract:
 Allow and Deny return the policy (or simple response); a rejected token raises
 ``Exception("Unauthorized")``, which API Gateway turns into 401; a platform fault raises
 :class:`AuthorizerFault`, which API Gateway turns into 500. The authorizer object is
@@ -12,8 +12,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from .authorizer import Authorizer
-from .settings import Settings
+from .runtime.authorizer import Authorizer
+from .runtime.settings import Settings
 
 
 class AuthorizerFault(Exception):

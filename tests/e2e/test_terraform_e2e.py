@@ -23,9 +23,9 @@ import pytest
 
 from support.aws import REGION, aws_env, moto_server
 from tenant_authorizer import handler as lambda_handler
-from tenant_authorizer.devissuer import DevIssuer
-from tenant_authorizer.packaging import build
-from tenant_authorizer.validation import validate
+from tenant_authorizer.dev.devissuer import DevIssuer
+from tenant_authorizer.tools.packaging import build
+from tenant_authorizer.tools.validation import validate
 
 pytestmark = pytest.mark.e2e
 

@@ -9,13 +9,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tenant_authorizer.authorizer import Authorizer, Evaluation
-from tenant_authorizer.devissuer import DevIssuer
-from tenant_authorizer.http import HttpFetcher
-from tenant_authorizer.jwks import JwksCache
-from tenant_authorizer.layout import render_account_documents
-from tenant_authorizer.registry import StaticSource, TenantRegistry
-from tenant_authorizer.telemetry import Telemetry
+from tenant_authorizer.dev.devissuer import DevIssuer
+from tenant_authorizer.runtime.authorizer import Authorizer, Evaluation
+from tenant_authorizer.runtime.http import HttpFetcher
+from tenant_authorizer.runtime.jwks import JwksCache
+from tenant_authorizer.runtime.registry import StaticSource, TenantRegistry
+from tenant_authorizer.runtime.telemetry import Telemetry
+from tenant_authorizer.tools.layout import render_account_documents
 
 
 def issuer_entry(issuer: DevIssuer, **overrides: Any) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """Issuers that misbehave on purpose, a fake clock, and IssuerConfig helpers for tests.
 
-:class:`FaultyIssuer` is a :class:`~tenant_authorizer.devissuer.DevIssuer` whose
+:class:`FaultyIssuer` is a :class:`~tenant_authorizer.dev.devissuer.DevIssuer` whose
 request handler injects faults, so the production issuer carries no test hooks:
 
 ====================  ==========================================================
@@ -35,8 +35,8 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar, Literal
 
-from tenant_authorizer.config import DiscoveryMode, IssuerConfig
-from tenant_authorizer.devissuer import DevIssuer, IssuerRequestHandler
+from tenant_authorizer.dev.devissuer import DevIssuer, IssuerRequestHandler
+from tenant_authorizer.runtime.config import DiscoveryMode, IssuerConfig
 
 Mode = Literal[
     "ok",

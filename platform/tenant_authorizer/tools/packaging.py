@@ -3,7 +3,8 @@
 The zip holds the runtime dependencies of ``[project].dependencies`` installed as
 manylinux wheels for the target architecture and Python version (boto3/botocore
 excluded: the Lambda runtime provides them, docs/decisions/0010), plus the
-``tenant_authorizer`` modules the handler needs (the tools modules are left out).
+``tenant_authorizer`` files the function runs: ``handler.py``, the package's
+``__init__.py`` and ``py.typed``, and the ``runtime/`` folder (an allow-list).
 
 Same inputs, same bytes: entries are sorted, every timestamp is 1980-01-01, permissions
 are fixed (0644 files, 0755 directories), and the files that vary between installs
@@ -37,31 +38,18 @@ from typing import Final
 ARCHITECTURES: Final = {"arm64": "aarch64", "x86_64": "x86_64"}
 PYTHON_VERSIONS: Final = ("3.12", "3.13")
 PROVIDED_BY_RUNTIME: Final = frozenset({"boto3", "botocore"})
-# Modules of the package that the handler never imports: command-line tools and their
-# helpers. tests/test_packaging.py fails if a module importing a tools-only dependency
-# (click, yaml, jsonschema) is missing from this list.
-EXCLUDED_MODULES: Final = frozenset(
-    {
-        "cli",
-        "cli_local",
-        "devissuer",
-        "filesource",
-        "gateway",
-        "iam",
-        "layout",
-        "packaging",
-        "servers",
-        "validation",
-    }
-)
+# What of the package the zip carries, by name: the handler and the runtime folder (an
+# allow-list: a new tools or dev module can never slip into the function).
+SHIPPED_FILES: Final = ("__init__.py", "py.typed", "handler.py")
+SHIPPED_FOLDERS: Final = ("runtime",)
 PACKAGE: Final = "tenant_authorizer"
 FIXED_DATE: Final = (1980, 1, 1, 0, 0, 0)
 _DROPPED_DIST_FILES: Final = frozenset({"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"})
 _ELF_MACHINES: Final = {62: "x86_64", 183: "aarch64"}
 _REQ_NAME_RE: Final = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
-PROJECT_ROOT: Final = Path(__file__).resolve().parents[2]
-PACKAGE_DIR: Final = Path(__file__).resolve().parent
+PROJECT_ROOT: Final = Path(__file__).resolve().parents[3]
+PACKAGE_DIR: Final = Path(__file__).resolve().parents[1]
 
 
 class PackagingError(Exception):
@@ -102,16 +90,12 @@ def runtime_requirements(pyproject: Path = PROJECT_ROOT / "pyproject.toml") -> l
 
 
 def shipped_modules(package_dir: Path = PACKAGE_DIR) -> list[Path]:
-    """The package files the zip carries: ``py.typed`` and every non-excluded ``.py``."""
-    files = [package_dir / "py.typed"] if (package_dir / "py.typed").exists() else []
-    for path in sorted(package_dir.rglob("*.py")):
-        relative = path.relative_to(package_dir)
-        if "__pycache__" in relative.parts:
-            continue
-        top = relative.parts[0].removesuffix(".py")
-        if top in EXCLUDED_MODULES:
-            continue
-        files.append(path)
+    """The package files the zip carries: ``SHIPPED_FILES`` and ``SHIPPED_FOLDERS``."""
+    files = [package_dir / name for name in SHIPPED_FILES if (package_dir / name).exists()]
+    for folder in SHIPPED_FOLDERS:
+        for path in sorted((package_dir / folder).rglob("*.py")):
+            if "__pycache__" not in path.relative_to(package_dir).parts:
+                files.append(path)
     return sorted(files)
 
 

@@ -4,7 +4,7 @@
 with exactly the validation of ``tenant-authz validate`` (:func:`validation.validate`),
 and serves the per-account documents that validation rendered (with
 :func:`layout.render_account_documents`, byte for byte what Terraform writes) from a
-:class:`~tenant_authorizer.registry.StaticSource`: the runtime then reads what it would
+:class:`~tenant_authorizer.runtime.registry.StaticSource`: the runtime then reads what it would
 read from SSM after ``terraform apply``. It notices edits to the directory, so
 that the gateway can reload. :func:`ssm_tenants` reads the account documents back from
 SSM (``--ssm``) into the same view, which also probes that SSM answers at start.
@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import Binding, TenantConfig
-from .errors import ConfigError
-from .registry import StaticSource, parse_account_document
+from ..runtime.config import Binding, TenantConfig
+from ..runtime.errors import ConfigError
+from ..runtime.registry import StaticSource, parse_account_document
 
 _Signature = tuple[tuple[str, int, int], ...]
 
@@ -83,7 +83,7 @@ class TenantFiles:
 
     def load(self) -> TenantSet:
         """Validate every file and render the account documents; :class:`TenantsInvalid` if not."""
-        from .validation import validate  # noqa: PLC0415  (PyYAML/jsonschema: tools deps)
+        from ..tools.validation import validate  # noqa: PLC0415  (PyYAML/jsonschema: tools deps)
 
         self._signature = self._current_signature()
         report = validate([self.directory], ssm_prefix=self.ssm_prefix)

@@ -11,7 +11,7 @@ has a Lambda authorizer, in this order:
    payload 1.0 or 2.0) with the request's method ARN and calls
    :meth:`Authorizer.evaluate` in-process; 401 and 500 answers are not cached;
 4. enforces the answer: the IAM policy is evaluated against *this* request's method
-   ARN (:mod:`tenant_authorizer.iam`) -- also when it came from the cache, which is what
+   ARN (:mod:`tenant_authorizer.dev.iam`) -- also when it came from the cache, which is what
    makes a policy's cache-safety visible -- or, for HTTP API simple responses,
    ``isAuthorized``; a malformed answer is a 500;
 5. passes an allowed request to the upstream: the built-in echo or an HTTP URL.
@@ -42,7 +42,7 @@ from . import iam
 from .servers import serve_in_background, stop_background
 
 if TYPE_CHECKING:
-    from .authorizer import Authorizer, Evaluation
+    from ..runtime.authorizer import Authorizer, Evaluation
 
 ApiKind = Literal["rest-token", "rest-request", "http-v1", "http-v2"]
 API_KINDS: Final[tuple[ApiKind, ...]] = ("rest-token", "rest-request", "http-v1", "http-v2")

@@ -10,7 +10,7 @@ that what is validated here is byte for byte what the runtime reads from SSM:
 * strings are escaped as ``jsonencode`` escapes them (``<``, ``>``, ``&``, U+2028/9).
 
 Then every file is checked against ``tenant_configs/schema.json`` and parsed by
-:func:`tenant_authorizer.config.parse_tenant`, and the files are checked together:
+:func:`tenant_authorizer.runtime.config.parse_tenant`, and the files are checked together:
 duplicate tenant ids, one API bound by two tenants, two account-wide bindings of one
 account, overlapping bindings, the size of each account's SSM document, secrets outside
 ``{prefix}/secrets/``. Every problem reads ``file: field: reason``; all are collected.
@@ -30,8 +30,8 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from .config import HMAC_ALGORITHMS, TenantConfig, describe_mismatch, parse_tenant
-from .errors import ConfigError
+from ..runtime.config import HMAC_ALGORITHMS, TenantConfig, describe_mismatch, parse_tenant
+from ..runtime.errors import ConfigError
 from .layout import (
     ADVANCED_TIER_MAX_BYTES,
     as_terraform_value,
@@ -39,7 +39,7 @@ from .layout import (
     render_account_documents,
 )
 
-SCHEMA_PATH: Final = Path(__file__).resolve().parents[2] / "tenant_configs" / "schema.json"
+SCHEMA_PATH: Final = Path(__file__).resolve().parents[3] / "tenant_configs" / "schema.json"
 DEFAULT_SSM_PREFIX: Final = "/tenant-authorizer"
 
 # Plain scalars Terraform's YAML reader (go-cty-yaml) turns into booleans; YAML 1.1 tools
@@ -680,9 +680,9 @@ def secret_problems(files: Sequence[TenantFile], read: SecretReader) -> Iterator
     """Each HS* issuer's secret, read where it lives, checked as the runtime checks it.
 
     ``read`` returns the secret of a parameter name, or None when there is none; it may
-    raise :class:`~tenant_authorizer.registry.SourceUnavailable`.
+    raise :class:`~tenant_authorizer.runtime.registry.SourceUnavailable`.
     """
-    from .verification import hmac_secret_problem  # noqa: PLC0415 - pulls the runtime in
+    from ..runtime.verification import hmac_secret_problem  # noqa: PLC0415 - pulls the runtime in
 
     for tenant in files:
         if tenant.config is None:
@@ -745,7 +745,7 @@ def validate(
 
 def _runtime_problems(documents: Mapping[str, str]) -> Iterator[Problem]:
     # Last line of defence: the runtime's own reader must accept every rendered document.
-    from .registry import parse_account_document  # noqa: PLC0415 - pulls the runtime in
+    from ..runtime.registry import parse_account_document  # noqa: PLC0415 - pulls the runtime in
 
     for account, document in documents.items():
         source = f"{{prefix}}/accounts/{account}"

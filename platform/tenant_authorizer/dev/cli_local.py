@@ -1,7 +1,7 @@
 """``tenant-authz local``: the product on one laptop (``make run``), and its helpers.
 
 ``tenant-authz local`` starts the development issuer (:class:`DevIssuer`) and the local
-API Gateway (:mod:`tenant_authorizer.gateway`) emulating the chosen tenant's API, with
+API Gateway (:mod:`tenant_authorizer.dev.gateway`) emulating the chosen tenant's API, with
 the real authorizer in-process over ``tenant_configs/`` (or SSM with ``--ssm``), prints
 a banner with two ``curl`` lines that behave as it says, then one access line per
 request until Ctrl-C. ``local token`` prints a token from the running development
@@ -28,12 +28,12 @@ from urllib.parse import quote, quote_plus, urlsplit
 import click
 
 if TYPE_CHECKING:
-    from .config import IssuerConfig, RouteRule
+    from ..runtime.config import IssuerConfig, RouteRule
+    from ..runtime.settings import Settings
+    from ..runtime.telemetry import Telemetry
     from .devissuer import DevIssuer
     from .filesource import LocalTenant, TenantFiles
     from .gateway import AccessRecord, ApiKind, ApiSpec, Gateway, GatewayServer, Upstream
-    from .settings import Settings
-    from .telemetry import Telemetry
 
 DEFAULT_TENANTS_DIR: Final = Path("tenant_configs")
 DEFAULT_TENANT: Final = "local-dev"
@@ -167,7 +167,7 @@ class LocalStack:
 
 def local_settings(env: dict[str, str] | None = None) -> Settings:
     """Runtime settings from the environment, with the local kid cooldown unless set."""
-    from .settings import Settings  # noqa: PLC0415  (runtime import, see module docstring)
+    from ..runtime.settings import Settings  # noqa: PLC0415  (runtime import, see module docstring)
 
     environ = dict(os.environ if env is None else env)
     try:
@@ -257,7 +257,7 @@ def api_for(options: LocalOptions, tenant: LocalTenant) -> ApiSpec:
 def _telemetry(
     options: LocalOptions, settings: Settings, closers: list[Callable[[], None]]
 ) -> Telemetry:
-    from .telemetry import Telemetry  # noqa: PLC0415
+    from ..runtime.telemetry import Telemetry  # noqa: PLC0415
 
     writers: list[Callable[[str], object]] = []
     if options.verbose:
@@ -294,11 +294,11 @@ def start_local(
     out: Callable[[str], None] | None = None,
 ) -> LocalStack:
     """Start the development issuer and the gateway; return them with the banner."""
-    from .authorizer import Authorizer  # noqa: PLC0415
+    from ..runtime.authorizer import Authorizer  # noqa: PLC0415
+    from ..runtime.registry import StaticSource  # noqa: PLC0415
     from .devissuer import SUPPORTED, DevIssuer  # noqa: PLC0415
     from .filesource import SsmUnavailable, TenantFiles, TenantsInvalid, ssm_tenants  # noqa: PLC0415
     from .gateway import EchoUpstream, Gateway, GatewayServer, ProxyUpstream  # noqa: PLC0415
-    from .registry import StaticSource  # noqa: PLC0415
 
     emit = out or _echo
     settings = settings or local_settings()
@@ -459,7 +459,7 @@ class _Reloader:
 
     def run(self, stop: threading.Event) -> None:
         """Poll the directory until ``stop`` is set."""
-        from .authorizer import Authorizer  # noqa: PLC0415
+        from ..runtime.authorizer import Authorizer  # noqa: PLC0415
         from .filesource import TenantsInvalid  # noqa: PLC0415
 
         while not stop.wait(self.interval):
@@ -524,8 +524,8 @@ def _examples(
     upstream_url: str | None = None,
 ) -> list[Example]:
     """Two curl lines that behave as they say: one passes, one is refused."""
-    from .decision import compile_rules, decide, grant_for  # noqa: PLC0415
-    from .events import parse_arn  # noqa: PLC0415
+    from ..runtime.decision import compile_rules, decide, grant_for  # noqa: PLC0415
+    from ..runtime.events import parse_arn  # noqa: PLC0415
 
     config = tenant.config
     trusted = config.issuer_for(issuer.issuer) if issuer is not None else None
@@ -838,8 +838,8 @@ def _issuer_of(tenant: str | None, tenants_dir: Path) -> tuple[str, str | None]:
     """(issuer URL, default audience) of ``tenant``'s local development issuer."""
     if tenant is None:
         return DEFAULT_ISSUER_URL, None
+    from ..tools.validation import check_file  # noqa: PLC0415
     from .filesource import LocalTenant  # noqa: PLC0415
-    from .validation import check_file  # noqa: PLC0415
 
     path = tenants_dir / f"{tenant}.yaml"
     if not path.is_file():

@@ -14,7 +14,7 @@ run, so every answer is treated as hostile (``docs/decisions/0015-fetcher.md``):
 * ``Accept-Encoding: gzip`` is sent explicitly and gzip is decoded here, with the size cap
   applied to the decoded bytes (a small compressed body cannot expand past it); any other
   ``Content-Encoding`` is refused;
-* errors are :class:`~tenant_authorizer.errors.FetchError` with a short summary; a
+* errors are :class:`~tenant_authorizer.runtime.errors.FetchError` with a short summary; a
   response body never appears in a message.
 
 The client is the standard library's ``http.client`` over sockets made here: with it a
