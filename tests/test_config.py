@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from tenant_authorizer.runtime.config import TokenSource, parse_tenant
 from tenant_authorizer.runtime.errors import ConfigError
+from tenant_authorizer.runtime.tenant import TokenSource
+from tenant_authorizer.runtime.tenant_parser import parse_tenant
 
 GOOD: dict[str, Any] = {
     "tenant_id": "acme",

@@ -19,11 +19,11 @@ from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 from support.issuers import FAILURE_MODES, FakeClock, FaultyIssuer, Mode, issuer_config, wait_until
 from tenant_authorizer.dev.devissuer import PrivateKey
 from tenant_authorizer.runtime.breaker import CircuitBreaker
-from tenant_authorizer.runtime.config import DiscoveryMode, IssuerConfig
 from tenant_authorizer.runtime.errors import AuthorizerError, PlatformFault, Reason
 from tenant_authorizer.runtime.http import FetchResult, HttpFetcher
 from tenant_authorizer.runtime.jwks import JwksCache, ResolvedKey, metadata_url
 from tenant_authorizer.runtime.settings import Settings
+from tenant_authorizer.runtime.tenant import DiscoveryMode, IssuerConfig
 
 STUB_ISSUER = "https://idp.example.test"
 STUB_JWKS = "https://idp.example.test/jwks.json"

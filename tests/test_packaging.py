@@ -182,7 +182,14 @@ def test_handler_import_leaves_out_what_the_warm_path_does_not_need() -> None:
     They are imported when first needed (an account document to parse, a JWKS or SSM
     request): at import they would cost every cold start, warm instances never use them.
     """
-    lazy = ["tenant_authorizer.runtime.config", "requests", "urllib3", "boto3", "botocore"]
+    lazy = [
+        "tenant_authorizer.runtime.tenant_parser",
+        "tenant_authorizer.runtime.tenant_fields",
+        "requests",
+        "urllib3",
+        "boto3",
+        "botocore",
+    ]
     script = (
         "import json, sys\n"
         "import tenant_authorizer.handler\n"

@@ -10,8 +10,8 @@ from typing import Any
 import jsonschema
 import pytest
 
-from tenant_authorizer.runtime.config import parse_tenant
 from tenant_authorizer.runtime.errors import ConfigError
+from tenant_authorizer.runtime.tenant_parser import parse_tenant
 from tenant_authorizer.tools.layout import as_terraform_value
 from tenant_authorizer.tools.validation import SCHEMA_PATH, load_schema, read_yaml
 

@@ -36,7 +36,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar, Literal
 
 from tenant_authorizer.dev.devissuer import DevIssuer, IssuerRequestHandler
-from tenant_authorizer.runtime.config import DiscoveryMode, IssuerConfig
+from tenant_authorizer.runtime.tenant import DiscoveryMode, IssuerConfig
 
 Mode = Literal[
     "ok",

@@ -28,9 +28,9 @@ from urllib.parse import quote, quote_plus, urlsplit
 import click
 
 if TYPE_CHECKING:
-    from ..runtime.config import IssuerConfig, RouteRule
     from ..runtime.settings import Settings
     from ..runtime.telemetry import Telemetry
+    from ..runtime.tenant import IssuerConfig, RouteRule
     from .devissuer import DevIssuer
     from .filesource import LocalTenant, TenantFiles
     from .gateway import AccessRecord, ApiKind, ApiSpec, Gateway, GatewayServer, Upstream

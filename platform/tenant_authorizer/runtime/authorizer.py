@@ -33,7 +33,7 @@ from .telemetry import DecisionRecord, Telemetry
 from .verification import TokenVerifier, VerifiedToken, token_digest
 
 if TYPE_CHECKING:
-    from .config import TenantConfig
+    from .tenant import TenantConfig
 
 Outcome = Literal["allow", "deny", "unauthorized", "fault"]
 # All network time of one decision: discovery and then keys, 1.5 s each at most.

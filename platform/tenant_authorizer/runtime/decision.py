@@ -26,7 +26,7 @@ from .names import REQUEST_METHODS
 from .wildcards import match_parts, split_glob
 
 if TYPE_CHECKING:
-    from .config import ClaimValue, RouteRule, TenantConfig
+    from .tenant import ClaimValue, RouteRule, TenantConfig
 
 # "*" as a method is expanded, because in IAM a leading "*" also swallows the path.
 EXPANDED_METHODS: Final = REQUEST_METHODS

@@ -19,7 +19,7 @@ from .errors import EventInvalid, Reason, RequestRejected, TokenRejected
 from .names import ACCOUNT_ID_PATTERN, REQUEST_METHODS, STAGE_PATTERN
 
 if TYPE_CHECKING:
-    from .config import TokenSource
+    from .tenant import TokenSource
 
 PARTITIONS: Final = frozenset({"aws", "aws-cn", "aws-us-gov"})
 _REGION_RE: Final = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}$")

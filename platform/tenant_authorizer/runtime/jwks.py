@@ -39,8 +39,8 @@ from .names import ASYMMETRIC_ALGORITHMS
 if TYPE_CHECKING:
     import logging
 
-    from .config import IssuerConfig
     from .settings import Settings
+    from .tenant import IssuerConfig
 
 _RSA_ALGORITHMS: Final = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
 _EC_CURVE_ALGORITHM: Final = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}

@@ -25,7 +25,7 @@ from .errors import AliasMismatch, ConfigError, PlatformFault, Reason, TenantNot
 from .events import Caller
 
 if TYPE_CHECKING:
-    from .config import Binding, TenantConfig
+    from .tenant import Binding, TenantConfig
 
 # A Lambda alias name: letters, digits, "-" and "_", not all digits (that is a version).
 _ALIAS_RE: Final = re.compile(r"^(?![0-9]+$)[A-Za-z0-9_-]{1,128}$")
@@ -101,7 +101,7 @@ class AccountDocument(NamedTuple):
 def parse_account_document(raw: str, source: str, account_id: str) -> AccountDocument:
     """Parse an account document; raise :class:`ConfigError` naming the field and reason."""
     # The parser is needed on the first read of an account only: not at every cold start.
-    from .config import parse_tenant  # noqa: PLC0415
+    from .tenant_parser import parse_tenant  # noqa: PLC0415
 
     try:
         data = json.loads(raw)
@@ -145,7 +145,7 @@ def _parse_binding(
         raise ConfigError(source, f"{where}.tenant_id", f"{tenant_id!r} is not in tenants")
     doc = {k: v for k, v in item.items() if k != "tenant_id"}
     doc["account_id"] = account_id
-    from .config import parse_binding  # noqa: PLC0415  (lazy, see parse_account_document)
+    from .tenant_parser import parse_binding  # noqa: PLC0415  (lazy, see parse_account_document)
 
     return parse_binding(doc, source, where, tenant_id)
 

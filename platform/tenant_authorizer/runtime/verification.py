@@ -30,7 +30,7 @@ from .errors import AuthorizerError, PlatformFault, Reason, TokenRejected
 from .jwks import JwksCache
 
 if TYPE_CHECKING:
-    from .config import IssuerConfig, TenantConfig
+    from .tenant import IssuerConfig, TenantConfig
 
 _FORBIDDEN_HEADERS: Final = frozenset({"jku", "x5u", "jwk", "x5c", "x5t", "x5t#S256"})
 _ALGORITHMS: Final = get_default_algorithms()

@@ -10,7 +10,7 @@ that what is validated here is byte for byte what the runtime reads from SSM:
 * strings are escaped as ``jsonencode`` escapes them (``<``, ``>``, ``&``, U+2028/9).
 
 Then every file is checked against ``tenant_configs/schema.json`` and parsed by
-:func:`tenant_authorizer.runtime.config.parse_tenant`, and the files are checked together:
+:func:`tenant_authorizer.runtime.tenant_parser.parse_tenant`, and the files are checked together:
 duplicate tenant ids, one API bound by two tenants, two account-wide bindings of one
 account, overlapping bindings, the size of each account's SSM document, secrets outside
 ``{prefix}/secrets/``. Every problem reads ``file: field: reason``; all are collected.
@@ -30,8 +30,10 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from ..runtime.config import HMAC_ALGORITHMS, TenantConfig, describe_mismatch, parse_tenant
 from ..runtime.errors import ConfigError
+from ..runtime.tenant import TenantConfig
+from ..runtime.tenant_fields import HMAC_ALGORITHMS, describe_mismatch
+from ..runtime.tenant_parser import parse_tenant
 from .layout import (
     ADVANCED_TIER_MAX_BYTES,
     as_terraform_value,

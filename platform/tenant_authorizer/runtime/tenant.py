@@ -1,0 +1,113 @@
+"""The tenant configuration model: immutable NamedTuples, what the runtime decides with.
+
+A tenant document is parsed into these by :mod:`.tenant_parser` (imported only when a
+document is read, not at cold start); the warm path only reads them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Final, Literal, NamedTuple
+
+ResponseMode = Literal["iam", "simple"]
+DiscoveryMode = Literal["oidc", "oauth", "none"]
+ClaimValue = str | int | float | bool
+
+# NamedTuples rather than frozen dataclasses: ~0.2 ms instead of ~0.8 ms each at cold
+# start. A NamedTuple default is shared by every instance, hence a read-only empty mapping.
+_NO_CLAIMS: Final[Mapping[str, tuple[ClaimValue, ...]]] = MappingProxyType({})
+
+
+class TokenSource(NamedTuple):
+    """Where a tenant's clients put the token, and which scheme prefixes it."""
+
+    kind: Literal["header", "query", "cookie"] = "header"
+    name: str = "authorization"  # header names are stored lower-case
+    scheme: str | None = "bearer"  # stored lower-case; None means a bare token
+    max_length: int = 8192
+
+
+class CognitoRules(NamedTuple):
+    """Cognito access tokens carry no ``aud``: check ``token_use`` and ``client_id``."""
+
+    token_use: Literal["access", "id"]
+    client_ids: tuple[str, ...]
+
+
+class IssuerConfig(NamedTuple):
+    """One issuer a tenant trusts, and every rule its tokens must satisfy."""
+
+    issuer: str
+    algorithms: tuple[str, ...] = ("RS256",)
+    audiences: tuple[str, ...] = ()
+    jwks_uri: str | None = None
+    discovery: DiscoveryMode = "oidc"
+    hmac_secret_parameter: str | None = None
+    required_claims: Mapping[str, tuple[ClaimValue, ...]] = _NO_CLAIMS
+    token_type: str | None = None
+    clock_skew_seconds: int = 60
+    max_token_age_seconds: int | None = None
+    scope_claim: str = "scope"
+    principal_claim: str = "sub"
+    forward_claims: tuple[str, ...] = ()
+    cognito: CognitoRules | None = None
+    local_development: bool = False
+
+    @property
+    def is_hmac(self) -> bool:
+        """True when tokens are verified with a shared secret instead of a JWKS."""
+        return self.hmac_secret_parameter is not None
+
+
+class StaticToken(NamedTuple):
+    """An opaque API token, stored only as its SHA-256 (e.g. a custom ``authtoken`` header)."""
+
+    id: str
+    sha256: str
+    principal_id: str
+    scopes: tuple[str, ...] = ()
+
+
+class RouteRule(NamedTuple):
+    """Requirements on the routes that ``methods`` and ``path`` cover.
+
+    ``path`` uses IAM glob semantics (``*`` matches any characters, ``/`` included;
+    ``{name}`` and ``{proxy+}`` are read as ``*``) so that the decision taken here and
+    the IAM policy API Gateway caches always agree.
+    """
+
+    path: str
+    methods: tuple[str, ...] = ("*",)
+    scopes_any: tuple[str, ...] = ()
+    scopes_all: tuple[str, ...] = ()
+    claims: Mapping[str, tuple[ClaimValue, ...]] = _NO_CLAIMS
+
+
+class Binding(NamedTuple):
+    """Which APIs (and stages) of an account belong to a tenant, and how to answer them."""
+
+    account_id: str
+    tenant_id: str
+    api_ids: tuple[str, ...] | None = None  # None: every API of the account
+    stages: tuple[str, ...] | None = None  # None: every stage
+    response: ResponseMode = "iam"
+
+
+class TenantConfig(NamedTuple):
+    """Everything the runtime needs to decide for one tenant."""
+
+    tenant_id: str
+    issuers: tuple[IssuerConfig, ...] = ()
+    static_tokens: tuple[StaticToken, ...] = ()
+    token: TokenSource = TokenSource()
+    rules: tuple[RouteRule, ...] = ()
+    default_route_access: Literal["allow", "deny"] = "allow"
+    bindings: tuple[Binding, ...] = ()
+
+    def issuer_for(self, iss: str) -> IssuerConfig | None:
+        """The issuer config whose ``issuer`` equals ``iss`` exactly, if this tenant has one."""
+        for issuer in self.issuers:
+            if issuer.issuer == iss:
+                return issuer
+        return None

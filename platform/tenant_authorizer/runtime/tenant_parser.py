@@ -1,0 +1,260 @@
+"""The strict parser of tenant documents: a YAML file of ``tenant_configs/``, or the JSON
+the runtime reads from SSM, into :mod:`.tenant`'s model, and nowhere else.
+
+It rejects unknown fields and unsafe combinations; every error names the source, the
+field path and the reason. ``tenant_configs/schema.json`` describes the same document
+for editors and CI; a test keeps the two in agreement. Imported on the first document
+an instance reads, never at cold start.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from .tenant import (
+    Binding,
+    CognitoRules,
+    IssuerConfig,
+    RouteRule,
+    StaticToken,
+    TenantConfig,
+    TokenSource,
+)
+from .tenant_fields import (
+    ACCOUNT_ID_RE,
+    API_ID_RE,
+    CLAIM_NAME_RE,
+    HEADER_NAME_RE,
+    HMAC_ALGORITHMS,
+    HTTP_METHODS,
+    PATH_RE,
+    RESERVED_CONTEXT_KEYS,
+    SCOPE_RE,
+    SHA256_HEX_RE,
+    SSM_NAME_RE,
+    STAGE_RE,
+    SUPPORTED_ALGORITHMS,
+    TENANT_ID_RE,
+    Node,
+    url,
+)
+
+
+def _parse_token_source(node: Node | None) -> TokenSource:
+    if node is None:
+        return TokenSource()
+    kinds = [k for k in ("header", "query", "cookie") if node.has(k)]
+    if len(kinds) > 1:
+        raise node.error(kinds[1], "choose one of header, query or cookie")
+    kind = kinds[0] if kinds else "header"
+    name = node.string(kind, pattern=HEADER_NAME_RE, default="Authorization")
+    for other in ("header", "query", "cookie"):
+        node.raw(other)
+    default_scheme = "Bearer" if kind == "header" and name.lower() == "authorization" else ""
+    scheme_value = node.raw("scheme")
+    if scheme_value is None:
+        scheme: str | None = default_scheme or None
+    elif scheme_value == "" or scheme_value is False:
+        scheme = None
+    elif isinstance(scheme_value, str) and re.fullmatch(
+        r"[A-Za-z][A-Za-z0-9-]{0,31}", scheme_value
+    ):
+        scheme = scheme_value
+    else:
+        raise node.error("scheme", "must be a word such as Bearer, or empty for a bare token")
+    max_length = node.integer("max_length", default=8192, low=256, high=16384)
+    node.done()
+    return TokenSource(
+        kind=kind,  # type: ignore[arg-type]
+        name=name.lower() if kind == "header" else name,
+        scheme=scheme.lower() if scheme else None,
+        max_length=max_length,
+    )
+
+
+def _parse_issuer(node: Node) -> IssuerConfig:
+    local = node.boolean("local_development", default=False)
+    issuer = url(node, "issuer", local_development=local)
+    algorithms = node.strings("algorithms") or ("RS256",)
+    for index, alg in enumerate(algorithms):
+        if alg.lower() == "none":
+            raise node.error(f"algorithms[{index}]", "'none' is never allowed")
+        if alg not in SUPPORTED_ALGORITHMS:
+            raise node.error(
+                f"algorithms[{index}]",
+                f"{alg!r} is not supported; choose from {', '.join(sorted(SUPPORTED_ALGORITHMS))}",
+            )
+    hmac = [a for a in algorithms if a in HMAC_ALGORITHMS]
+    if hmac and len(hmac) != len(algorithms):
+        raise node.error("algorithms", "must not mix HS* with RS/PS/ES/EdDSA (key confusion)")
+    secret = node.optional_string("hmac_secret_parameter", pattern=SSM_NAME_RE)
+    if hmac and secret is None:
+        raise node.error("hmac_secret_parameter", "is required for HS* algorithms")
+    if secret is not None and not hmac:
+        raise node.error("hmac_secret_parameter", "is only used with HS* algorithms")
+
+    jwks_uri = url(node, "jwks_uri", local_development=local) if node.has("jwks_uri") else None
+    node.seen.add("jwks_uri")
+    default_discovery = "none" if (jwks_uri or hmac) else "oidc"
+    discovery = node.choice("discovery", ("oidc", "oauth", "none"), default=default_discovery)
+    if discovery == "none" and jwks_uri is None and not hmac:
+        raise node.error("jwks_uri", "is required when discovery is none")
+    if hmac and (jwks_uri is not None or discovery != "none"):
+        raise node.error("jwks_uri", "HS* issuers use hmac_secret_parameter, not a JWKS")
+
+    cognito_node = node.node("cognito")
+    cognito = None
+    if cognito_node is not None:
+        token_use = cognito_node.choice("token_use", ("access", "id"), default="access")
+        client_ids = cognito_node.strings("client_ids")
+        if not client_ids:
+            raise cognito_node.error("client_ids", "is required")
+        cognito_node.done()
+        cognito = CognitoRules(token_use=token_use, client_ids=client_ids)  # type: ignore[arg-type]
+
+    audiences = node.strings("audiences", allow_empty=True)
+    if audiences is not None and not audiences:
+        raise node.error("audiences", "must not be empty: a token for any audience would pass")
+    if audiences is None and not (cognito and cognito.token_use == "access"):
+        raise node.error("audiences", "is required (except for Cognito access tokens)")
+
+    forward = node.strings("forward_claims", pattern=CLAIM_NAME_RE) or ()
+    for index, name in enumerate(forward):
+        if name in RESERVED_CONTEXT_KEYS:
+            raise node.error(f"forward_claims[{index}]", f"{name!r} is a reserved context key")
+    config = IssuerConfig(
+        issuer=issuer,
+        algorithms=algorithms,
+        audiences=audiences or (),
+        jwks_uri=jwks_uri,
+        discovery=discovery,  # type: ignore[arg-type]
+        hmac_secret_parameter=secret,
+        required_claims=node.claim_map("required_claims"),
+        token_type=node.optional_string("token_type", pattern=re.compile(r"^[A-Za-z0-9+./-]+$")),
+        clock_skew_seconds=node.integer("clock_skew_seconds", default=60, low=0, high=300),
+        max_token_age_seconds=node.optional_integer(
+            "max_token_age_seconds", low=60, high=31_536_000
+        ),
+        scope_claim=node.string("scope_claim", pattern=CLAIM_NAME_RE, default="scope"),
+        principal_claim=node.string("principal_claim", pattern=CLAIM_NAME_RE, default="sub"),
+        forward_claims=forward,
+        cognito=cognito,
+        local_development=local,
+    )
+    node.done()
+    return config
+
+
+def _parse_static_token(node: Node) -> StaticToken:
+    token = StaticToken(
+        id=node.string("id", pattern=re.compile(r"^[A-Za-z0-9_.-]{1,64}$")),
+        sha256=node.string("sha256", pattern=SHA256_HEX_RE),
+        principal_id=node.string("principal_id"),
+        scopes=node.strings("scopes", pattern=SCOPE_RE) or (),
+    )
+    node.done()
+    return token
+
+
+# How to write rules for the route keys, for messages about rules that could never match.
+ROUTE_KEY_HELP: Final = (
+    "for WebSocket $connect write methods: [$connect] with path: '*' (a catch-all rule, "
+    "methods '*' and path '*', covers it too); $default needs no rule of its own: every "
+    "rule for an HTTP method also guards the requests an HTTP API's $default route serves"
+)
+
+
+def _parse_rule(node: Node) -> RouteRule:
+    methods = node.strings("methods") or ("*",)
+    for index, method in enumerate(methods):
+        if method.lower() == "$default":
+            raise node.error(f"methods[{index}]", f"$default is not a method: {ROUTE_KEY_HELP}")
+        if method.upper() not in HTTP_METHODS and method != "$connect":
+            raise node.error(f"methods[{index}]", f"{method!r} is not an HTTP method or '*'")
+    path = node.data.get("path")
+    if isinstance(path, str) and "$" in path:
+        raise node.error(
+            "path", f"{path!r} can never match: route keys are not paths; {ROUTE_KEY_HELP}"
+        )
+    if "$connect" in methods and isinstance(path, str) and path != "*":
+        raise node.error(
+            "path", f"$connect has no path, so {path!r} can never match it: {ROUTE_KEY_HELP}"
+        )
+    rule = RouteRule(
+        path=node.string("path", pattern=PATH_RE),
+        methods=tuple(m if m == "$connect" else m.upper() for m in methods),
+        scopes_any=node.strings("scopes_any", pattern=SCOPE_RE) or (),
+        scopes_all=node.strings("scopes_all", pattern=SCOPE_RE) or (),
+        claims=node.claim_map("claims"),
+    )
+    if not (rule.scopes_any or rule.scopes_all or rule.claims):
+        raise node.error("scopes_any", "a rule needs scopes_any, scopes_all or claims")
+    node.done()
+    return rule
+
+
+def _parse_binding(node: Node, tenant_id: str) -> Binding:
+    binding = Binding(
+        account_id=node.string("account_id", pattern=ACCOUNT_ID_RE),
+        tenant_id=tenant_id,
+        api_ids=node.strings("api_ids", pattern=API_ID_RE),
+        stages=node.strings("stages", pattern=STAGE_RE),
+        response=node.choice("response", ("iam", "simple"), default="iam"),  # type: ignore[arg-type]
+    )
+    node.done()
+    return binding
+
+
+def parse_binding(data: object, source: str, path: str, tenant_id: str) -> Binding:
+    """Parse one binding (as stored in an account document); raise :class:`ConfigError`."""
+    return _parse_binding(Node(source, path, data), tenant_id)
+
+
+def parse_tenant(data: object, source: str, *, require_bindings: bool = True) -> TenantConfig:
+    """Parse one tenant document; raise :class:`ConfigError` naming source, field and reason."""
+    node = Node(source, "", data)
+    tenant_id = node.string("tenant_id", pattern=TENANT_ID_RE)
+    node.optional_string("description")
+    token = _parse_token_source(node.node("token"))
+    issuers = tuple(_parse_issuer(n) for n in node.nodes("issuers"))
+    seen_iss: set[str] = set()
+    for index, issuer in enumerate(issuers):
+        if issuer.issuer in seen_iss:
+            raise node.error(f"issuers[{index}].issuer", f"{issuer.issuer!r} is listed twice")
+        seen_iss.add(issuer.issuer)
+    for index, issuer in enumerate(issuers):
+        secret = issuer.hmac_secret_parameter
+        if secret is not None and f"/secrets/{tenant_id}/" not in secret:
+            # Ties a secret to its tenant: no tenant can verify with another's HS* secret.
+            raise node.error(
+                f"issuers[{index}].hmac_secret_parameter",
+                f"must be under {{prefix}}/secrets/{tenant_id}/, got {secret!r}",
+            )
+    static_tokens = tuple(_parse_static_token(n) for n in node.nodes("static_tokens"))
+    if not issuers and not static_tokens:
+        raise node.error("issuers", "a tenant needs at least one issuer or static token")
+    if len({t.id for t in static_tokens}) != len(static_tokens):
+        raise node.error("static_tokens", "token ids must be unique")
+
+    rules: tuple[RouteRule, ...] = ()
+    default_access = "allow"
+    routes = node.node("routes")
+    if routes is not None:
+        default_access = routes.choice("default", ("allow", "deny"), default="allow")
+        rules = tuple(_parse_rule(n) for n in routes.nodes("rules"))
+        routes.done()
+
+    bindings = tuple(_parse_binding(n, tenant_id) for n in node.nodes("bindings"))
+    if require_bindings and not bindings:
+        raise node.error("bindings", "is required: list the accounts whose APIs use this tenant")
+    node.done()
+    return TenantConfig(
+        tenant_id=tenant_id,
+        issuers=issuers,
+        static_tokens=static_tokens,
+        token=token,
+        rules=rules,
+        default_route_access=default_access,  # type: ignore[arg-type]
+        bindings=bindings,
+    )
