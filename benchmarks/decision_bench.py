@@ -49,7 +49,8 @@ from tenant_authorizer.runtime.authorizer import Authorizer  # noqa: E402
 from tenant_authorizer.runtime.http import HttpFetcher  # noqa: E402
 from tenant_authorizer.runtime.jwks import JwksCache  # noqa: E402
 from tenant_authorizer.runtime.memo import TokenMemo  # noqa: E402
-from tenant_authorizer.runtime.registry import StaticSource, TenantRegistry  # noqa: E402
+from tenant_authorizer.runtime.registry import TenantRegistry  # noqa: E402
+from tenant_authorizer.runtime.sources import StaticSource  # noqa: E402
 from tenant_authorizer.runtime.telemetry import Telemetry  # noqa: E402
 from tenant_authorizer.tools.layout import render_account_documents  # noqa: E402
 

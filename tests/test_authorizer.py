@@ -587,7 +587,7 @@ def test_repeated_token_is_not_answered_from_cache_on_stale_config(
     harness: Harness, issuers: dict[str, DevIssuer]
 ) -> None:
     """While SSM is down and the config is served stale, each decision says so."""
-    from tenant_authorizer.runtime.registry import SourceUnavailable
+    from tenant_authorizer.runtime.sources import SourceUnavailable
 
     class Down:
         def load_account(self, account_id: str) -> str | None:

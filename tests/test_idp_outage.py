@@ -11,7 +11,7 @@ from support.events import event
 from support.harness import Harness, issuer_entry, tenant_doc
 from support.issuers import FakeClock, FaultyIssuer, Mode
 from tenant_authorizer.runtime.errors import Reason
-from tenant_authorizer.runtime.registry import StaticSource
+from tenant_authorizer.runtime.sources import StaticSource
 
 ACCOUNT = "123456789012"
 OUTAGES: tuple[Mode, ...] = ("down", "refuse", "slow", "garbage")

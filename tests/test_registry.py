@@ -14,9 +14,11 @@ from support.events import EVENT_KINDS, event
 from support.harness import issuer_entry, tenant_doc
 from tenant_authorizer import handler as handler_module
 from tenant_authorizer.dev.devissuer import DevIssuer
+from tenant_authorizer.runtime.account import parse_account_document
 from tenant_authorizer.runtime.errors import ConfigError, PlatformFault, Reason, TenantNotBound
 from tenant_authorizer.runtime.events import parse_arn
-from tenant_authorizer.runtime.registry import SsmSource, TenantRegistry, parse_account_document
+from tenant_authorizer.runtime.registry import TenantRegistry
+from tenant_authorizer.runtime.sources import SsmSource
 from tenant_authorizer.tools.layout import render_account_documents
 
 PREFIX = "/tenant-authorizer"
@@ -249,7 +251,7 @@ def test_concurrent_lookups_with_evictions_stay_consistent() -> None:
     """Threads of the local gateway looking up many accounts never corrupt the bounded cache."""
     import threading
 
-    from tenant_authorizer.runtime.registry import StaticSource
+    from tenant_authorizer.runtime.sources import StaticSource
 
     accounts = [f"{100000000000 + i}" for i in range(40)]
     docs = [
@@ -278,7 +280,7 @@ def test_concurrent_lookups_with_evictions_stay_consistent() -> None:
 
 def test_changed_document_is_seen_after_the_ttl() -> None:
     """A republished account document takes effect once the TTL passes, not before."""
-    from tenant_authorizer.runtime.registry import StaticSource
+    from tenant_authorizer.runtime.sources import StaticSource
 
     def doc(tenant_id: str) -> dict[str, Any]:
         token = {"id": "k", "sha256": "0" * 64, "principal_id": "p"}

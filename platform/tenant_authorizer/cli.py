@@ -151,7 +151,7 @@ class SecretsUnreadable(Exception):
 
 
 def _ssm_secrets(prefix: str) -> Callable[[str], bytes | None]:
-    from .runtime.registry import SourceUnavailable, SsmSource  # noqa: PLC0415 - boto3 on demand
+    from .runtime.sources import SourceUnavailable, SsmSource  # noqa: PLC0415 - boto3 on demand
 
     source = SsmSource(prefix)
 

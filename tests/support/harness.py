@@ -13,7 +13,8 @@ from tenant_authorizer.dev.devissuer import DevIssuer
 from tenant_authorizer.runtime.authorizer import Authorizer, Evaluation
 from tenant_authorizer.runtime.http import HttpFetcher
 from tenant_authorizer.runtime.jwks import JwksCache
-from tenant_authorizer.runtime.registry import StaticSource, TenantRegistry
+from tenant_authorizer.runtime.registry import TenantRegistry
+from tenant_authorizer.runtime.sources import StaticSource
 from tenant_authorizer.runtime.telemetry import Telemetry
 from tenant_authorizer.tools.layout import render_account_documents
 

@@ -295,7 +295,7 @@ def start_local(
 ) -> LocalStack:
     """Start the development issuer and the gateway; return them with the banner."""
     from ..runtime.authorizer import Authorizer  # noqa: PLC0415
-    from ..runtime.registry import StaticSource  # noqa: PLC0415
+    from ..runtime.sources import StaticSource  # noqa: PLC0415
     from .devissuer import SUPPORTED, DevIssuer  # noqa: PLC0415
     from .filesource import SsmUnavailable, TenantFiles, TenantsInvalid, ssm_tenants  # noqa: PLC0415
     from .gateway import EchoUpstream, Gateway, GatewayServer, ProxyUpstream  # noqa: PLC0415

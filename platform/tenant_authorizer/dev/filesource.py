@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..runtime.account import parse_account_document
 from ..runtime.errors import ConfigError
-from ..runtime.registry import StaticSource, parse_account_document
+from ..runtime.sources import StaticSource
 from ..runtime.tenant import Binding, TenantConfig
 
 _Signature = tuple[tuple[str, int, int], ...]

@@ -27,8 +27,9 @@ from .http import DEFAULT_FETCH_TIMEOUT, HttpFetcher
 from .jwks import JwksCache
 from .memo import Answer, AnswerKey, TokenMemo, Verified
 from .policy import ContextValue, flatten, iam_policy, simple_response
-from .registry import ConfigSource, Resolution, SsmSource, TenantRegistry
+from .registry import Resolution, TenantRegistry
 from .settings import Settings
+from .sources import ConfigSource, SsmSource
 from .telemetry import DecisionRecord, Telemetry
 from .verification import TokenVerifier, VerifiedToken, token_digest
 

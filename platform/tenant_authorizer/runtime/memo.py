@@ -26,11 +26,11 @@ from typing import TYPE_CHECKING, Any, Final
 from .bounded import BoundedTable
 
 if TYPE_CHECKING:
+    from .account import TenantRuntime
     from .decision import Grant
     from .events import Caller, EventKind
     from .jwks import JwksCache
     from .policy import ContextValue
-    from .registry import TenantRuntime
 
 # (the token as sent, ARN, resource decided when not the ARN's: "$default"). The token
 # text itself is the key: a repeat is recognised by an exact match, with no hash to

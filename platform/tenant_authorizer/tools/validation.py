@@ -747,7 +747,7 @@ def validate(
 
 def _runtime_problems(documents: Mapping[str, str]) -> Iterator[Problem]:
     # Last line of defence: the runtime's own reader must accept every rendered document.
-    from ..runtime.registry import parse_account_document  # noqa: PLC0415 - pulls the runtime in
+    from ..runtime.account import parse_account_document  # noqa: PLC0415 - pulls the runtime in
 
     for account, document in documents.items():
         source = f"{{prefix}}/accounts/{account}"
