@@ -46,7 +46,7 @@ from support.events import event  # noqa: E402
 from support.harness import issuer_entry, tenant_doc  # noqa: E402
 from tenant_authorizer.dev.devissuer import DevIssuer  # noqa: E402
 from tenant_authorizer.runtime.authorizer import Authorizer  # noqa: E402
-from tenant_authorizer.runtime.http import HttpFetcher  # noqa: E402
+from tenant_authorizer.runtime.fetch import HttpFetcher  # noqa: E402
 from tenant_authorizer.runtime.jwks import JwksCache  # noqa: E402
 from tenant_authorizer.runtime.memo import TokenMemo  # noqa: E402
 from tenant_authorizer.runtime.registry import TenantRegistry  # noqa: E402
@@ -313,8 +313,8 @@ _FETCH_CODE = {
         "import urllib3, json",
         "json.loads(urllib3.PoolManager().request('GET', URL, timeout=2).data)",
     ),
-    "http.client (tenant_authorizer.runtime.http)": (
-        "from tenant_authorizer.runtime.http import HttpFetcher",
+    "http.client (tenant_authorizer.runtime.fetch)": (
+        "from tenant_authorizer.runtime.fetch import HttpFetcher",
         "HttpFetcher(timeout=2).get_json(URL, local_development=True)",
     ),
 }
@@ -340,7 +340,7 @@ def fetch_clients(rows: list[tuple[str, str, str, str]]) -> None:
                 )
                 imported, fetched = map(float, _python(code).split())
                 samples[name].append((imported, fetched))
-    ours = "http.client (tenant_authorizer.runtime.http)"
+    ours = "http.client (tenant_authorizer.runtime.fetch)"
     base = statistics.median(i + f for i, f in samples[ours])
     for name in names:
         imported = statistics.median(i for i, _ in samples[name])

@@ -13,7 +13,7 @@ import requests
 from support.issuers import FaultyIssuer, Mode
 from support.tls import https_server, self_signed, stalled_server, trusting
 from tenant_authorizer.runtime.errors import FetchError
-from tenant_authorizer.runtime.http import HttpFetcher, parse_cache_control
+from tenant_authorizer.runtime.fetch import HttpFetcher, parse_cache_control
 
 
 def _fetcher() -> HttpFetcher:
@@ -371,7 +371,7 @@ def test_the_default_tls_context_verifies_with_the_systems_trust_store() -> None
     """With certifi gone, TLS trusts the runtime's store: it must hold CAs and check names."""
     import ssl
 
-    from tenant_authorizer.runtime.http import default_tls_context
+    from tenant_authorizer.runtime.connection import default_tls_context
 
     context = default_tls_context()
     assert context.verify_mode is ssl.CERT_REQUIRED and context.check_hostname

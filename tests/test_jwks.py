@@ -20,7 +20,7 @@ from support.issuers import FAILURE_MODES, FakeClock, FaultyIssuer, Mode, issuer
 from tenant_authorizer.dev.devissuer import PrivateKey
 from tenant_authorizer.runtime.breaker import CircuitBreaker
 from tenant_authorizer.runtime.errors import AuthorizerError, PlatformFault, Reason
-from tenant_authorizer.runtime.http import FetchResult, HttpFetcher
+from tenant_authorizer.runtime.fetch import FetchResult, HttpFetcher
 from tenant_authorizer.runtime.jwks import JwksCache, ResolvedKey, metadata_url
 from tenant_authorizer.runtime.settings import Settings
 from tenant_authorizer.runtime.tenant import DiscoveryMode, IssuerConfig

@@ -11,7 +11,7 @@ from typing import Any
 
 from tenant_authorizer.dev.devissuer import DevIssuer
 from tenant_authorizer.runtime.authorizer import Authorizer, Evaluation
-from tenant_authorizer.runtime.http import HttpFetcher
+from tenant_authorizer.runtime.fetch import HttpFetcher
 from tenant_authorizer.runtime.jwks import JwksCache
 from tenant_authorizer.runtime.registry import TenantRegistry
 from tenant_authorizer.runtime.sources import StaticSource

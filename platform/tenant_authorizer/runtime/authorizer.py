@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple
 from .decision import DEFAULT_ROUTE, Decision, decide, grant_for
 from .errors import AuthorizerError, PlatformFault, Reason
 from .events import Caller, EventKind, parse_event
-from .http import DEFAULT_FETCH_TIMEOUT, HttpFetcher
+from .fetch import DEFAULT_FETCH_TIMEOUT, HttpFetcher
 from .jwks import JwksCache
 from .memo import Answer, AnswerKey, TokenMemo, Verified
 from .policy import ContextValue, flatten, iam_policy, simple_response

@@ -17,21 +17,20 @@ run, so every answer is treated as hostile (``docs/decisions/0015-fetcher.md``):
 * errors are :class:`~tenant_authorizer.runtime.errors.FetchError` with a short summary; a
   response body never appears in a message.
 
-The client is the standard library's ``http.client`` over sockets made here: with it a
-cold fetch costs less than half of one with ``requests`` (whose import alone is 45-60
-ms; ``make bench`` measures both), and every socket operation carries the deadline.
+The client is the standard library's ``http.client`` over the sockets
+:mod:`.connection` makes: with it a cold fetch costs less than half of one with
+``requests`` (whose import alone is 45-60 ms; ``make bench`` measures both), and every
+socket operation carries the deadline.
 :class:`Fetcher` is the seam tests use to drive the JWKS cache without sockets.
 """
 
 from __future__ import annotations
 
-# http.client, ssl, socket and ipaddress are loaded anyway by PyJWT (its PyJWKClient
-# imports urllib.request), so importing them here adds nothing to a cold start.
+# http.client and ssl are loaded anyway by PyJWT (its PyJWKClient imports
+# urllib.request), so importing them here adds nothing to a cold start.
 import http.client
-import ipaddress
 import json
 import re
-import socket
 import ssl
 import sys
 import threading
@@ -40,6 +39,7 @@ import zlib
 from typing import Any, Final, NamedTuple, Protocol
 from urllib.parse import urlsplit
 
+from .connection import Deadline, default_tls_context, open_socket, tls_socket_class
 from .errors import FetchError
 
 _CHUNK: Final = 16 * 1024
@@ -142,116 +142,6 @@ def safe_url(url: str) -> str:
     return f"{parts.scheme}://{host}{port}{parts.path}"
 
 
-class _Deadline:
-    """Sets each socket operation's timeout to what is left until one instant."""
-
-    __slots__ = ("at",)
-
-    def __init__(self, at: float) -> None:
-        self.at = at
-
-    def left(self) -> float:
-        left = self.at - time.perf_counter()
-        if left <= 0:
-            raise TimeoutError("deadline passed")
-        return left
-
-
-class _DeadlineSocket(socket.socket):
-    """A TCP socket whose reads and writes all end by :attr:`deadline` (plain http)."""
-
-    deadline: _Deadline
-
-    def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
-        self.settimeout(self.deadline.left())
-        return super().recv_into(buffer, nbytes, flags)
-
-    def sendall(self, data: Any, flags: int = 0) -> None:
-        self.settimeout(self.deadline.left())
-        super().sendall(data, flags)
-
-
-_tls_socket: list[type[ssl.SSLSocket]] = []  # built once, on the first https fetch
-
-
-def _tls_socket_class() -> type[ssl.SSLSocket]:
-    if _tls_socket:
-        return _tls_socket[0]
-
-    class _DeadlineSSLSocket(ssl.SSLSocket):
-        """A TLS socket whose handshake, reads and writes all end by one deadline."""
-
-        deadline: _Deadline
-
-        def recv_into(self, buffer: Any, nbytes: int | None = None, flags: int = 0) -> int:
-            self.settimeout(self.deadline.left())
-            return super().recv_into(buffer, nbytes, flags)
-
-        def sendall(self, data: Any, flags: int = 0) -> None:
-            self.settimeout(self.deadline.left())
-            super().sendall(data, flags)
-
-        def do_handshake(self, block: bool = False) -> None:
-            # CPython bounds one handshake call by the timeout as a whole.
-            self.settimeout(self.deadline.left())
-            super().do_handshake(block)
-
-    _tls_socket.append(_DeadlineSSLSocket)
-    return _DeadlineSSLSocket
-
-
-def default_tls_context() -> ssl.SSLContext:
-    """The platform's TLS settings: the system trust store, TLS 1.2 or newer, SNI."""
-    context = ssl.create_default_context()
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    return context
-
-
-def _refusal(address: str, private_ok: bool) -> str | None:
-    """Why ``address`` is not fetched from, or None when it may be.
-
-    Loopback, link-local, unspecified and multicast addresses are where no remote IdP
-    lives and a Lambda's own endpoints do (the runtime API, 169.254.169.254); private
-    ones only when the URL came from the tenant file itself.
-    """
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    if ip.is_loopback or ip.is_link_local or ip.is_unspecified or ip.is_multicast:
-        return "an address no remote IdP uses (loopback, link-local or unspecified)"
-    if ip.is_private and not private_ok:
-        return "a private address, which only a URL of the tenant file may name"
-    return None
-
-
-def _resolve(host: str, port: int, deadline: _Deadline) -> list[Any]:
-    """``getaddrinfo`` ended by the deadline: resolution has no timeout of its own."""
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        pass
-    else:  # a literal address needs no resolver
-        return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    outcome: list[Any] = []
-    done = threading.Event()
-
-    def work() -> None:
-        try:
-            outcome.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
-        except Exception as exc:  # noqa: BLE001  (handed to the caller, who decides)
-            outcome.append(exc)  # an invalid IDN label is a UnicodeError, not an OSError
-        finally:
-            done.set()
-
-    threading.Thread(target=work, name="tenant-authz-resolve", daemon=True).start()
-    if not done.wait(deadline.left()):
-        raise TimeoutError("name resolution did not finish")
-    if isinstance(outcome[0], Exception):
-        raise outcome[0]
-    found: list[Any] = outcome[0]
-    return found
-
-
 class HttpFetcher:
     """Fetches JSON objects with ``http.client``, one connection per fetch; thread-safe."""
 
@@ -277,7 +167,7 @@ class HttpFetcher:
                 # Loading the trust store costs a few ms: once per instance, on first use.
                 context = self._tls_context = default_tls_context()
             # The documented hook for the class wrap_socket returns: ours keeps the deadline.
-            context.sslsocket_class = _tls_socket_class()
+            context.sslsocket_class = tls_socket_class()
             return context
 
     def get_json(
@@ -307,9 +197,22 @@ class HttpFetcher:
         end = now + self.timeout if deadline is None else min(deadline, now + self.timeout)
         if end <= now:
             raise BudgetSpent(f"GET {safe}: no time left in this decision's network budget")
-        budget = _Deadline(end)
+        tls = parts.scheme == "https"
+        port: int = parts.port or (443 if tls else 80)
         try:
-            connection = self._connect(parts, budget, local_development, private_ok)
+            sock = open_socket(
+                parts.scheme,
+                parts.hostname,
+                port,
+                Deadline(end),
+                self._tls,
+                local_development=local_development,
+                private_ok=private_ok,
+            )
+            # The connection is made (and its TLS checked): http.client only frames the
+            # request and parses the response over it.
+            connection = http.client.HTTPConnection(parts.hostname, port)
+            connection.sock = sock
             try:
                 response = self._request(connection, parts)
                 with response:
@@ -331,49 +234,6 @@ class HttpFetcher:
         if not isinstance(document, dict):
             raise FetchError(f"GET {safe}: JSON is a {type(document).__name__}, not an object")
         return FetchResult(body=document, max_age=max_age)
-
-    def _connect(
-        self, parts: Any, budget: _Deadline, local_development: bool, private_ok: bool
-    ) -> http.client.HTTPConnection:
-        host: str = parts.hostname
-        tls = parts.scheme == "https"
-        port: int = parts.port or (443 if tls else 80)
-        last: Exception | None = None
-        for family, socktype, proto, _, address in _resolve(host, port, budget):
-            refused = None if local_development else _refusal(address[0], private_ok)
-            if refused is not None:
-                last = FetchError(
-                    f"GET {parts.scheme}://{host}: resolves to {address[0]}, {refused}"
-                )
-                continue
-            sock = _DeadlineSocket(family, socktype, proto)
-            sock.deadline = budget
-            try:
-                sock.settimeout(budget.left())
-                sock.connect(address)
-                connected: socket.socket = sock
-                if tls:
-                    wrapped = self._tls().wrap_socket(
-                        sock, server_hostname=host, do_handshake_on_connect=False
-                    )
-                    wrapped.deadline = budget  # type: ignore[attr-defined]
-                    wrapped.do_handshake()
-                    connected = wrapped
-            except TimeoutError:
-                sock.close()
-                raise  # the deadline is spent: no other address gets a try
-            except (OSError, ValueError) as exc:
-                sock.close()
-                last = exc
-                continue
-            # The connection is already made (and its TLS checked): http.client only
-            # frames the request and parses the response over it.
-            connection = http.client.HTTPConnection(host, port)
-            connection.sock = connected
-            return connection
-        if isinstance(last, FetchError):
-            raise last
-        raise last if last is not None else OSError("no address")
 
     def _request(
         self, connection: http.client.HTTPConnection, parts: Any
