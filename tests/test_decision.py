@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tenant_authorizer.runtime.decision import compile_rules, decide, grant_for
 from tenant_authorizer.runtime.errors import Reason
 from tenant_authorizer.runtime.events import parse_arn
-from tenant_authorizer.runtime.policy import iam_policy
+from tenant_authorizer.runtime.responses import iam_policy
+from tenant_authorizer.runtime.rules import compile_rules, decide, grant_for
 from tenant_authorizer.runtime.tenant_parser import parse_tenant
 
 PREFIX = "arn:aws:execute-api:us-east-1:111122223333:a1b2c3d4e5/prod/"

@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tenant_authorizer.dev.iam import PolicyInvalid, evaluate, matches
-from tenant_authorizer.runtime.decision import compile_rules, decide, grant_for
 from tenant_authorizer.runtime.events import parse_arn
-from tenant_authorizer.runtime.policy import iam_policy
+from tenant_authorizer.runtime.responses import iam_policy
+from tenant_authorizer.runtime.rules import compile_rules, decide, grant_for
 from tenant_authorizer.runtime.tenant import RouteRule, TenantConfig
 
 PREFIX = "arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/prod/"

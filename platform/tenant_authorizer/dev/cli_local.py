@@ -524,8 +524,8 @@ def _examples(
     upstream_url: str | None = None,
 ) -> list[Example]:
     """Two curl lines that behave as they say: one passes, one is refused."""
-    from ..runtime.decision import compile_rules, decide, grant_for  # noqa: PLC0415
     from ..runtime.events import parse_arn  # noqa: PLC0415
+    from ..runtime.rules import compile_rules, decide, grant_for  # noqa: PLC0415
 
     config = tenant.config
     trusted = config.issuer_for(issuer.issuer) if issuer is not None else None

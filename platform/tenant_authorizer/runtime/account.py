@@ -13,8 +13,8 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
-from .decision import RuleSet, compile_rules
 from .errors import ConfigError
+from .rules import RuleSet, compile_rules
 
 if TYPE_CHECKING:
     from .tenant import Binding, TenantConfig

@@ -20,18 +20,19 @@ from collections.abc import Callable, Mapping
 from sys import getsizeof
 from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple
 
-from .decision import DEFAULT_ROUTE, Decision, decide, grant_for
 from .errors import AuthorizerError, PlatformFault, Reason
 from .events import Caller, EventKind, parse_event
 from .fetch import DEFAULT_FETCH_TIMEOUT, HttpFetcher
 from .jwks import JwksCache
+from .jws import token_digest
 from .memo import Answer, AnswerKey, TokenMemo, Verified
-from .policy import ContextValue, flatten, iam_policy, simple_response
 from .registry import Resolution, TenantRegistry
+from .responses import ContextValue, flatten, iam_policy, simple_response
+from .rules import DEFAULT_ROUTE, Decision, decide, grant_for
 from .settings import Settings
 from .sources import ConfigSource, SsmSource
 from .telemetry import DecisionRecord, Telemetry
-from .verification import TokenVerifier, VerifiedToken, token_digest
+from .verification import TokenVerifier, VerifiedToken
 
 if TYPE_CHECKING:
     from .tenant import TenantConfig

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from .bounded import BoundedTable, text_size
 from .errors import EventInvalid, Reason, RequestRejected, TokenRejected
-from .names import ACCOUNT_ID_PATTERN, REQUEST_METHODS, STAGE_PATTERN
+from .identifiers import ACCOUNT_ID_PATTERN, REQUEST_METHODS, STAGE_PATTERN
 
 if TYPE_CHECKING:
     from .tenant import TokenSource

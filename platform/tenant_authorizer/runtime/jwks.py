@@ -34,7 +34,7 @@ from cachetools import LRUCache
 from .breaker import CircuitBreaker
 from .errors import FetchError, PlatformFault, Reason, TokenRejected
 from .fetch import BudgetSpent, FetchBudget, Fetcher, FetchResult, safe_url
-from .names import ASYMMETRIC_ALGORITHMS
+from .identifiers import ASYMMETRIC_ALGORITHMS
 
 if TYPE_CHECKING:
     import logging

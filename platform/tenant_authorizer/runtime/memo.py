@@ -27,10 +27,10 @@ from .bounded import BoundedTable
 
 if TYPE_CHECKING:
     from .account import TenantRuntime
-    from .decision import Grant
     from .events import Caller, EventKind
     from .jwks import JwksCache
-    from .policy import ContextValue
+    from .responses import ContextValue
+    from .rules import Grant
 
 # (the token as sent, ARN, resource decided when not the ARN's: "$default"). The token
 # text itself is the key: a repeat is recognised by an exact match, with no hash to

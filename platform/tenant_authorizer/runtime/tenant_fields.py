@@ -13,23 +13,23 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from . import names
+from . import identifiers
 from .errors import ConfigError
 from .tenant import ClaimValue
 
-# Shared with the warm path, which does not import this parser: defined in .names.
-ASYMMETRIC_ALGORITHMS: Final = names.ASYMMETRIC_ALGORITHMS
-HMAC_ALGORITHMS: Final = names.HMAC_ALGORITHMS
-REQUEST_METHODS: Final = names.REQUEST_METHODS
+# Shared with the warm path, which does not import this parser: defined in .identifiers.
+ASYMMETRIC_ALGORITHMS: Final = identifiers.ASYMMETRIC_ALGORITHMS
+HMAC_ALGORITHMS: Final = identifiers.HMAC_ALGORITHMS
+REQUEST_METHODS: Final = identifiers.REQUEST_METHODS
 SUPPORTED_ALGORITHMS: Final = ASYMMETRIC_ALGORITHMS | HMAC_ALGORITHMS
 RESERVED_CONTEXT_KEYS: Final = frozenset(
     {"tenant_id", "principal_id", "scopes", "issuer", "client_id", "token_hash"}
 )
 HTTP_METHODS: Final = frozenset({*REQUEST_METHODS, "*", "$connect"})
 TENANT_ID_RE: Final = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
-ACCOUNT_ID_RE: Final = re.compile(names.ACCOUNT_ID_PATTERN)
+ACCOUNT_ID_RE: Final = re.compile(identifiers.ACCOUNT_ID_PATTERN)
 API_ID_RE: Final = re.compile(r"^[a-z0-9]{10}$")
-STAGE_RE: Final = re.compile(names.STAGE_PATTERN)
+STAGE_RE: Final = re.compile(identifiers.STAGE_PATTERN)
 CLAIM_NAME_RE: Final = re.compile(r"^[A-Za-z0-9_:.\-/]{1,128}$")
 HEADER_NAME_RE: Final = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$")
 SHA256_HEX_RE: Final = re.compile(r"^[0-9a-f]{64}$")

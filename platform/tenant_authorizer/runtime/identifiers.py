@@ -1,15 +1,16 @@
 """Identifiers shared by events and tenant configs: HTTP methods, JWT algorithms, patterns.
 
-The warm path needs these without the tenant-config parser (:mod:`.config`), which is
-imported only when a document is parsed. :mod:`.config` re-exports the sets; it and
-:mod:`.events` compile the same patterns, so tenant files and ``methodArn`` agree.
+The warm path needs these without the tenant-config parser (:mod:`.tenant_parser`),
+which is imported only when a document is parsed. :mod:`.tenant_fields` re-exports the
+sets; it and :mod:`.caller` compile the same patterns, so tenant files and ``methodArn``
+agree.
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-# The methods API Gateway puts in a methodArn (events), and a rule's "*" expands to (decision).
+# The methods API Gateway puts in a methodArn, and a rule's "*" expands to (rules).
 REQUEST_METHODS: Final = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 ASYMMETRIC_ALGORITHMS: Final = frozenset(
     {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}

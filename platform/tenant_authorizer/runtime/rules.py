@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from .errors import Reason
 from .events import Caller
-from .names import REQUEST_METHODS
+from .identifiers import REQUEST_METHODS
 from .wildcards import match_parts, split_glob
 
 if TYPE_CHECKING:

@@ -14,8 +14,8 @@ import re
 from collections.abc import Mapping
 from typing import Any, Final
 
-from .decision import Decision
 from .events import Caller
+from .rules import Decision
 
 ContextValue = str | int | float | bool
 

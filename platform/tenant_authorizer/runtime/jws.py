@@ -1,0 +1,131 @@
+"""JWS compact serialization, read strictly: base64url segments, JSON objects, the header.
+
+Each segment is decoded by ``binascii`` in strict mode (the alphabet, padding and length
+are checked in C, ``+``, ``/`` and ``=`` are refused), and only its canonical spelling is
+accepted, so one token has one spelling. JSON refuses NaN, Infinity and numbers that
+overflow to infinity. :class:`HeaderCheck` parses and checks each distinct header once:
+an algorithm PyJWT knows and never ``none``, no key-carrying headers (``jku``, ``x5u``,
+``jwk``, ``x5c``, ``x5t``), no ``crit`` or ``b64`` extensions, a short string ``kid``
+(``docs/decisions/0005-verification-fast-path.md``).
+"""
+
+from __future__ import annotations
+
+import binascii
+import hashlib
+import json
+import math
+from typing import Any, Final
+
+from jwt.algorithms import get_default_algorithms
+
+from .bounded import BoundedTable
+from .errors import Reason, TokenRejected
+
+ALGORITHMS: Final = get_default_algorithms()
+_FORBIDDEN_HEADERS: Final = frozenset({"jku", "x5u", "jwk", "x5c", "x5t", "x5t#S256"})
+# Headers are remembered before the signature is checked, so a forged header must not be
+# able to pin much memory: only short ones, in a small table.
+_HEADER_SEGMENT_MAX: Final = 512
+_HEADERS_BYTES: Final = 512 * 1024
+
+
+# base64url (RFC 4648 section 5, unpadded as JWS requires) mapped onto the standard
+# alphabet; "+", "/" and "=" become "!", which strict decoding refuses.
+_URLSAFE: Final = bytes.maketrans(b"-_+/=", b"+/!!!")
+_PADDING: Final = (b"", b"===", b"==", b"=")
+
+
+_ALPHABET: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+# The last character of a segment of length 4n+2 carries 4 bits that decode to nothing,
+# of length 4n+3 two: only the spelling with those bits zero is canonical (RFC 4648 3.5).
+_LOOSE_LAST: Final[tuple[frozenset[str], ...]] = (
+    frozenset(),
+    frozenset(),
+    frozenset(c for i, c in enumerate(_ALPHABET) if i & 0x0F),
+    frozenset(c for i, c in enumerate(_ALPHABET) if i & 0x03),
+)
+
+
+def b64decode(segment: str) -> bytes:
+    """Decode one unpadded, canonical base64url segment; ValueError for anything else.
+
+    ``binascii`` in strict mode checks every character in C (no per-character Python
+    loop, no regex); non-ASCII input fails the ``encode`` with a ValueError too. A last
+    character with non-zero unused bits is refused, so that one signature has one
+    spelling (else 16 spellings of an RS256 signature verify, each its own token).
+    """
+    if segment and segment[-1] in _LOOSE_LAST[len(segment) % 4]:
+        raise ValueError("base64url segment is not in canonical form")
+    data = segment.encode("ascii").translate(_URLSAFE)
+    return binascii.a2b_base64(data + _PADDING[len(data) % 4], strict_mode=True)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999: valid JSON, but no claim can be infinite
+        raise ValueError(f"{text[:16]} is not a finite number")
+    return value
+
+
+# NaN/Infinity are not JSON (RFC 8259), and a number that overflows to infinity is no
+# claim either: nothing non-finite reaches a check or a context. One decoder for the
+# process: json.loads(..., parse_constant=...) would build a new one per call.
+_DECODER: Final = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite_float)
+
+
+def json_object(segment: str, what: str) -> dict[str, Any]:
+    try:
+        value = _DECODER.decode(b64decode(segment).decode("utf-8"))
+    except (ValueError, RecursionError) as exc:  # binascii.Error is a ValueError
+        raise TokenRejected(Reason.TOKEN_MALFORMED, f"{what} is not base64url JSON") from exc
+    if not isinstance(value, dict):
+        raise TokenRejected(Reason.TOKEN_MALFORMED, f"{what} is not a JSON object")
+    return value
+
+
+def token_digest(token: str) -> str:
+    """SHA-256 of a token, hex: logs carry a prefix of it, never the token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def peek(segment: str) -> dict[str, Any]:
+    """A segment's JSON object, or nothing: for naming a refused token, never for trust."""
+    try:
+        return json_object(segment, "segment")
+    except TokenRejected:
+        return {}
+
+
+class HeaderCheck:
+    """Parses and checks JWS headers, remembering each short distinct one it accepted."""
+
+    __slots__ = ("_seen",)
+
+    def __init__(self) -> None:
+        self._seen: BoundedTable[str, dict[str, Any]] = BoundedTable(_HEADERS_BYTES)
+
+    def __call__(self, segment: str) -> dict[str, Any]:
+        """The header of ``segment``; TokenRejected when it may not be used."""
+        cached = self._seen.get(segment)
+        if cached is not None:
+            return cached
+        header = json_object(segment, "header")
+        alg = header.get("alg")
+        if not isinstance(alg, str) or alg not in ALGORITHMS or alg == "none":
+            raise TokenRejected(Reason.ALGORITHM_NOT_ALLOWED, f"alg {str(alg)[:16]!r}")
+        forbidden = _FORBIDDEN_HEADERS.intersection(header)
+        if forbidden:
+            raise TokenRejected(Reason.HEADER_NOT_ALLOWED, f"header {sorted(forbidden)[0]}")
+        if "crit" in header or header.get("b64", True) is not True:
+            raise TokenRejected(Reason.HEADER_NOT_ALLOWED, "crit/b64 extensions are not supported")
+        kid = header.get("kid")
+        if kid is not None and (not isinstance(kid, str) or len(kid) > 256):
+            raise TokenRejected(Reason.TOKEN_MALFORMED, "kid must be a short string")
+        if len(segment) <= _HEADER_SEGMENT_MAX:
+            self._seen.put(segment, header, 4 * len(segment))
+        return header
