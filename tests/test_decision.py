@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tenant_authorizer.runtime.caller import parse_arn
 from tenant_authorizer.runtime.errors import Reason
-from tenant_authorizer.runtime.events import parse_arn
 from tenant_authorizer.runtime.responses import iam_policy
 from tenant_authorizer.runtime.rules import compile_rules, decide, grant_for
 from tenant_authorizer.runtime.tenant_parser import parse_tenant

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from support.events import EVENT_KINDS, event
+from tenant_authorizer.runtime.caller import MAX_ARN_LENGTH, parse_arn
 from tenant_authorizer.runtime.errors import EventInvalid, Reason, RequestRejected, TokenRejected
-from tenant_authorizer.runtime.events import MAX_ARN_LENGTH, EventKind, parse_arn, parse_event
+from tenant_authorizer.runtime.events import EventKind, parse_event
 from tenant_authorizer.runtime.tenant import TokenSource
 
 EXPECTED_KINDS = {

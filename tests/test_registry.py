@@ -15,8 +15,8 @@ from support.harness import issuer_entry, tenant_doc
 from tenant_authorizer import handler as handler_module
 from tenant_authorizer.dev.devissuer import DevIssuer
 from tenant_authorizer.runtime.account import parse_account_document
+from tenant_authorizer.runtime.caller import parse_arn
 from tenant_authorizer.runtime.errors import ConfigError, PlatformFault, Reason, TenantNotBound
-from tenant_authorizer.runtime.events import parse_arn
 from tenant_authorizer.runtime.registry import TenantRegistry
 from tenant_authorizer.runtime.sources import SsmSource
 from tenant_authorizer.tools.layout import render_account_documents

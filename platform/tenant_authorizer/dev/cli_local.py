@@ -524,7 +524,7 @@ def _examples(
     upstream_url: str | None = None,
 ) -> list[Example]:
     """Two curl lines that behave as they say: one passes, one is refused."""
-    from ..runtime.events import parse_arn  # noqa: PLC0415
+    from ..runtime.caller import parse_arn  # noqa: PLC0415
     from ..runtime.rules import compile_rules, decide, grant_for  # noqa: PLC0415
 
     config = tenant.config

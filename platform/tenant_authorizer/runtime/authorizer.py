@@ -20,8 +20,9 @@ from collections.abc import Callable, Mapping
 from sys import getsizeof
 from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple
 
+from .caller import Caller
 from .errors import AuthorizerError, PlatformFault, Reason
-from .events import Caller, EventKind, parse_event
+from .events import EventKind, parse_event
 from .fetch import DEFAULT_FETCH_TIMEOUT, HttpFetcher
 from .jwks import JwksCache
 from .jws import token_digest

@@ -27,7 +27,8 @@ from .bounded import BoundedTable
 
 if TYPE_CHECKING:
     from .account import TenantRuntime
-    from .events import Caller, EventKind
+    from .caller import Caller
+    from .events import EventKind
     from .jwks import JwksCache
     from .responses import ContextValue
     from .rules import Grant

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from cachetools import LRUCache
 
 from .account import AccountDocument, TenantRuntime, parse_account_document
+from .caller import Caller
 from .errors import AliasMismatch, ConfigError, PlatformFault, Reason, TenantNotBound
-from .events import Caller
 from .sources import ConfigSource, SourceUnavailable
 
 if TYPE_CHECKING:

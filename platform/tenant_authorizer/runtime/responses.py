@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Final
 
-from .events import Caller
+from .caller import Caller
 from .rules import Decision
 
 ContextValue = str | int | float | bool

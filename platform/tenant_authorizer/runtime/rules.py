@@ -20,8 +20,8 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
+from .caller import Caller
 from .errors import Reason
-from .events import Caller
 from .identifiers import REQUEST_METHODS
 from .wildcards import match_parts, split_glob
 

@@ -23,7 +23,7 @@ from json.encoder import encode_basestring_ascii
 from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
-    from .events import Caller
+    from .caller import Caller
 
 EXTRA_METRICS: Final = (
     "StaleKeyServes",
