@@ -96,8 +96,8 @@ def test_lost_trial_does_not_wedge_half_open(clock: FakeClock) -> None:
 
 
 def test_memory_is_bounded(clock: FakeClock) -> None:
-    """Only max_keys circuits are remembered; the least recently used is forgotten (closed)."""
-    breaker = CircuitBreaker(failure_threshold=1, clock=clock, max_keys=2)
+    """Only as many circuits as max_bytes holds are remembered; the oldest is forgotten."""
+    breaker = CircuitBreaker(failure_threshold=1, clock=clock, max_bytes=2 * (120 + 64 + 2))
     for key in ("a", "b", "c"):
         breaker.record_failure(key)
     assert not breaker.is_open("a")

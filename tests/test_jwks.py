@@ -19,9 +19,11 @@ from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 from support.issuers import FAILURE_MODES, FakeClock, FaultyIssuer, Mode, issuer_config, wait_until
 from tenant_authorizer.dev.devissuer import PrivateKey
 from tenant_authorizer.runtime.breaker import CircuitBreaker
+from tenant_authorizer.runtime.discovery import metadata_url
 from tenant_authorizer.runtime.errors import AuthorizerError, PlatformFault, Reason
 from tenant_authorizer.runtime.fetch import FetchResult, HttpFetcher
-from tenant_authorizer.runtime.jwks import JwksCache, ResolvedKey, metadata_url
+from tenant_authorizer.runtime.jwk_set import ResolvedKey
+from tenant_authorizer.runtime.jwks import JwksCache
 from tenant_authorizer.runtime.settings import Settings
 from tenant_authorizer.runtime.tenant import DiscoveryMode, IssuerConfig
 
@@ -269,11 +271,11 @@ def test_events_move_with_counters_only(
 ) -> None:
     """`events` changes on a fetch and stays put on warm lookups."""
     kid = dev_issuer.current_kid()
-    before = cache.events
+    before = cache.counters.events
     cache.get_key(config, kid, "RS256")
-    after_fetch = cache.events
+    after_fetch = cache.counters.events
     cache.get_key(config, kid, "RS256")
-    assert before < after_fetch == cache.events
+    assert before < after_fetch == cache.counters.events
 
 
 def test_warm_path_makes_no_request(
@@ -774,10 +776,12 @@ def test_dead_idp_does_not_block_other_issuers(
 
 
 def test_uris_are_bounded(clock: FakeClock, good_jwk: dict[str, Any]) -> None:
-    """Beyond max_uris the least recently refreshed URI is forgotten (and fetched again)."""
+    """Beyond what max_bytes holds the least recently refreshed URI is forgotten (and fetched)."""
     uris = [f"https://idp{i}.example.test/jwks.json" for i in range(3)]
     fetcher = StubFetcher({uri: {"keys": [good_jwk]} for uri in uris})
-    cache = JwksCache(fetcher, clock=clock, max_uris=2)
+    probe = JwksCache(StubFetcher({uris[0]: {"keys": [good_jwk]}}), clock=clock)
+    probe.get_key(_stub_config(jwks_uri=uris[0]), "good", "RS256")
+    cache = JwksCache(fetcher, clock=clock, max_bytes=int(2.5 * probe.key_set_bytes))
     for uri in [*uris, uris[2], uris[0]]:
         cache.get_key(_stub_config(jwks_uri=uri), "good", "RS256")
     assert fetcher.calls == [*uris, uris[0]]

@@ -258,7 +258,9 @@ def test_concurrent_lookups_with_evictions_stay_consistent() -> None:
         tenant_doc(f"t{i}", a, static_tokens=[{"id": "k", "sha256": "0" * 64, "principal_id": "p"}])
         for i, a in enumerate(accounts)
     ]
-    registry = TenantRegistry(StaticSource(render_account_documents(docs)), ttl=0.0, max_accounts=8)
+    registry = TenantRegistry(
+        StaticSource(render_account_documents(docs)), ttl=0.0, max_bytes=8 * 4000
+    )  # about eight documents
     errors: list[BaseException] = []
 
     def worker(offset: int) -> None:

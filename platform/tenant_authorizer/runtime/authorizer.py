@@ -21,6 +21,7 @@ from sys import getsizeof
 from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple
 
 from .caller import Caller
+from .counters import Counters
 from .errors import AuthorizerError, PlatformFault, Reason
 from .events import EventKind, parse_event
 from .fetch import DEFAULT_FETCH_TIMEOUT, HttpFetcher
@@ -77,6 +78,8 @@ class Authorizer:
         self.verifier = TokenVerifier(jwks, self._secret, clock=clock)
         self.memo = memo if memo is not None else TokenMemo(jwks, clock)
         self.network_budget = network_budget
+        # The caches' counters: one object when they share it, as from_settings makes them.
+        self._counters = tuple({id(c): c for c in (registry.counters, jwks.counters)}.values())
         self._last_snapshot: dict[str, int] = {}
 
     @classmethod
@@ -88,12 +91,16 @@ class Authorizer:
         telemetry: Telemetry | None = None,
     ) -> Authorizer:
         """Build the production object graph from :class:`Settings`."""
+        counters = Counters()
         registry = TenantRegistry(
             source or SsmSource(settings.ssm_prefix),
             ttl=settings.config_ttl,
             stale_window=settings.config_stale,
+            counters=counters,
         )
-        jwks = JwksCache.from_settings(settings, HttpFetcher(timeout=settings.fetch_timeout))
+        jwks = JwksCache.from_settings(
+            settings, HttpFetcher(timeout=settings.fetch_timeout), counters=counters
+        )
         telemetry = telemetry or Telemetry(
             namespace=settings.metrics_namespace,
             function_name=settings.function_name,
@@ -284,26 +291,17 @@ class Authorizer:
 
     def _events(self) -> int:
         """A number that changes whenever a fetch, failure or stale serve is counted."""
-        return self.registry.stats.events + self.jwks.events
+        return sum(counters.events for counters in self._counters)
 
     def _metrics(self) -> dict[str, int] | None:
-        """The counters that moved during this decision (rare: cold or refreshing paths)."""
-        snapshot = self._snapshot()
+        """The metrics that moved during this decision (rare: cold or refreshing paths)."""
+        snapshot: dict[str, int] = {}
+        for counters in self._counters:
+            for name, value in counters.metrics().items():
+                snapshot[name] = snapshot.get(name, 0) + value
         previous = self._last_snapshot
         self._last_snapshot = snapshot
         return {k: v - previous.get(k, 0) for k, v in snapshot.items() if v != previous.get(k, 0)}
-
-    def _snapshot(self) -> dict[str, int]:
-        jwks = self.jwks.stats
-        registry = self.registry.stats
-        return {
-            "StaleKeyServes": jwks.stale_serves,
-            "StaleConfigServes": registry.stale_serves,
-            "JwksFetches": jwks.fetches,
-            "JwksFetchFailures": jwks.failures,
-            "SsmFetches": registry.fetches,
-            "SsmFetchFailures": registry.failures,
-        }
 
 
 def _context(tenant: TenantConfig, token: VerifiedToken) -> tuple[dict[str, ContextValue], int]:

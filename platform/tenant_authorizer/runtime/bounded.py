@@ -1,15 +1,19 @@
-"""One bounded table for the warm path's caches: a dict capped in bytes, oldest out first.
+"""The one bounded-table type of the runtime: a dict capped in bytes, oldest out first.
 
-Entries vary in size by orders of magnitude (a 40-byte digest next to a context with a
-hundred forwarded groups), so a count bound says nothing about memory: every entry is
-put with its size and the table evicts its oldest entries until it fits ``max_bytes``.
-Reads are a plain ``dict.get`` (about 30 ns, no lock and no reordering; cachetools'
-LRU costs ~200 ns a read and its TLRU ~900 ns, measured in ``make bench``), so the order
-is insertion order: a hot entry evicted by a flood is simply put again on its next use.
-Writers hold a lock (the local gateway is threaded). ``expired`` lets a put drop stale
-entries among the oldest now and then, so entries that can no longer be used do not
-wait for eviction by size; entries made unusable otherwise (a changed tenant config) are
-dropped when next read, or evicted.
+Every cache of the function is one (decision 0016): verified tokens, answers, policy
+documents, parsed ARNs, JWS headers, account documents, secrets, key sets, discovery
+metadata, circuits. Entries vary in size by orders of magnitude (a 40-byte digest next to
+a context with a hundred forwarded groups), so a count bound says nothing about memory:
+every entry is put with its size, and the table evicts its oldest entries until it fits.
+
+The sizes and their eviction are cachetools' (a ``FIFOCache`` with a size function);
+reads go to a plain dict beside it, because a read is on the warm path of every decision:
+``dict.get`` costs about 30 ns, cachetools' ``LRUCache.get`` 200 ns and ``TLRUCache.get``
+900 ns (measured on this machine). So the order is insertion order: a hot entry evicted
+by a flood is put again on its next use. Writers hold a lock (the local gateway is
+threaded). ``expired`` lets a put drop stale entries among the oldest now and then, so
+entries that can no longer be used do not wait for eviction by size; entries made
+unusable otherwise (a changed tenant config) are dropped when next read, or evicted.
 """
 
 from __future__ import annotations
@@ -17,8 +21,10 @@ from __future__ import annotations
 import itertools
 import sys
 import threading
-from collections.abc import Callable, Hashable
-from typing import Final, Generic, TypeVar
+from collections.abc import Callable, Hashable, MutableMapping
+from typing import Any, Final, Generic, TypeVar
+
+from cachetools import FIFOCache
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -36,21 +42,46 @@ def text_size(*texts: str | bytes | None) -> int:
     return sum(sys.getsizeof(text) for text in texts if text is not None)
 
 
+def _itself(size: int) -> int:
+    return size
+
+
+class _Sizes(FIFOCache[K, int]):
+    """The declared size of each entry, oldest first; evicting one drops it from the table."""
+
+    def __init__(self, max_bytes: int, items: MutableMapping[K, Any]) -> None:
+        super().__init__(maxsize=max_bytes, getsizeof=_itself)
+        self._items = items
+
+    def popitem(self) -> tuple[K, int]:
+        key, size = super().popitem()
+        self._items.pop(key, None)
+        return key, size
+
+
 class BoundedTable(Generic[K, V]):
     """A mapping bounded by the sizes its writers declare; oldest entries leave first."""
 
-    __slots__ = ("_expired", "_items", "_lock", "_puts", "_sizes", "bytes", "max_bytes")
+    __slots__ = ("_expired", "_items", "_lock", "_puts", "_sizes")
 
     def __init__(self, max_bytes: int, expired: Callable[[V], bool] | None = None) -> None:
         if max_bytes < 0:
             raise ValueError("max_bytes must be 0 (disabled) or more")
-        self.max_bytes = max_bytes
-        self.bytes = 0  # the sum of the sizes of the entries held
         self._items: dict[K, V] = {}
-        self._sizes: dict[K, int] = {}
+        self._sizes: _Sizes[K] = _Sizes(max_bytes, self._items)
         self._expired = expired
         self._puts = 0
         self._lock = threading.Lock()
+
+    @property
+    def max_bytes(self) -> int:
+        """The most the declared sizes may add up to (0: the table keeps nothing)."""
+        return int(self._sizes.maxsize)
+
+    @property
+    def bytes(self) -> int:
+        """The sum of the declared sizes of the entries held."""
+        return int(self._sizes.currsize)
 
     def get(self, key: K) -> V | None:
         """The value under ``key``, if held."""
@@ -60,12 +91,12 @@ class BoundedTable(Generic[K, V]):
         return len(self._items)
 
     def put(self, key: K, value: V, size: int) -> None:
-        """Hold ``value`` under ``key``; evict the oldest entries until the sizes fit."""
+        """Hold ``value`` under ``key`` (as the newest); evict the oldest until it fits."""
         size += ENTRY_OVERHEAD
-        if size > self.max_bytes:
+        if size > self._sizes.maxsize:
             return  # larger than the whole table (or the table is disabled): not kept
         with self._lock:
-            if key in self._sizes:
+            if key in self._items:
                 self._pop(key)
             self._puts += 1
             expired = self._expired
@@ -74,26 +105,21 @@ class BoundedTable(Generic[K, V]):
                 items = self._items
                 for old in [k for k in itertools.islice(items, _SWEEP) if expired(items[k])]:
                     self._pop(old)
-            while self.bytes + size > self.max_bytes:
-                self._pop(next(iter(self._items)))
+            self._sizes[key] = size  # evicts the oldest entries (popitem) until it fits
             self._items[key] = value
-            self._sizes[key] = size
-            self.bytes += size
 
     def discard(self, key: K) -> None:
         """Forget ``key`` (an entry found unusable)."""
         with self._lock:
-            self._pop(key)
+            if key in self._items:
+                self._pop(key)
 
     def clear(self) -> None:
         """Forget everything."""
         with self._lock:
             self._items.clear()
             self._sizes.clear()
-            self.bytes = 0
 
     def _pop(self, key: K) -> None:
-        size = self._sizes.pop(key, None)
-        if size is not None:
-            del self._items[key]
-            self.bytes -= size
+        del self._items[key]
+        del self._sizes[key]

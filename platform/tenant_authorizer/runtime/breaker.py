@@ -13,7 +13,9 @@ import threading
 import time
 from collections.abc import Callable
 
-from cachetools import LRUCache
+from .bounded import BoundedTable
+
+_CIRCUIT_BYTES = 64  # what a circuit's record adds to its key (the URI, counted apart)
 
 
 class _Circuit:
@@ -27,8 +29,8 @@ class _Circuit:
 class CircuitBreaker:
     """Consecutive-failure circuit breaker, one circuit per key; thread-safe.
 
-    Only keys with recent failures are stored (a success forgets the key), in an LRU
-    bounded by ``max_keys``: evicting a key merely closes its circuit.
+    Only keys with recent failures are stored (a success forgets the key), in a table
+    bounded in bytes: evicting a key merely closes its circuit.
     """
 
     def __init__(
@@ -37,14 +39,14 @@ class CircuitBreaker:
         failure_threshold: int = 3,
         reset_after: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
-        max_keys: int = 10_000,
+        max_bytes: int = 2 * 1024 * 1024,
     ) -> None:
         if failure_threshold < 1 or reset_after <= 0:
             raise ValueError("failure_threshold must be >= 1 and reset_after > 0")
         self.failure_threshold = failure_threshold
         self.reset_after = reset_after
         self._clock = clock
-        self._circuits: LRUCache[str, _Circuit] = LRUCache(maxsize=max_keys)
+        self._circuits: BoundedTable[str, _Circuit] = BoundedTable(max_bytes)
         self._lock = threading.Lock()
 
     def allow(self, key: str) -> bool:
@@ -67,14 +69,15 @@ class CircuitBreaker:
     def record_success(self, key: str) -> None:
         """Close the circuit for ``key`` and forget its failures."""
         with self._lock:
-            self._circuits.pop(key, None)
+            self._circuits.discard(key)
 
     def record_failure(self, key: str) -> None:
         """Count a failure; open (or re-open) the circuit at the threshold."""
         with self._lock:
             circuit = self._circuits.get(key)
             if circuit is None:
-                circuit = self._circuits[key] = _Circuit()
+                circuit = _Circuit()
+                self._circuits.put(key, circuit, _CIRCUIT_BYTES + 2 * len(key))
             circuit.failures += 1
             if circuit.failures >= self.failure_threshold:
                 circuit.opened_at = self._clock()

@@ -1,15 +1,15 @@
-"""Discovery and the JWKS cache: from an issuer config and a token's ``kid`` to a public key.
+"""The JWKS cache: from an issuer config and a token's ``kid`` to a public key.
 
 The warm path (metadata and keys cached and fresh) is a dict lookup and a clock read:
-no lock, no I/O. Everything else happens on the slow path, once per JWKS URI at a time:
+no lock, no I/O. Everything else happens on the slow path, once per URI at a time
+(:mod:`.refresh`):
 
-* ``jwks_uri`` comes from the issuer config or from discovery (OpenID Connect or
-  RFC 8414); the metadata's ``issuer`` must equal the configured one exactly.
-* A JWKS is parsed once per fetch into prepared keys indexed by ``(kid, alg)``; keys
-  that cannot be used (wrong ``use``, symmetric, short RSA, unknown type or curve,
-  private material) are skipped, never trusted.
-* Freshness follows ``Cache-Control: max-age``, clamped. An unknown ``kid`` triggers
-  at most one refetch per ``kid_cooldown`` per URI (the "penalty box").
+* ``jwks_uri`` comes from the issuer config or from discovery (:mod:`.discovery`).
+* A JWKS is parsed once per fetch into prepared keys indexed by ``(kid, alg)``
+  (:mod:`.jwk_set`).
+* Freshness follows ``Cache-Control: max-age``, clamped between ``min_max_age`` and
+  ``max_max_age`` (the platform's ``TENANT_AUTHZ_JWKS_MAX_AGE_SECONDS``). An unknown
+  ``kid`` triggers at most one refetch per ``kid_cooldown`` per URI (the penalty box).
 * When the IdP fails, the last good keys are served for ``stale_window`` past their
   expiry (``ResolvedKey.stale``); a circuit breaker per URI stops calling a dead IdP.
 
@@ -18,61 +18,28 @@ See ``docs/decisions/0003-jwks-cache.md``.
 
 from __future__ import annotations
 
-import functools
-import itertools
-import json
-import math
-import threading
 import time
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Final, Generic, NamedTuple, TypeVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 from urllib.parse import urlsplit
 
-import jwt
-from cachetools import LRUCache
-
+from .bounded import BoundedTable
 from .breaker import CircuitBreaker
-from .errors import FetchError, PlatformFault, Reason, TokenRejected
-from .fetch import BudgetSpent, FetchBudget, Fetcher, FetchResult, safe_url
+from .counters import Counters
+from .discovery import Discovery
+from .errors import PlatformFault, Reason, TokenRejected
+from .fetch import FetchBudget, Fetcher, safe_url
 from .identifiers import ASYMMETRIC_ALGORITHMS
+from .jwk_set import KeySet, ResolvedKey, definite_miss, miss, parse_jwks
+from .refresh import Outcome, Refresher, Slot, slot_in
 
 if TYPE_CHECKING:
-    import logging
-
     from .settings import Settings
     from .tenant import IssuerConfig
 
-_RSA_ALGORITHMS: Final = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
-_EC_CURVE_ALGORITHM: Final = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}
-_OKP_CURVES: Final = frozenset({"Ed25519", "Ed448"})
-_MIN_RSA_BITS: Final = 2048
-# Members that only private (or symmetric) JWKs carry: a JWKS that publishes them is
-# broken beyond trusting, whatever the public part says.
-_PRIVATE_MEMBERS: Final = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
-_generations = itertools.count(1)  # global, so a URI evicted and re-added never reuses one
-
-
-def _logger() -> logging.Logger:
-    """This module's logger; ``logging`` is imported only when a rare line is logged.
-
-    Importing it (with ``traceback`` and ``textwrap``) costs ~4 ms of every cold start.
-    """
-    import logging  # noqa: PLC0415  (lazy on purpose, see above)
-
-    return logging.getLogger(__name__)
-
-
-# Value objects are NamedTuples rather than frozen dataclasses: ~0.2 ms instead of
-# ~0.8 ms each at cold start.
-class ResolvedKey(NamedTuple):
-    """A public key for one token, and where and when it came from."""
-
-    key: Any  # prepared public key object, ready for PyJWT's algorithm .verify()
-    kid: str | None
-    jwks_uri: str
-    generation: int  # bumps every time the key set of this URI is replaced by a fetch
-    stale: bool  # served past max-age because the IdP failed (stale-if-error)
-    fetched: bool  # this call made a network request
+# A slot is sized by its last document (a JWKS may be 256 KB); metadata slots are small.
+_SLOT_BASE: Final = 2048
+_KEY_SETS_BYTES: Final = 32 * 1024 * 1024
 
 
 class JwksStats(NamedTuple):
@@ -85,127 +52,6 @@ class JwksStats(NamedTuple):
     discovery_fetches: int = 0  # discovery metadata requests made
     discovery_stale_serves: int = 0  # metadata used past its max-age because the IdP failed
     circuit_rejections: int = 0  # requests not made because the URI's circuit was open
-
-
-@functools.lru_cache(maxsize=4096)
-def metadata_url(issuer: str, discovery: str) -> str:
-    """The discovery metadata URL of ``issuer`` for ``discovery`` ``"oidc"`` or ``"oauth"``.
-
-    OIDC appends ``/.well-known/openid-configuration`` to the issuer; RFC 8414 inserts
-    ``/.well-known/oauth-authorization-server`` between the host and the issuer's path.
-    """
-    if discovery == "oidc":
-        return issuer.rstrip("/") + "/.well-known/openid-configuration"
-    if discovery == "oauth":
-        parts = urlsplit(issuer)
-        path = parts.path.rstrip("/")  # RFC 8414 section 3.1: drop a terminating "/"
-        return f"{parts.scheme}://{parts.netloc}/.well-known/oauth-authorization-server{path}"
-    raise ValueError(f"no discovery for mode {discovery!r}")
-
-
-class _InvalidDocument(Exception):
-    """Raised when a fetched document is JSON but not a JWKS or metadata document."""
-
-
-# Private records are plain slotted classes: ~0.01 ms at cold start, a NamedTuple ~0.2 ms.
-class _KeySet:
-    """One successful JWKS fetch, parsed; replaced whole, never mutated."""
-
-    __slots__ = ("expires_at", "generation", "kids", "material", "per_alg", "resolved", "since")
-
-    def __init__(
-        self,
-        *,
-        resolved: Mapping[tuple[str | None, str], ResolvedKey],
-        per_alg: Mapping[str, int],
-        material: Mapping[tuple[str, str], str],
-        since: Mapping[tuple[str, str], int],
-        generation: int,
-        expires_at: float,
-    ) -> None:
-        self.resolved = resolved  # (kid, alg) and (None, alg)
-        self.per_alg = per_alg  # usable keys per algorithm (to explain a kid-less miss)
-        # (kid, alg) -> canonical JWK that verifies it, to tell a re-used kid; one kid may
-        # name several keys (an RSA and an EC key), so the alg is part of the identity.
-        self.material = material
-        self.since = since  # (kid, alg) -> first generation publishing this exact key
-        self.kids = frozenset(kid for kid, _ in material)
-        self.generation = generation
-        self.expires_at = expires_at
-
-
-class _Metadata:
-    __slots__ = ("expires_at", "issuer", "jwks_uri")
-
-    def __init__(self, issuer: str, jwks_uri: str, expires_at: float) -> None:
-        self.issuer = issuer
-        self.jwks_uri = jwks_uri
-        self.expires_at = expires_at
-
-
-_V = TypeVar("_V", _KeySet, _Metadata)
-_S = TypeVar("_S")
-
-
-class _Slot(Generic[_V]):
-    """The state of one URI: the last good document and the bookkeeping of refreshes."""
-
-    __slots__ = ("attempts", "current", "last_attempt_at", "last_error", "lock")
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()  # one refresh at a time; waiters reuse its outcome
-        self.current: _V | None = None
-        self.attempts = 0  # finished fetch attempts, so a waiter can tell one happened
-        self.last_attempt_at = -math.inf
-        self.last_error: Exception | None = None
-
-
-class _Outcome:
-    __slots__ = ("circuit_open", "error", "fetched")
-
-    def __init__(self, fetched: bool, error: Exception | None, circuit_open: bool) -> None:
-        self.fetched = fetched
-        self.error = error
-        self.circuit_open = circuit_open
-
-
-class _Order(LRUCache[str, None]):
-    """LRU order of a :class:`_Table`'s keys; evicting one drops it from the table."""
-
-    def __init__(self, maxsize: int, evict: Callable[[str], object]) -> None:
-        super().__init__(maxsize=maxsize)
-        self._evict = evict
-
-    def popitem(self) -> tuple[str, None]:
-        key, value = super().popitem()
-        self._evict(key)
-        return key, value
-
-
-class _Table(Generic[_S]):
-    """A bounded map with lock-free reads.
-
-    cachetools caches must not be read without a lock while another thread writes
-    (an LRU read reorders), so reads go to a plain dict and the LRU only keeps the
-    order, updated under a lock on the slow path (creation and refresh).
-    """
-
-    def __init__(self, maxsize: int, factory: Callable[[], _S]) -> None:
-        self._items: dict[str, _S] = {}
-        self._order = _Order(maxsize, lambda key: self._items.pop(key, None))
-        self._factory = factory
-        self._lock = threading.Lock()
-
-    def get(self, key: str) -> _S | None:
-        return self._items.get(key)
-
-    def get_or_create(self, key: str) -> _S:
-        with self._lock:
-            item = self._items.get(key)
-            if item is None:
-                item = self._items[key] = self._factory()
-            self._order[key] = None
-            return item
 
 
 class JwksCache:
@@ -222,29 +68,38 @@ class JwksCache:
         kid_cooldown: float = 30,
         stale_window: float = 3_600,
         discovery_max_age: float = 3_600,
-        max_uris: int = 2_048,
         breaker: CircuitBreaker | None = None,
+        counters: Counters | None = None,
+        max_bytes: int = _KEY_SETS_BYTES,
     ) -> None:
         if not 0 < min_max_age <= max_max_age:
             raise ValueError("need 0 < min_max_age <= max_max_age")
-        self._fetcher = fetcher
         self._clock = clock
         self._default_max_age = default_max_age
         self._min_max_age = min_max_age
         self._max_max_age = max_max_age
         self._kid_cooldown = kid_cooldown
         self._stale_window = stale_window
-        self._discovery_max_age = discovery_max_age
-        self._breaker = breaker if breaker is not None else CircuitBreaker(clock=clock)
-        self._jwks: _Table[_Slot[_KeySet]] = _Table(max_uris, _Slot)
-        self._discovery: _Table[_Slot[_Metadata]] = _Table(max_uris, _Slot)
-        self._counters = dict.fromkeys(JwksStats._fields, 0)
-        self._counters_lock = threading.Lock()
-        self._events = 0
+        self.counters = counters if counters is not None else Counters()
+        breaker = breaker if breaker is not None else CircuitBreaker(clock=clock)
+        self._refresher = Refresher(fetcher, breaker, self.counters, clock)
+        self._jwks: BoundedTable[str, Slot[KeySet]] = BoundedTable(max_bytes)
+        self._discovery = Discovery(
+            self._refresher,
+            self.counters,
+            clock,
+            max_age=discovery_max_age,
+            stale_window=stale_window,
+        )
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, fetcher: Fetcher, *, clock: Callable[[], float] = time.monotonic
+        cls,
+        settings: Settings,
+        fetcher: Fetcher,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        counters: Counters | None = None,
     ) -> JwksCache:
         """The cache the function runs with: ``TENANT_AUTHZ_JWKS_*`` and the kid cooldown.
 
@@ -260,6 +115,7 @@ class JwksCache:
             max_max_age=settings.jwks_max_age,
             kid_cooldown=settings.kid_cooldown,
             stale_window=settings.jwks_stale,
+            counters=counters,
         )
 
     # ------------------------------------------------------------------ public API
@@ -267,13 +123,21 @@ class JwksCache:
     @property
     def stats(self) -> JwksStats:
         """A snapshot of the counters."""
-        with self._counters_lock:
-            return JwksStats(**self._counters)
+        c = self.counters
+        return JwksStats(
+            c.jwks_fetches,
+            c.jwks_failures,
+            c.stale_key_serves,
+            c.kid_refetches,
+            c.discovery_fetches,
+            c.discovery_stale_serves,
+            c.circuit_rejections,
+        )
 
     @property
-    def events(self) -> int:
-        """Changes whenever any counter does: a lock-free "did anything happen" check."""
-        return self._events
+    def key_set_bytes(self) -> int:
+        """The memory the key sets hold, by the table's own accounting."""
+        return self._jwks.bytes
 
     def get_key(
         self,
@@ -293,11 +157,9 @@ class JwksCache:
         """
         if kid is not None and not isinstance(kid, str):  # a JSON header can hold anything
             raise TokenRejected(
-                Reason.TOKEN_MALFORMED,
-                "kid is not a string",
-                tenant_id=tenant_id,
+                Reason.TOKEN_MALFORMED, "kid is not a string", tenant_id=tenant_id,
                 issuer=issuer.issuer,
-            )
+            )  # fmt: skip
         if alg not in ASYMMETRIC_ALGORITHMS or alg not in issuer.algorithms:
             raise TokenRejected(
                 Reason.ALGORITHM_NOT_ALLOWED,
@@ -308,7 +170,7 @@ class JwksCache:
             )
         now = self._clock()
         spend = FetchBudget(budget)
-        jwks_uri = issuer.jwks_uri or self._discovered_jwks_uri(issuer, now, kid, tenant_id, spend)
+        jwks_uri = issuer.jwks_uri or self._discovery.jwks_uri(issuer, now, kid, tenant_id, spend)
         slot = self._jwks.get(jwks_uri)
         if slot is not None:
             keys = slot.current
@@ -340,98 +202,6 @@ class JwksCache:
 
     # ------------------------------------------------------------------ discovery
 
-    def _discovered_jwks_uri(
-        self,
-        issuer: IssuerConfig,
-        now: float,
-        kid: str | None,
-        tenant_id: str | None,
-        spend: FetchBudget,
-    ) -> str:
-        if issuer.discovery not in ("oidc", "oauth"):
-            raise PlatformFault(
-                Reason.JWKS_UNAVAILABLE,
-                "issuer has neither jwks_uri nor discovery",
-                tenant_id=tenant_id,
-                kid=kid,
-                issuer=issuer.issuer,
-            )
-        url = metadata_url(issuer.issuer, issuer.discovery)
-        slot = self._discovery.get(url)
-        metadata = slot.current if slot is not None else None
-        if metadata is None or now >= metadata.expires_at:
-            metadata = self._metadata_slow(issuer, url, kid, tenant_id, spend)
-        if metadata.issuer != issuer.issuer:
-            raise PlatformFault(
-                Reason.JWKS_UNAVAILABLE,
-                f"discovery at {safe_url(url)} names issuer {metadata.issuer!r}, configured is "
-                f"{issuer.issuer!r} (misconfigured IdP or mix-up)",
-                tenant_id=tenant_id,
-                kid=kid,
-                issuer=issuer.issuer,
-            )
-        jwks_uri = metadata.jwks_uri
-        if not (
-            jwks_uri.startswith("https://")
-            or (issuer.local_development and jwks_uri.startswith("http://"))
-        ):
-            raise PlatformFault(
-                Reason.JWKS_UNAVAILABLE,
-                f"discovery at {safe_url(url)} gives a jwks_uri that is not https",
-                tenant_id=tenant_id,
-                kid=kid,
-                issuer=issuer.issuer,
-            )
-        return jwks_uri
-
-    def _metadata_slow(
-        self,
-        issuer: IssuerConfig,
-        url: str,
-        kid: str | None,
-        tenant_id: str | None,
-        spend: FetchBudget,
-    ) -> _Metadata:
-        slot = self._discovery.get_or_create(url)
-        seen = slot.attempts
-        metadata = slot.current
-        if metadata is not None and self._clock() < metadata.expires_at:
-            return metadata
-        outcome = self._refresh(
-            slot,
-            url,
-            seen,
-            local_development=issuer.local_development,
-            private_ok=True,  # derived from the configured issuer URL
-            spend=spend,
-            parse=self._parse_metadata,
-            counters=("discovery_fetches",),
-        )
-        metadata = slot.current
-        now = self._clock()
-        if metadata is not None and now < metadata.expires_at:
-            return metadata
-        if metadata is not None and now < metadata.expires_at + self._stale_window:
-            self._count("discovery_stale_serves")
-            return metadata
-        reason = Reason.ISSUER_CIRCUIT_OPEN if outcome.circuit_open else Reason.JWKS_UNAVAILABLE
-        raise PlatformFault(
-            reason,
-            f"discovery metadata unavailable from {safe_url(url)}",
-            tenant_id=tenant_id,
-            kid=kid,
-            issuer=issuer.issuer,
-        ) from outcome.error
-
-    def _parse_metadata(
-        self, result: FetchResult, url: str, now: float, previous: _Metadata | None
-    ) -> _Metadata:
-        issuer = result.body.get("issuer")
-        jwks_uri = result.body.get("jwks_uri")
-        if not isinstance(issuer, str) or not isinstance(jwks_uri, str):
-            raise _InvalidDocument("metadata lacks a string issuer or jwks_uri")
-        return _Metadata(issuer=issuer, jwks_uri=jwks_uri, expires_at=now + self._discovery_max_age)
-
     # ------------------------------------------------------------------ JWKS
 
     def _get_key_slow(
@@ -444,22 +214,28 @@ class JwksCache:
         *,
         spend: FetchBudget,
     ) -> ResolvedKey:
-        slot = self._jwks.get_or_create(jwks_uri)
-        seen = slot.attempts  # read before `current`: see _refresh
+        slot = slot_in(self._jwks, jwks_uri, _SLOT_BASE)
+        seen = slot.attempts  # read before `current`: see Refresher.refresh
         keys = slot.current
         now = self._clock()
-        counters: tuple[str, ...] = ("fetches",)
+        counters: tuple[str, ...] = ("jwks_fetches",)
         if keys is not None and now < keys.expires_at:
             hit = keys.resolved.get((kid, alg))
             if hit is not None:
                 return hit
-            definite = self._definite_miss(keys, kid, alg, issuer, tenant_id)
+            definite = definite_miss(keys, kid, alg, issuer.issuer, tenant_id)
             if definite is not None:
                 raise definite
             if now - slot.last_attempt_at < self._kid_cooldown:
-                raise self._miss(keys, kid, alg, issuer, tenant_id)
-            counters = ("fetches", "kid_refetches")
-        outcome = self._refresh(
+                raise miss(keys, kid, alg, issuer.issuer, tenant_id)
+            counters = ("jwks_fetches", "kid_refetches")
+        size = [_SLOT_BASE]
+
+        def parse(body: dict[str, Any], max_age: int | None, previous: KeySet | None) -> KeySet:
+            size[0] = _SLOT_BASE + 4 * len(body.get("keys") or ()) * 1024
+            return parse_jwks(body, jwks_uri, self._clock() + self._lifetime(max_age), previous)
+
+        outcome = self._refresher.refresh(
             slot,
             jwks_uri,
             seen,
@@ -468,22 +244,41 @@ class JwksCache:
             # private address an IdP's metadata points to elsewhere.
             private_ok=issuer.jwks_uri is not None or _same_host(jwks_uri, issuer.issuer),
             spend=spend,
-            parse=self._parse_jwks,
+            parse=parse,
             counters=counters,
         )
+        if outcome.fetched and outcome.error is None:
+            self._jwks.put(jwks_uri, slot, size[0])  # its new size, as the newest entry
+        return self._after_refresh(
+            slot, outcome, jwks_uri, kid=kid, alg=alg, issuer=issuer, tenant_id=tenant_id
+        )
+
+    def _after_refresh(
+        self,
+        slot: Slot[KeySet],
+        outcome: Outcome,
+        jwks_uri: str,
+        *,
+        kid: str | None,
+        alg: str,
+        issuer: IssuerConfig,
+        tenant_id: str | None,
+    ) -> ResolvedKey:
+        """The key once a refresh has run: fresh, stale (if the IdP failed), or a refusal."""
+        fetched = outcome.fetched
         keys = slot.current
         now = self._clock()
         if keys is not None and now < keys.expires_at:
             hit = keys.resolved.get((kid, alg))
             if hit is None:
-                raise self._miss(keys, kid, alg, issuer, tenant_id)
-            return hit._replace(fetched=True) if outcome.fetched else hit
+                raise miss(keys, kid, alg, issuer.issuer, tenant_id)
+            return hit._replace(fetched=True) if fetched else hit
         if keys is not None and now < keys.expires_at + self._stale_window:
             hit = keys.resolved.get((kid, alg))
             if hit is not None:
-                self._count("stale_serves")
-                return hit._replace(stale=True, fetched=outcome.fetched)
-            definite = self._definite_miss(keys, kid, alg, issuer, tenant_id)
+                self.counters.bump("stale_key_serves")
+                return hit._replace(stale=True, fetched=fetched)
+            definite = definite_miss(keys, kid, alg, issuer.issuer, tenant_id)
             if definite is not None:
                 raise definite
             # An unknown kid with stale keys may be a new key we cannot fetch: a fault,
@@ -497,240 +292,12 @@ class JwksCache:
             issuer=issuer.issuer,
         ) from outcome.error
 
-    def _definite_miss(
-        self,
-        keys: _KeySet,
-        kid: str | None,
-        alg: str,
-        issuer: IssuerConfig,
-        tenant_id: str | None,
-    ) -> TokenRejected | None:
-        """The rejection a refetch cannot change: kid of another key type, or ambiguity."""
-        if kid is not None and kid in keys.kids:
-            return TokenRejected(
-                Reason.ALGORITHM_NOT_ALLOWED,
-                f"the key {kid!r} cannot verify {alg}",
-                tenant_id=tenant_id,
-                kid=kid,
-                issuer=issuer.issuer,
-            )
-        count = keys.per_alg.get(alg, 0)
-        if kid is None and count > 1:
-            return TokenRejected(
-                Reason.KID_MISSING,
-                f"token has no kid and the JWKS has {count} {alg} keys",
-                tenant_id=tenant_id,
-                issuer=issuer.issuer,
-            )
-        return None
-
-    def _miss(
-        self,
-        keys: _KeySet,
-        kid: str | None,
-        alg: str,
-        issuer: IssuerConfig,
-        tenant_id: str | None,
-    ) -> TokenRejected:
-        definite = self._definite_miss(keys, kid, alg, issuer, tenant_id)
-        if definite is not None:
-            return definite
-        if kid is None:
-            return TokenRejected(
-                Reason.KID_MISSING,
-                f"token has no kid and the JWKS has no {alg} key",
-                tenant_id=tenant_id,
-                issuer=issuer.issuer,
-            )
-        return TokenRejected(
-            Reason.KID_UNKNOWN,
-            f"kid not in the JWKS (for {alg})",
-            tenant_id=tenant_id,
-            kid=kid,
-            issuer=issuer.issuer,
-        )
-
-    def _parse_jwks(
-        self, result: FetchResult, jwks_uri: str, now: float, previous: _KeySet | None
-    ) -> _KeySet:
-        entries = result.body.get("keys")
-        if not isinstance(entries, list):
-            raise _InvalidDocument('not a JWKS: no "keys" list')
-        generation = next(_generations)
-        resolved: dict[tuple[str | None, str], ResolvedKey] = {}
-        per_alg_keys: dict[str, list[ResolvedKey]] = {}
-        material: dict[tuple[str, str], str] = {}
-        skipped = 0
-        for jwk in entries:
-            prepared = _prepare(jwk)
-            if prepared is None:
-                skipped += 1
-                continue
-            key, kid, algorithms = prepared
-            resolved_key = ResolvedKey(
-                key=key,
-                kid=kid,
-                jwks_uri=jwks_uri,
-                generation=generation,
-                stale=False,
-                fetched=False,
-            )
-            text = json.dumps(jwk, sort_keys=True) if kid is not None else ""
-            for alg in algorithms:
-                if kid is not None and (kid, alg) in resolved:
-                    continue  # a duplicate kid for this alg: the first one published wins
-                if kid is not None:
-                    resolved[kid, alg] = resolved_key
-                    material[kid, alg] = text
-                per_alg_keys.setdefault(alg, []).append(resolved_key)
-        for alg, candidates in per_alg_keys.items():
-            if len(candidates) == 1:  # a kid-less token is fine only when unambiguous
-                resolved[None, alg] = candidates[0]
-        if skipped:
-            _logger().info("JWKS %s: skipped %d unusable key(s)", safe_url(jwks_uri), skipped)
-        since = {
-            key: (
-                previous.since[key]
-                if previous is not None and previous.material.get(key) == jwk_text
-                else generation
-            )
-            for key, jwk_text in material.items()
-        }
-        if result.max_age is None:
-            max_age = self._default_max_age
-        else:
-            max_age = min(max(result.max_age, self._min_max_age), self._max_max_age)
-        return _KeySet(
-            resolved=resolved,
-            per_alg={alg: len(candidates) for alg, candidates in per_alg_keys.items()},
-            material=material,
-            since=since,
-            generation=generation,
-            expires_at=now + max_age,
-        )
-
-    # ------------------------------------------------------------------ refresh
-
-    def _refresh(
-        self,
-        slot: _Slot[_V],
-        url: str,
-        seen: int,
-        *,
-        local_development: bool,
-        private_ok: bool,
-        spend: FetchBudget,
-        parse: Callable[[FetchResult, str, float, _V | None], _V],
-        counters: tuple[str, ...],
-    ) -> _Outcome:
-        """Fetch ``url`` into ``slot`` unless another thread finished an attempt since ``seen``.
-
-        Callers read ``slot.attempts`` before ``slot.current``; an attempt stores
-        ``current`` before bumping ``attempts``, so a waiter that sees the count moved
-        finds the new document (or the failure) and makes no request of its own. A waiter
-        waits at most until its own ``deadline``.
-        """
-        deadline = spend.deadline()
-        wait = -1.0 if deadline is None else max(deadline - time.perf_counter(), 0.0)
-        if not slot.lock.acquire(timeout=wait):
-            return _Outcome(
-                fetched=False,
-                error=FetchError(f"waited out the budget for {url}"),
-                circuit_open=False,
-            )
-        try:
-            if slot.attempts != seen:
-                return _Outcome(fetched=False, error=slot.last_error, circuit_open=False)
-            if deadline is not None and deadline <= time.perf_counter():
-                # Nothing is asked of the issuer, so nothing is counted against it.
-                spent = BudgetSpent(f"no time left in the network budget for {safe_url(url)}")
-                return _Outcome(fetched=False, error=spent, circuit_open=False)
-            if not self._breaker.allow(url):
-                self._count("circuit_rejections")
-                return _Outcome(fetched=False, error=slot.last_error, circuit_open=True)
-            slot.last_attempt_at = self._clock()
-            for name in counters:
-                self._count(name)
-            asked = True
-            try:
-                result = self._fetcher.get_json(
-                    url,
-                    local_development=local_development,
-                    deadline=deadline,
-                    private_ok=private_ok,
-                )
-                document = parse(result, url, self._clock(), slot.current)
-            except BudgetSpent as exc:  # spent between the check above and the fetch
-                asked = False
-                slot.last_error = exc
-            except (FetchError, _InvalidDocument) as exc:
-                # A timeout is a failure too: a trickling IdP opens its own circuit.
-                self._breaker.record_failure(url)
-                self._count("failures")
-                slot.last_error = exc
-                _logger().warning("key fetch failed: %s", exc)  # exc names the URL, no body
-            else:
-                self._breaker.record_success(url)
-                slot.current = document
-                slot.last_error = None
-            finally:
-                slot.attempts += 1
-            return _Outcome(fetched=asked, error=slot.last_error, circuit_open=False)
-        finally:
-            slot.lock.release()
-
-    def _count(self, name: str) -> None:
-        with self._counters_lock:
-            self._counters[name] += 1
-            self._events += 1
+    def _lifetime(self, max_age: int | None) -> float:
+        """How long a fetched key set stays fresh: the IdP's max-age, clamped."""
+        if max_age is None:
+            return self._default_max_age
+        return min(max(max_age, self._min_max_age), self._max_max_age)
 
 
 def _same_host(url: str, other: str) -> bool:
     return (urlsplit(url).hostname or "") == (urlsplit(other).hostname or "-")
-
-
-def _prepare(jwk: object) -> tuple[Any, str | None, frozenset[str]] | None:
-    """A usable public key from one JWK: (key object, kid, algorithms it may verify).
-
-    None for anything unusable: not an object, ``use`` other than ``sig``, ``key_ops``
-    without ``verify``, symmetric or private material, unknown type or curve, an RSA
-    modulus under 2048 bits, an ``alg`` that does not fit the key, malformed numbers.
-    """
-    if not isinstance(jwk, dict):
-        return None
-    kid = jwk.get("kid")
-    use = jwk.get("use")
-    ops = jwk.get("key_ops")
-    if (
-        (kid is not None and not isinstance(kid, str))
-        or (use is not None and use != "sig")
-        or (ops is not None and (not isinstance(ops, list) or "verify" not in ops))
-        or _PRIVATE_MEMBERS.intersection(jwk)
-    ):
-        return None
-    kty = jwk.get("kty")
-    crv = jwk.get("crv")
-    if kty == "RSA":
-        algorithms = _RSA_ALGORITHMS
-        representative = "RS256"
-    elif kty == "EC" and isinstance(crv, str) and crv in _EC_CURVE_ALGORITHM:
-        representative = _EC_CURVE_ALGORITHM[crv]
-        algorithms = frozenset({representative})
-    elif kty == "OKP" and crv in _OKP_CURVES:
-        representative = "EdDSA"
-        algorithms = frozenset({representative})
-    else:
-        return None  # "oct" (never from a JWKS), unknown kty, unsupported curve
-    declared = jwk.get("alg")
-    if declared is not None:
-        if declared not in algorithms:
-            return None
-        algorithms = frozenset({declared})
-    try:
-        key = jwt.PyJWK(jwk, algorithm=representative).key
-    except (jwt.PyJWTError, ValueError, TypeError, KeyError) as exc:
-        _logger().info("JWKS key %r skipped: %s", kid, type(exc).__name__)
-        return None
-    if kty == "RSA" and getattr(key, "key_size", 0) < _MIN_RSA_BITS:
-        return None
-    return key, kid, algorithms

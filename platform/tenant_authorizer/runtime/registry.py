@@ -13,12 +13,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple
-
-from cachetools import LRUCache
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from .account import AccountDocument, TenantRuntime, parse_account_document
+from .bounded import BoundedTable
 from .caller import Caller
+from .counters import Counters
 from .errors import AliasMismatch, ConfigError, PlatformFault, Reason, TenantNotBound
 from .sources import ConfigSource, SourceUnavailable
 
@@ -38,20 +38,12 @@ class _Entry:
         self.stale = stale  # served past its TTL because the last refresh failed
 
 
-class RegistryStats:
-    """Counters for telemetry and benchmarks."""
+class RegistryStats(NamedTuple):
+    """A snapshot of the registry's counters (tests, benchmarks, the local gateway)."""
 
-    __slots__ = ("failures", "fetches", "stale_serves")
-
-    def __init__(self, fetches: int = 0, failures: int = 0, stale_serves: int = 0) -> None:
-        self.fetches = fetches
-        self.failures = failures
-        self.stale_serves = stale_serves
-
-    @property
-    def events(self) -> int:
-        """Changes whenever any counter does: a cheap "did anything happen" check."""
-        return self.fetches + self.failures + self.stale_serves
+    fetches: int
+    failures: int
+    stale_serves: int
 
 
 class Resolution(NamedTuple):
@@ -63,6 +55,14 @@ class Resolution(NamedTuple):
     alias: str  # the alias that serves the caller's account
 
 
+# A parsed account document holds about six times its JSON (measured with tracemalloc).
+_DOCUMENT_BYTES_PER_CHARACTER: Final = 6
+_ACCOUNTS_BYTES: Final = 96 * 1024 * 1024  # 10,000 typical accounts, with room
+_RESOLVED_BYTES: Final = 4 * 1024 * 1024
+_SECRETS_BYTES: Final = 256 * 1024
+_MAX_LOCKS: Final = 40_000
+
+
 class TenantRegistry:
     """Caches account documents and secrets from a :class:`ConfigSource`."""
 
@@ -72,13 +72,11 @@ class TenantRegistry:
         "_locks_guard",
         "_resolved",
         "_secrets",
-        "_table_lock",
         "clock",
-        "max_accounts",
+        "counters",
         "retry_after",
         "source",
         "stale_window",
-        "stats",
         "ttl",
     )
 
@@ -89,23 +87,29 @@ class TenantRegistry:
         ttl: float = 60.0,
         stale_window: float = 900.0,
         retry_after: float = 5.0,
-        max_accounts: int = 10_000,
+        max_bytes: int = _ACCOUNTS_BYTES,
         clock: Callable[[], float] = time.monotonic,
-        stats: RegistryStats | None = None,
+        counters: Counters | None = None,
     ) -> None:
         self.source = source
         self.ttl = ttl
         self.stale_window = stale_window
         self.retry_after = retry_after
-        self.max_accounts = max_accounts
         self.clock = clock
-        self.stats = RegistryStats() if stats is None else stats
-        self._accounts: LRUCache[str, _Entry] = LRUCache(maxsize=max_accounts)
-        self._secrets: LRUCache[str, _Entry] = LRUCache(maxsize=1024)
+        self.counters = counters if counters is not None else Counters()
+        self._accounts: BoundedTable[str, _Entry] = BoundedTable(max_bytes)
+        self._secrets: BoundedTable[str, _Entry] = BoundedTable(_SECRETS_BYTES)
+        # The resolution of an API and stage, keyed without the path: client paths cannot
+        # grow it. Valid while its account entry is fresh.
+        self._resolved: BoundedTable[str, tuple[float, Resolution]] = BoundedTable(_RESOLVED_BYTES)
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
-        self._table_lock = threading.Lock()
-        self._resolved: dict[str, tuple[float, Resolution]] = {}
+
+    @property
+    def stats(self) -> RegistryStats:
+        """A snapshot of the counters."""
+        c = self.counters
+        return RegistryStats(c.ssm_fetches, c.ssm_failures, c.stale_config_serves)
 
     def lookup(self, caller: Caller, qualifier: str | None = None) -> Resolution:
         """The binding and tenant for ``caller``; :class:`TenantNotBound` or a fault otherwise.
@@ -114,9 +118,7 @@ class TenantRegistry:
         call only the platform's own principals can make). A call through an alias decides
         only for accounts whose document names that alias (:class:`AliasMismatch`).
         """
-        # Warm path: the resolution of this API and stage, valid while its account entry is
-        # (keyed without the path, so that client paths cannot grow this dict).
-        fast = self._resolved.get(caller.binding_key)
+        fast = self._resolved.get(caller.binding_key)  # the warm path
         if fast is not None and self.clock() < fast[0]:
             resolution = fast[1]
         else:
@@ -143,17 +145,14 @@ class TenantRegistry:
             )
             raise TenantNotBound(Reason.TENANT_NOT_BOUND, detail)
         resolution = Resolution(resolved[0], resolved[1], stale, document.alias)
-        if len(self._resolved) >= 4 * self.max_accounts:
-            self._resolved.clear()  # bounded; rebuilt from the account entries in microseconds
-        self._resolved[caller.binding_key] = (fresh_until, resolution)
+        self._resolved.put(caller.binding_key, (fresh_until, resolution), 300)
         return resolution
 
     def invalidate(self) -> None:
         """Forget every cached document and secret: the next lookups read the source again."""
-        with self._table_lock:
-            self._accounts.clear()
-            self._secrets.clear()
-            self._resolved.clear()
+        self._accounts.clear()
+        self._secrets.clear()
+        self._resolved.clear()
 
     def secret(self, name: str, *, tenant_id: str) -> bytes:
         """A decrypted HS* secret; :class:`PlatformFault` when it cannot be had."""
@@ -166,60 +165,56 @@ class TenantRegistry:
 
     def _get(
         self,
-        cache: LRUCache[str, _Entry],
+        cache: BoundedTable[str, _Entry],
         lock_key: str,
         key: str,
-        load: Callable[[str], Any],
+        load: Callable[[str], tuple[Any, int]],
     ) -> tuple[Any, bool, float]:
-        now = self.clock()
-        # cachetools caches reorder on read: every access holds the one table lock
-        # (uncontended in Lambda; the threaded local gateway needs it).
-        with self._table_lock:
-            entry = cache.get(key)
-        if entry is not None and now < entry.fresh_until:
+        entry = cache.get(key)
+        if entry is not None and self.clock() < entry.fresh_until:
             return entry.value, entry.stale, entry.fresh_until
         with self._lock_for(lock_key):
-            with self._table_lock:
-                entry = cache.get(key)
+            entry = cache.get(key)
             now = self.clock()
             if entry is not None and now < entry.fresh_until:
                 # Another thread refreshed it while we waited.
                 return entry.value, entry.stale, entry.fresh_until
             try:
-                self.stats.fetches += 1
-                value = load(key)
+                self.counters.bump("ssm_fetches")
+                value, size = load(key)
             except SourceUnavailable as exc:
-                self.stats.failures += 1
+                self.counters.bump("ssm_failures")
                 if entry is not None and now < entry.stale_until:
-                    self.stats.stale_serves += 1
+                    self.counters.bump("stale_config_serves")
                     # Back off: the next attempt waits, so an SSM outage is not hammered.
                     entry.fresh_until = min(now + self.retry_after, entry.stale_until)
                     entry.stale = True
                     return entry.value, True, entry.fresh_until
                 raise PlatformFault(Reason.TENANT_CONFIG_UNAVAILABLE, f"{lock_key}: {exc}") from exc
             fresh_until = now + self.ttl
-            with self._table_lock:
-                cache[key] = _Entry(value, fresh_until, fresh_until + self.stale_window)
+            cache.put(key, _Entry(value, fresh_until, fresh_until + self.stale_window), size)
             return value, False, fresh_until
 
     def _lock_for(self, key: str) -> threading.Lock:
         with self._locks_guard:
             lock = self._locks.get(key)
             if lock is None:
-                if len(self._locks) > 4 * self.max_accounts:
-                    self._locks.clear()
+                if len(self._locks) > _MAX_LOCKS:
+                    self._locks.clear()  # locks only order refreshes: any new one will do
                 lock = self._locks[key] = threading.Lock()
             return lock
 
-    def _load_account(self, account_id: str) -> AccountDocument | None:
+    def _load_account(self, account_id: str) -> tuple[AccountDocument | None, int]:
         raw = self.source.load_account(account_id)
         if raw is None:
-            return None
+            return None, 200  # remembered too: an unbound caller costs one read per TTL
         try:
-            return parse_account_document(raw, f"account {account_id}", account_id)
+            document = parse_account_document(raw, f"account {account_id}", account_id)
         except ConfigError as exc:
             # A broken document is a deploy error: fail closed for this account only.
             raise PlatformFault(Reason.TENANT_CONFIG_INVALID, str(exc)) from exc
+        return document, 2048 + _DOCUMENT_BYTES_PER_CHARACTER * len(raw)
 
-    def _load_secret(self, name: str) -> bytes | None:
-        return self.source.load_secret(name)
+    def _load_secret(self, name: str) -> tuple[bytes | None, int]:
+        secret = self.source.load_secret(name)
+        return secret, 200 + (len(secret) if secret else 0)

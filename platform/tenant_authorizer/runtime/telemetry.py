@@ -22,17 +22,13 @@ from collections.abc import Callable, Mapping
 from json.encoder import encode_basestring_ascii
 from typing import TYPE_CHECKING, Any, Final
 
+from .counters import METRICS
+
 if TYPE_CHECKING:
     from .caller import Caller
 
-EXTRA_METRICS: Final = (
-    "StaleKeyServes",
-    "StaleConfigServes",
-    "JwksFetches",
-    "JwksFetchFailures",
-    "SsmFetches",
-    "SsmFetchFailures",
-)
+# The extra metrics, in the order a line names them (counters.py lists them once).
+EXTRA_METRICS: Final = tuple(metric for metric, _ in METRICS)
 _LEVELS: Final = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
 _ROUTE_MAX: Final = 512
 

@@ -1,0 +1,193 @@
+"""Discovery: an issuer's metadata document (OpenID Connect or RFC 8414) and its jwks_uri.
+
+The metadata's ``issuer`` must equal the configured one exactly (a mix-up otherwise), and
+the ``jwks_uri`` it gives must be https (http only for local-development issuers).
+:class:`Discovery` keeps each issuer's metadata for ``max_age`` (served stale for
+``stale_window`` when the IdP fails), refreshed through the JWKS cache's
+:class:`~.refresh.Refresher` and so behind the same circuit breaker and budget.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import urlsplit
+
+from .bounded import BoundedTable
+from .counters import Counters
+from .errors import PlatformFault, Reason
+from .fetch import FetchBudget, safe_url
+from .jwk_set import InvalidDocument
+from .refresh import Refresher, Slot, slot_in
+
+if TYPE_CHECKING:
+    from .tenant import IssuerConfig
+
+_METADATA_BYTES: Final = 4 * 1024 * 1024
+_SLOT_BYTES: Final = 2048
+
+
+def metadata_url(issuer: str, discovery: str) -> str:
+    """The discovery metadata URL of ``issuer`` for ``discovery`` ``"oidc"`` or ``"oauth"``.
+
+    OIDC appends ``/.well-known/openid-configuration`` to the issuer; RFC 8414 inserts
+    ``/.well-known/oauth-authorization-server`` between the host and the issuer's path.
+    """
+    if discovery == "oidc":
+        return issuer.rstrip("/") + "/.well-known/openid-configuration"
+    if discovery == "oauth":
+        parts = urlsplit(issuer)
+        path = parts.path.rstrip("/")  # RFC 8414 section 3.1: drop a terminating "/"
+        return f"{parts.scheme}://{parts.netloc}/.well-known/oauth-authorization-server{path}"
+    raise ValueError(f"no discovery for mode {discovery!r}")
+
+
+# A private record is a plain slotted class: ~0.01 ms at cold start, a NamedTuple ~0.2 ms.
+class Metadata:
+    """The part of an issuer's metadata the authorizer uses, and until when."""
+
+    __slots__ = ("expires_at", "issuer", "jwks_uri")
+
+    def __init__(self, issuer: str, jwks_uri: str, expires_at: float) -> None:
+        self.issuer = issuer
+        self.jwks_uri = jwks_uri
+        self.expires_at = expires_at
+
+
+def parse_metadata(body: Mapping[str, Any], expires_at: float) -> Metadata:
+    """The metadata of one document; InvalidDocument without string issuer and jwks_uri."""
+    issuer = body.get("issuer")
+    jwks_uri = body.get("jwks_uri")
+    if not isinstance(issuer, str) or not isinstance(jwks_uri, str):
+        raise InvalidDocument("metadata lacks a string issuer or jwks_uri")
+    return Metadata(issuer=issuer, jwks_uri=jwks_uri, expires_at=expires_at)
+
+
+def checked_jwks_uri(
+    metadata: Metadata, issuer: IssuerConfig, url: str, kid: str | None, tenant_id: str | None
+) -> str:
+    """The metadata's jwks_uri, once the metadata names this issuer and the URI is https."""
+    if metadata.issuer != issuer.issuer:
+        raise PlatformFault(
+            Reason.JWKS_UNAVAILABLE,
+            f"discovery at {safe_url(url)} names issuer {metadata.issuer!r}, configured is "
+            f"{issuer.issuer!r} (misconfigured IdP or mix-up)",
+            tenant_id=tenant_id,
+            kid=kid,
+            issuer=issuer.issuer,
+        )
+    jwks_uri = metadata.jwks_uri
+    if not (
+        jwks_uri.startswith("https://")
+        or (issuer.local_development and jwks_uri.startswith("http://"))
+    ):
+        raise PlatformFault(
+            Reason.JWKS_UNAVAILABLE,
+            f"discovery at {safe_url(url)} gives a jwks_uri that is not https",
+            tenant_id=tenant_id,
+            kid=kid,
+            issuer=issuer.issuer,
+        )
+    return jwks_uri
+
+
+class Discovery:
+    """The metadata of every issuer found by discovery, bounded, with stale-if-error."""
+
+    __slots__ = (
+        "_clock",
+        "_counters",
+        "_max_age",
+        "_refresher",
+        "_slots",
+        "_stale_window",
+        "_urls",
+    )
+
+    def __init__(
+        self,
+        refresher: Refresher,
+        counters: Counters,
+        clock: Callable[[], float],
+        *,
+        max_age: float,
+        stale_window: float,
+    ) -> None:
+        self._refresher = refresher
+        self._counters = counters
+        self._clock = clock
+        self._max_age = max_age
+        self._stale_window = stale_window
+        self._slots: BoundedTable[str, Slot[Metadata]] = BoundedTable(_METADATA_BYTES)
+        self._urls: BoundedTable[tuple[str, str], str] = BoundedTable(_METADATA_BYTES)
+
+    def jwks_uri(
+        self,
+        issuer: IssuerConfig,
+        now: float,
+        kid: str | None,
+        tenant_id: str | None,
+        spend: FetchBudget,
+    ) -> str:
+        """The jwks_uri ``issuer``'s metadata names, checked; fetched only when stale."""
+        if issuer.discovery not in ("oidc", "oauth"):
+            raise PlatformFault(
+                Reason.JWKS_UNAVAILABLE,
+                "issuer has neither jwks_uri nor discovery",
+                tenant_id=tenant_id,
+                kid=kid,
+                issuer=issuer.issuer,
+            )
+        key = (issuer.issuer, issuer.discovery)
+        url = self._urls.get(key)
+        if url is None:
+            url = metadata_url(*key)
+            self._urls.put(key, url, 2 * len(url))
+        slot = self._slots.get(url)
+        metadata = slot.current if slot is not None else None
+        if metadata is None or now >= metadata.expires_at:
+            metadata = self._metadata_slow(issuer, url, kid, tenant_id, spend)
+        return checked_jwks_uri(metadata, issuer, url, kid, tenant_id)
+
+    def _metadata_slow(
+        self,
+        issuer: IssuerConfig,
+        url: str,
+        kid: str | None,
+        tenant_id: str | None,
+        spend: FetchBudget,
+    ) -> Metadata:
+        slot = slot_in(self._slots, url, _SLOT_BYTES)
+        seen = slot.attempts
+        metadata = slot.current
+        if metadata is not None and self._clock() < metadata.expires_at:
+            return metadata
+
+        def parse(body: dict[str, Any], _: int | None, __: Metadata | None) -> Metadata:
+            return parse_metadata(body, self._clock() + self._max_age)
+
+        outcome = self._refresher.refresh(
+            slot,
+            url,
+            seen,
+            local_development=issuer.local_development,
+            private_ok=True,  # derived from the configured issuer URL
+            spend=spend,
+            parse=parse,
+            counters=("discovery_fetches",),
+        )
+        metadata = slot.current
+        now = self._clock()
+        if metadata is not None and now < metadata.expires_at:
+            return metadata
+        if metadata is not None and now < metadata.expires_at + self._stale_window:
+            self._counters.bump("discovery_stale_serves")
+            return metadata
+        reason = Reason.ISSUER_CIRCUIT_OPEN if outcome.circuit_open else Reason.JWKS_UNAVAILABLE
+        raise PlatformFault(
+            reason,
+            f"discovery metadata unavailable from {safe_url(url)}",
+            tenant_id=tenant_id,
+            kid=kid,
+            issuer=issuer.issuer,
+        ) from outcome.error
