@@ -13,7 +13,8 @@ Measured in one run, on this machine:
   modules it pulls in, each in a fresh interpreter;
 * the first decision of a cold instance, with SSM on a moto server and the JWKS on a
   local issuer (127.0.0.1), in a fresh interpreter;
-* the network calls of 10,000 warm decisions over 100 tenants.
+* the network calls of 10,000 warm decisions over 100 tenants;
+* the runtime's bounded table against the same table on cachetools (puts and reads).
 
 Timings are the best of several repeats (``timeit`` practice: the minimum is the cost,
 the rest is noise). Targets come from issue 2; the table says whether each was met.
@@ -243,9 +244,7 @@ def cold_import(rows: list[tuple[str, str, str, str]]) -> None:
     runs = 9
     handler = statistics.median(timed("import tenant_authorizer.handler") for _ in range(runs))
     deps = statistics.median(timed(deps_code) for _ in range(runs))
-    declared = statistics.median(
-        timed("import jwt.algorithms, cachetools, boto3") for _ in range(runs)
-    )
+    declared = statistics.median(timed("import jwt.algorithms, boto3") for _ in range(runs))
     rows.append((f"import dependencies ({', '.join(third_party)})", f"{deps * 1e3:.1f} ms", "", ""))
     rows.append(("import declared runtime deps (+ boto3)", f"{declared * 1e3:.1f} ms", "", ""))
     rows.append(
@@ -463,6 +462,75 @@ def network_calls(rows: list[tuple[str, str, str, str]]) -> None:
     )
 
 
+def bounded_tables(rows: list[tuple[str, str, str, str]]) -> None:
+    """The one bounded-table type against the same table on cachetools (decision 0018).
+
+    Puts with a declared size into a table that has filled up (every put evicts), and
+    reads of held keys: interleaved rounds, medians, ours against a ``FIFOCache`` with a
+    size function read through its ``get``.
+    """
+    import threading
+    from operator import itemgetter
+
+    from cachetools import FIFOCache
+
+    from tenant_authorizer.runtime.bounded import BoundedTable
+
+    keys = [f"{n:064x}" for n in range(20_000)]
+    budget = 2_000 * 620
+
+    def ours() -> tuple[float, float]:
+        table: BoundedTable[str, int] = BoundedTable(budget)
+        put, get = table.put, table.get
+        start = time.perf_counter()
+        for key in keys:
+            put(key, 1, 500)
+        middle = time.perf_counter()
+        for key in keys[-2_000:] * 10:
+            get(key)
+        return (middle - start) / len(keys), (time.perf_counter() - middle) / 20_000
+
+    def on_cachetools() -> tuple[float, float]:
+        # The same table built on cachetools: (value, declared size) pairs in a FIFOCache
+        # sized by the pair's second item, behind the same lock, read through its get.
+        table: FIFOCache[str, tuple[int, int]] = FIFOCache(budget, getsizeof=itemgetter(1))
+        lock = threading.Lock()
+
+        def put(key: str, value: int, size: int) -> None:
+            with lock:
+                table[key] = (value, size + 120)
+
+        def get(key: str) -> int | None:
+            entry = table.get(key)
+            return None if entry is None else entry[0]
+
+        start = time.perf_counter()
+        for key in keys:
+            put(key, 1, 500)
+        middle = time.perf_counter()
+        for key in keys[-2_000:] * 10:
+            get(key)
+        return (middle - start) / len(keys), (time.perf_counter() - middle) / 20_000
+
+    samples: dict[str, list[tuple[float, float]]] = {"ours": [], "cachetools": []}
+    for round_ in range(9):
+        pair = [("ours", ours), ("cachetools", on_cachetools)]
+        for name, run in pair if round_ % 2 else pair[::-1]:
+            samples[name].append(run())
+    for operation, index in (("put (evicting)", 0), ("get", 1)):
+        base = statistics.median(s[index] for s in samples["ours"])
+        for name, label in (("ours", "BoundedTable"), ("cachetools", "cachetools FIFOCache")):
+            cost = statistics.median(s[index] for s in samples[name])
+            rows.append(
+                (
+                    f"bounded table {operation}: {label}",
+                    f"{cost * 1e9:.0f} ns",
+                    f"{cost / base:.2f}x",
+                    "",
+                )
+            )
+
+
 def main() -> None:
     rows: list[tuple[str, str, str, str]] = []
     warm_paths(rows)
@@ -472,6 +540,7 @@ def main() -> None:
     fetch_clients(rows)
     memory_growth(rows)
     network_calls(rows)
+    bounded_tables(rows)
     width = max(len(r[0]) for r in rows)
     print(f"\n{'measurement'.ljust(width)}  {'cost':>14}  {'ratio':>12}  note")
     print("-" * (width + 60))

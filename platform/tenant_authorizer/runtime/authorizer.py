@@ -16,8 +16,7 @@ included (``docs/decisions/0013-warm-path-budget.md``). The key fetches of one d
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
-from sys import getsizeof
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple
 
 from .caller import Caller
@@ -27,17 +26,17 @@ from .events import EventKind, parse_event
 from .fetch import DEFAULT_FETCH_TIMEOUT, HttpFetcher
 from .jwks import JwksCache
 from .jws import token_digest
-from .memo import Answer, AnswerKey, TokenMemo, Verified
+from .memo import Answer, TokenMemo, Verified
 from .registry import Resolution, TenantRegistry
-from .responses import ContextValue, flatten, iam_policy, simple_response
+from .responses import decision_context, iam_policy, simple_response
 from .rules import DEFAULT_ROUTE, Decision, decide, grant_for
 from .settings import Settings
 from .sources import ConfigSource, SsmSource
 from .telemetry import DecisionRecord, Telemetry
-from .verification import TokenVerifier, VerifiedToken
+from .verification import TokenVerifier
 
 if TYPE_CHECKING:
-    from .tenant import TenantConfig
+    from .account import TenantRuntime
 
 Outcome = Literal["allow", "deny", "unauthorized", "fault"]
 # All network time of one decision: discovery and then keys, 1.5 s each at most.
@@ -154,18 +153,15 @@ class Authorizer:
         self, event: object, record: DecisionRecord, qualifier: str | None
     ) -> tuple[Evaluation, str | None]:
         """The evaluation, and the body of its log line when a held answer has one."""
-        # A REST TOKEN event is its authorizationToken and methodArn and nothing else:
-        # a repeated one is answered by those two strings, before any parsing.
-        answer_key: AnswerKey | None = None
-        if type(event) is dict and event.get("type") == "TOKEN" and self.memo.keeps_answers:
-            raw, arn = event.get("authorizationToken"), event.get("methodArn")
-            if type(raw) is str and type(arn) is str:
-                # The value exactly as sent, scheme included: a tenant's scheme rule may
-                # refuse one spelling of a token it allows in another.
-                answer_key = (raw, arn, None)
-                answered = self._answered(answer_key, EventKind.REST_TOKEN, qualifier)
-                if answered is not None:
-                    return answered.evaluation, answered.body
+        memo = self.memo
+        # A repeated REST TOKEN event is answered before any parsing (TokenMemo).
+        answer_key = memo.token_event_key(event)
+        if answer_key is not None:
+            answered = memo.answer_unparsed(
+                answer_key, EventKind.REST_TOKEN, lambda caller: self._current(caller, qualifier)
+            )
+            if answered is not None:
+                return answered.evaluation, answered.body
         request = parse_event(event)
         caller = request.caller
         record.kind = request.kind
@@ -182,11 +178,13 @@ class Authorizer:
         # A simple response is cached by API Gateway per route key: under the catch-all
         # $default it is replayed for every path, so it is decided for all of them.
         resource = DEFAULT_ROUTE if simple and request.route_key == DEFAULT_ROUTE else None
-        if answer_key is None and self.memo.keeps_answers:
-            answer_key = (token, caller.arn, resource)
-            answered = self._answered(answer_key, request.kind, qualifier, resolution)
-            if answered is not None:
-                return answered.evaluation, answered.body
+        if answer_key is None:
+            answer_key = memo.request_key(token, caller.arn, resource)
+            # Never on a stale config: then the decision is made and logged anew.
+            if answer_key is not None and not resolution.stale:
+                answered = memo.answer(answer_key, request.kind, runtime)
+                if answered is not None:
+                    return answered.evaluation, answered.body
 
         verified = self.memo.verified(digest, runtime)
         hit = verified is not None
@@ -222,29 +220,13 @@ class Authorizer:
             record.cache = "miss"
         return evaluation, None
 
-    def _answered(
-        self,
-        key: AnswerKey,
-        kind: EventKind,
-        qualifier: str | None,
-        resolution: Resolution | None = None,
-    ) -> Answer | None:
-        """The held answer for ``key``, if it is still exactly what a decision would say.
-
-        Usable while its verified token is (:meth:`TokenMemo.usable`), for the same kind of
-        event, and never on a stale config: then the decision is made and logged anew.
-        """
-        if resolution is None:  # a REST TOKEN event, not parsed yet: look the caller up
-            held = self.memo.peek_answer(key)
-            if held is None or held.kind is not kind:
-                return None
-            try:
-                resolution = self.registry.lookup(held.caller, qualifier)
-            except AuthorizerError:
-                return None  # the full path raises it again, with the caller in its line
-        if resolution.stale:
-            return None
-        return self.memo.answer(key, kind, resolution.tenant)
+    def _current(self, caller: Caller, qualifier: str | None) -> TenantRuntime | None:
+        """The config binding ``caller`` now, unless it is stale or cannot be had."""
+        try:
+            resolution = self.registry.lookup(caller, qualifier)
+        except AuthorizerError:
+            return None  # the full path raises it again, with the caller in its line
+        return None if resolution.stale else resolution.tenant
 
     def _verify(self, token: str, digest: str, resolution: Resolution) -> tuple[Verified, bool]:
         """Verify ``token``; its record (held unless stale keys verified it) and staleness."""
@@ -264,7 +246,7 @@ class Authorizer:
             valid_until,
             (result.jwks_uri, result.key_generation),
             grant_for(runtime.rules, result.scopes, result.claims),
-            *_context(tenant, result),
+            *decision_context(tenant, result),
             digest[:12],
         )
         if not result.stale_key:
@@ -291,7 +273,8 @@ class Authorizer:
 
     def _events(self) -> int:
         """A number that changes whenever a fetch, failure or stale serve is counted."""
-        return sum(counters.events for counters in self._counters)
+        # Counted twice when the two share one Counters (from_settings): still a change.
+        return self.registry.counters.events + self.jwks.counters.events
 
     def _metrics(self) -> dict[str, int] | None:
         """The metrics that moved during this decision (rare: cold or refreshing paths)."""
@@ -302,26 +285,3 @@ class Authorizer:
         previous = self._last_snapshot
         self._last_snapshot = snapshot
         return {k: v - previous.get(k, 0) for k, v in snapshot.items() if v != previous.get(k, 0)}
-
-
-def _context(tenant: TenantConfig, token: VerifiedToken) -> tuple[dict[str, ContextValue], int]:
-    """The context API Gateway hands the backend, and the text it holds (for the memo)."""
-    scopes = " ".join(sorted(token.scopes))
-    context: dict[str, ContextValue] = {
-        "tenant_id": tenant.tenant_id,
-        "principal_id": token.principal_id,
-        "scopes": scopes,
-        "issuer": token.issuer,
-    }
-    # getsizeof, not len: a string with one astral character holds four bytes a character.
-    size = getsizeof(token.principal_id) + getsizeof(scopes)
-    if token.client_id is not None:
-        context["client_id"] = token.client_id
-        size += getsizeof(token.client_id)
-    forward: tuple[str, ...] = token.issuer_config.forward_claims if token.issuer_config else ()
-    claims: Mapping[str, Any] = token.claims
-    for name in forward:
-        if name in claims:
-            value = context[name] = flatten(claims[name])
-            size += 120 + getsizeof(value)
-    return context, size

@@ -200,19 +200,58 @@ class TokenMemo:
 
     # ------------------------------------------------------------------ answers
 
+    def token_event_key(self, event: object) -> AnswerKey | None:
+        """The answer key of a REST TOKEN event, read before the event is parsed.
+
+        A TOKEN event is its ``authorizationToken`` and ``methodArn`` and nothing else, so
+        a repeat is recognised by those two strings: the value exactly as sent, scheme
+        included (a tenant's scheme rule may refuse one spelling of a token it allows in
+        another). None for any other event, or when answers are not kept.
+        """
+        if type(event) is not dict or event.get("type") != "TOKEN" or not self.keeps_answers:
+            return None
+        raw, arn = event.get("authorizationToken"), event.get("methodArn")
+        if type(raw) is str and type(arn) is str:
+            return (raw, arn, None)
+        return None
+
+    def request_key(self, token: str, arn: str, resource: str | None) -> AnswerKey | None:
+        """The answer key of a parsed event: its token, ARN and the resource decided."""
+        return (token, arn, resource) if self.keeps_answers else None
+
     def answer(self, key: AnswerKey, kind: EventKind, tenant: TenantRuntime) -> Answer | None:
-        """The held answer for ``key`` (token digest, ARN), if usable for this ``kind``."""
+        """The held answer for ``key``, if usable for this ``kind`` under ``tenant``."""
         answer = self._answers.get(key)
         if answer is None or answer.kind is not kind:
             return None
+        return self._checked(key, answer, tenant)
+
+    def answer_unparsed(
+        self,
+        key: AnswerKey,
+        kind: EventKind,
+        tenant_of: Callable[[Caller], TenantRuntime | None],
+    ) -> Answer | None:
+        """The held answer for the key of an event not parsed yet (:meth:`token_event_key`).
+
+        The caller is the one the answer was made for; ``tenant_of`` says which config
+        binds it now (None: none usable, so the event takes the full path).
+        """
+        answer = self._answers.get(key)
+        if answer is None or answer.kind is not kind:
+            return None
+        tenant = tenant_of(answer.caller)
+        return None if tenant is None else self._checked(key, answer, tenant)
+
+    def _checked(self, key: AnswerKey, answer: Answer, tenant: TenantRuntime) -> Answer | None:
         if self.usable(answer.verified, tenant):
             return answer
         self._answers.discard(key)
         return None
 
-    def peek_answer(self, key: AnswerKey) -> Answer | None:
-        """The held answer for ``key`` without any check (the caller checks, see above)."""
-        return self._answers.get(key)
+    def holds_answer(self, key: AnswerKey) -> bool:
+        """Whether an answer is held for ``key`` (tests: eviction order)."""
+        return self._answers.get(key) is not None
 
     def remember_answer(self, key: AnswerKey, answer: Answer) -> None:
         """Hold ``answer`` for the next sight of the same token on the same ARN."""

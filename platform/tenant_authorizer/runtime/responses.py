@@ -12,10 +12,15 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from typing import Any, Final
+from sys import getsizeof
+from typing import TYPE_CHECKING, Any, Final
 
 from .caller import Caller
 from .rules import Decision
+
+if TYPE_CHECKING:
+    from .tenant import TenantConfig
+    from .verification import VerifiedToken
 
 ContextValue = str | int | float | bool
 
@@ -46,6 +51,35 @@ def iam_policy(
         "policyDocument": {"Version": _VERSION, "Statement": statements},
         "context": dict(context),
     }
+
+
+def decision_context(
+    tenant: TenantConfig, token: VerifiedToken
+) -> tuple[dict[str, ContextValue], int]:
+    """The context API Gateway hands the backend, and the text it holds (for the memo).
+
+    ``tenant_id``, ``principal_id``, ``scopes`` (space-separated, sorted), ``issuer``,
+    ``client_id`` when the token names one, and the claims the issuer forwards (flat).
+    """
+    scopes = " ".join(sorted(token.scopes))
+    context: dict[str, ContextValue] = {
+        "tenant_id": tenant.tenant_id,
+        "principal_id": token.principal_id,
+        "scopes": scopes,
+        "issuer": token.issuer,
+    }
+    # getsizeof, not len: a string with one astral character holds four bytes a character.
+    size = getsizeof(token.principal_id) + getsizeof(scopes)
+    if token.client_id is not None:
+        context["client_id"] = token.client_id
+        size += getsizeof(token.client_id)
+    forward: tuple[str, ...] = token.issuer_config.forward_claims if token.issuer_config else ()
+    claims: Mapping[str, Any] = token.claims
+    for name in forward:
+        if name in claims:
+            value = context[name] = flatten(claims[name])
+            size += 120 + getsizeof(value)
+    return context, size
 
 
 def simple_response(decision: Decision, context: Mapping[str, ContextValue]) -> dict[str, Any]:
