@@ -53,7 +53,7 @@ from tenant_authorizer.runtime.memo import TokenMemo  # noqa: E402
 from tenant_authorizer.runtime.registry import TenantRegistry  # noqa: E402
 from tenant_authorizer.runtime.sources import StaticSource  # noqa: E402
 from tenant_authorizer.runtime.telemetry import Telemetry  # noqa: E402
-from tenant_authorizer.tools.layout import render_account_documents  # noqa: E402
+from tenant_authorizer.tools.documents import render_account_documents  # noqa: E402
 
 ACCOUNT = "123456789012"
 

@@ -20,7 +20,7 @@ from support.harness import Harness, issuer_entry, tenant_doc
 from tenant_authorizer.dev.devissuer import DevIssuer
 from tenant_authorizer.handler import qualifier_of
 from tenant_authorizer.runtime.errors import Reason
-from tenant_authorizer.tools.layout import alias_for
+from tenant_authorizer.tools.documents import alias_for
 
 ACCOUNTS = {"alpha": "111111111111", "beta": "222222222222", "gamma": "333333333333"}
 APIS = {"alpha": "alpha00001", "beta": "beta000002", "gamma": "gamma00003"}

@@ -30,7 +30,7 @@ from tenant_authorizer.dev.cli_local import (
 from tenant_authorizer.dev.devissuer import DevIssuer
 from tenant_authorizer.dev.filesource import TenantFiles
 from tenant_authorizer.runtime.settings import Settings
-from tenant_authorizer.tools.layout import render_account_documents
+from tenant_authorizer.tools.documents import render_account_documents
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI = Path(sys.executable).parent / "tenant-authz"

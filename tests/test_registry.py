@@ -19,7 +19,7 @@ from tenant_authorizer.runtime.caller import parse_arn
 from tenant_authorizer.runtime.errors import ConfigError, PlatformFault, Reason, TenantNotBound
 from tenant_authorizer.runtime.registry import TenantRegistry
 from tenant_authorizer.runtime.sources import SsmSource
-from tenant_authorizer.tools.layout import render_account_documents
+from tenant_authorizer.tools.documents import render_account_documents
 
 PREFIX = "/tenant-authorizer"
 ACCOUNT = "123456789012"

@@ -12,8 +12,9 @@ import pytest
 
 from tenant_authorizer.runtime.errors import ConfigError
 from tenant_authorizer.runtime.tenant_parser import parse_tenant
-from tenant_authorizer.tools.layout import as_terraform_value
-from tenant_authorizer.tools.validation import SCHEMA_PATH, load_schema, read_yaml
+from tenant_authorizer.tools.documents import as_terraform_value
+from tenant_authorizer.tools.schema import SCHEMA_PATH, load_schema
+from tenant_authorizer.tools.yaml_reader import read_yaml
 
 CONFIGS = Path(__file__).resolve().parents[1] / "tenant_configs"
 VALIDATOR = jsonschema.Draft202012Validator(load_schema())

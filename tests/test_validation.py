@@ -10,18 +10,16 @@ from typing import Any
 
 import pytest
 
-from tenant_authorizer.tools.layout import (
+from tenant_authorizer.tools.documents import (
     ADVANCED_TIER_MAX_BYTES,
     alias_for,
     render_account_documents,
     render_json,
     ssm_tier,
 )
-from tenant_authorizer.tools.validation import (
-    Report,
-    read_yaml,
-    validate,
-)
+from tenant_authorizer.tools.report import Report
+from tenant_authorizer.tools.validation import validate
+from tenant_authorizer.tools.yaml_reader import read_yaml
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "tenant_configs"

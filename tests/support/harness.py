@@ -16,7 +16,7 @@ from tenant_authorizer.runtime.jwks import JwksCache
 from tenant_authorizer.runtime.registry import TenantRegistry
 from tenant_authorizer.runtime.sources import StaticSource
 from tenant_authorizer.runtime.telemetry import Telemetry
-from tenant_authorizer.tools.layout import render_account_documents
+from tenant_authorizer.tools.documents import render_account_documents
 
 
 def issuer_entry(issuer: DevIssuer, **overrides: Any) -> dict[str, Any]:

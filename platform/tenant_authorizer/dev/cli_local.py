@@ -838,7 +838,7 @@ def _issuer_of(tenant: str | None, tenants_dir: Path) -> tuple[str, str | None]:
     """(issuer URL, default audience) of ``tenant``'s local development issuer."""
     if tenant is None:
         return DEFAULT_ISSUER_URL, None
-    from ..tools.validation import check_file  # noqa: PLC0415
+    from ..tools.tenant_file import check_file  # noqa: PLC0415
     from .filesource import LocalTenant  # noqa: PLC0415
 
     path = tenants_dir / f"{tenant}.yaml"

@@ -3,7 +3,7 @@
 :class:`TenantFiles` reads a directory of tenant files (``tenant_configs/`` by default)
 with exactly the validation of ``tenant-authz validate`` (:func:`validation.validate`),
 and serves the per-account documents that validation rendered (with
-:func:`layout.render_account_documents`, byte for byte what Terraform writes) from a
+:func:`documents.render_account_documents`, byte for byte what Terraform writes) from a
 :class:`~tenant_authorizer.runtime.registry.StaticSource`: the runtime then reads what it would
 read from SSM after ``terraform apply``. It notices edits to the directory, so
 that the gateway can reload. :func:`ssm_tenants` reads the account documents back from
