@@ -45,7 +45,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from support.events import event  # noqa: E402
 from support.harness import issuer_entry, tenant_doc  # noqa: E402
-from tenant_authorizer.dev.devissuer import DevIssuer  # noqa: E402
+from tenant_authorizer.dev.issuer import DevIssuer  # noqa: E402
 from tenant_authorizer.runtime.authorizer import Authorizer  # noqa: E402
 from tenant_authorizer.runtime.fetch import HttpFetcher  # noqa: E402
 from tenant_authorizer.runtime.jwks import JwksCache  # noqa: E402
@@ -359,7 +359,7 @@ import gc, json, os, sys, time
 sys.path[:0] = [{platform!r}, {tests!r}]
 from support.events import event
 from support.harness import Harness, issuer_entry, tenant_doc
-from tenant_authorizer.dev.devissuer import DevIssuer
+from tenant_authorizer.dev.issuer import DevIssuer
 
 def rss() -> int:
     with open("/proc/self/statm") as f:

@@ -8,7 +8,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from support.issuers import FakeClock, FaultyIssuer
-from tenant_authorizer.dev.devissuer import PrivateKey
+from tenant_authorizer.dev.issuer import PrivateKey
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from support.events import EVENT_KINDS, event
 from support.harness import Harness, issuer_entry, tenant_doc
-from tenant_authorizer.dev.devissuer import DevIssuer
+from tenant_authorizer.dev.issuer import DevIssuer
 from tenant_authorizer.handler import qualifier_of
 from tenant_authorizer.runtime.errors import Reason
 from tenant_authorizer.tools.documents import alias_for

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from support.issuers import FaultyIssuer
-from tenant_authorizer.dev.devissuer import DevIssuer, PrivateKey
+from tenant_authorizer.dev.issuer import DevIssuer, PrivateKey
 
 
 def _verify(issuer: DevIssuer, token: str, **options: Any) -> dict[str, Any]:

@@ -16,8 +16,6 @@ import requests
 
 from support.events import EVENTS
 from support.issuers import FakeClock
-from tenant_authorizer.dev.devissuer import DevIssuer
-from tenant_authorizer.dev.filesource import TenantFiles
 from tenant_authorizer.dev.gateway import (
     AccessRecord,
     ApiKind,
@@ -30,6 +28,8 @@ from tenant_authorizer.dev.gateway import (
     Upstream,
     build_event,
 )
+from tenant_authorizer.dev.issuer import DevIssuer
+from tenant_authorizer.dev.tenant_files import TenantFiles
 from tenant_authorizer.runtime.authorizer import Authorizer
 from tenant_authorizer.runtime.events import EventKind, parse_event
 from tenant_authorizer.runtime.settings import Settings

@@ -19,16 +19,11 @@ from click.testing import CliRunner
 
 from support.aws import aws_env, moto_server, ssm_client
 from tenant_authorizer.cli import main
-from tenant_authorizer.dev.cli_local import (
-    DEFAULT_TENANT,
-    LocalOptions,
-    LocalStack,
-    api_for,
-    local,
-    start_local,
-)
-from tenant_authorizer.dev.devissuer import DevIssuer
-from tenant_authorizer.dev.filesource import TenantFiles
+from tenant_authorizer.dev.issuer import DevIssuer
+from tenant_authorizer.dev.local.commands import local
+from tenant_authorizer.dev.local.options import DEFAULT_TENANT, LocalOptions, api_for
+from tenant_authorizer.dev.local.stack import LocalStack, start_local
+from tenant_authorizer.dev.tenant_files import TenantFiles
 from tenant_authorizer.runtime.settings import Settings
 from tenant_authorizer.tools.documents import render_account_documents
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from support.events import EVENT_KINDS, event
 from support.harness import Harness, issuer_entry, tenant_doc
-from tenant_authorizer.dev.devissuer import DevIssuer
+from tenant_authorizer.dev.issuer import DevIssuer
 from tenant_authorizer.handler import AuthorizerFault
 
 ACCOUNT = "123456789012"

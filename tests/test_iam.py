@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tenant_authorizer.dev.iam import PolicyInvalid, evaluate, matches
+from tenant_authorizer.dev.gateway.iam import PolicyInvalid, evaluate, matches
 from tenant_authorizer.runtime.caller import parse_arn
 from tenant_authorizer.runtime.responses import iam_policy
 from tenant_authorizer.runtime.rules import compile_rules, decide, grant_for

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
 from support.issuers import FAILURE_MODES, FakeClock, FaultyIssuer, Mode, issuer_config, wait_until
-from tenant_authorizer.dev.devissuer import PrivateKey
+from tenant_authorizer.dev.issuer import PrivateKey
 from tenant_authorizer.runtime.breaker import CircuitBreaker
 from tenant_authorizer.runtime.discovery import metadata_url
 from tenant_authorizer.runtime.errors import AuthorizerError, PlatformFault, Reason

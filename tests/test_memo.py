@@ -9,7 +9,7 @@ from typing import Any
 
 from support.events import event
 from support.harness import Harness, issuer_entry, tenant_doc
-from tenant_authorizer.dev.devissuer import DevIssuer
+from tenant_authorizer.dev.issuer import DevIssuer
 from tenant_authorizer.runtime.bounded import ENTRY_OVERHEAD, BoundedTable
 from tenant_authorizer.runtime.memo import TokenMemo
 

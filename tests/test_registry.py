@@ -13,7 +13,7 @@ from support.aws import aws_env, moto_server, ssm_client
 from support.events import EVENT_KINDS, event
 from support.harness import issuer_entry, tenant_doc
 from tenant_authorizer import handler as handler_module
-from tenant_authorizer.dev.devissuer import DevIssuer
+from tenant_authorizer.dev.issuer import DevIssuer
 from tenant_authorizer.runtime.account import parse_account_document
 from tenant_authorizer.runtime.caller import parse_arn
 from tenant_authorizer.runtime.errors import ConfigError, PlatformFault, Reason, TenantNotBound

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from .dev.cli_local import local
+from .dev.local.commands import local
 
 DEFAULT_CONFIGS = Path("tenant_configs")
 

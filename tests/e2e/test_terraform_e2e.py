@@ -23,7 +23,7 @@ import pytest
 
 from support.aws import REGION, aws_env, moto_server
 from tenant_authorizer import handler as lambda_handler
-from tenant_authorizer.dev.devissuer import DevIssuer
+from tenant_authorizer.dev.issuer import DevIssuer
 from tenant_authorizer.tools.packaging import build
 from tenant_authorizer.tools.validation import validate
 

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tenant_authorizer.dev.devissuer import DevIssuer
+from tenant_authorizer.dev.issuer import DevIssuer
 from tenant_authorizer.runtime.authorizer import Authorizer, Evaluation
 from tenant_authorizer.runtime.fetch import HttpFetcher
 from tenant_authorizer.runtime.jwks import JwksCache

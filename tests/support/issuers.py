@@ -1,6 +1,6 @@
 """Issuers that misbehave on purpose, a fake clock, and IssuerConfig helpers for tests.
 
-:class:`FaultyIssuer` is a :class:`~tenant_authorizer.dev.devissuer.DevIssuer` whose
+:class:`FaultyIssuer` is a :class:`~tenant_authorizer.dev.issuer.DevIssuer` whose
 request handler injects faults, so the production issuer carries no test hooks:
 
 ====================  ==========================================================
@@ -35,7 +35,8 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar, Literal
 
-from tenant_authorizer.dev.devissuer import DevIssuer, IssuerRequestHandler
+from tenant_authorizer.dev.issuer import DevIssuer
+from tenant_authorizer.dev.issuer_http import IssuerRequestHandler
 from tenant_authorizer.runtime.tenant import DiscoveryMode, IssuerConfig
 
 Mode = Literal[

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final, Literal
 
-from ..runtime import wildcards
+from ...runtime import wildcards
 
 Verdict = Literal["allow", "explicit_deny", "implicit_deny"]
 
