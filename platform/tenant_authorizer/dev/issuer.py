@@ -124,11 +124,7 @@ class DevIssuer:
         """Bind (the same port again after a stop), generate missing keys, serve."""
         if self._server is not None:
             return self
-        with self._lock:
-            for alg in self.algorithms:
-                if alg not in self._keys:
-                    key = self._initial_keys.get(alg) or generate_key(alg)
-                    self._keys[alg] = [_SigningKey(alg, key)]
+        self._ensure_keys()
         handler = type(f"{type(self).__name__}Handler", (self.handler_class,), {"dev_issuer": self})
         server = IssuerServer((self.host, self._port), handler)
         server.verbose = self.verbose
@@ -137,6 +133,14 @@ class DevIssuer:
         self._server = server
         self._thread = serve_in_background(server, f"dev-issuer-{self._port}", 0.05)
         return self
+
+    def _ensure_keys(self) -> None:
+        """A signing key for every algorithm: the one given, else a fresh one."""
+        with self._lock:
+            for alg in self.algorithms:
+                if alg not in self._keys:
+                    key = self._initial_keys.get(alg) or generate_key(alg)
+                    self._keys[alg] = [_SigningKey(alg, key)]
 
     def stop(self) -> None:
         """Stop serving and close the socket; connections are refused until start()."""

@@ -44,7 +44,7 @@ ANSWERS_BYTES: Final = 16 * 1024 * 1024
 DOCUMENTS_BYTES: Final = 2 * 1024 * 1024
 
 # What a record costs beyond the text it holds: the objects, their headers and the dict
-# slots, measured with tracemalloc (tests/test_memo.py keeps it honest). Sizes are
+# slots, measured with tracemalloc (tests/runtime/test_memo.py keeps it honest). Sizes are
 # computed from string lengths only: sys.getsizeof per field costs more than it is worth.
 _VERIFIED_OVERHEAD: Final = 1400
 _ANSWER_OVERHEAD: Final = 900

@@ -16,6 +16,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
+from support.idp import InProcessIdp
 from support.issuers import FAILURE_MODES, FakeClock, FaultyIssuer, Mode, issuer_config, wait_until
 from tenant_authorizer.dev.issuer import PrivateKey
 from tenant_authorizer.runtime.breaker import CircuitBreaker
@@ -41,14 +42,32 @@ def _patient_fetcher() -> HttpFetcher:
 
 
 @pytest.fixture
-def cache(clock: FakeClock) -> JwksCache:
-    """A cache on the fake clock with default policy and a fetcher with short timeouts."""
+def idp(signing_keys: dict[str, PrivateKey]) -> InProcessIdp:
+    """The development issuer in-process (RS256 + ES256): the cache's fetcher, no socket."""
+    return InProcessIdp(keys=signing_keys)
+
+
+@pytest.fixture
+def cache(idp: InProcessIdp, clock: FakeClock) -> JwksCache:
+    """A cache on the fake clock with default policy, fetching from ``idp`` in-process."""
+    return JwksCache(idp, clock=clock)
+
+
+@pytest.fixture
+def config(idp: InProcessIdp) -> IssuerConfig:
+    """The in-process issuer with an explicit jwks_uri (no discovery)."""
+    return issuer_config(idp)
+
+
+@pytest.fixture
+def served_cache(clock: FakeClock) -> JwksCache:
+    """A cache on the fake clock with the real fetcher and short timeouts (127.0.0.1)."""
     return JwksCache(_fast_fetcher(), clock=clock)
 
 
 @pytest.fixture
-def config(dev_issuer: FaultyIssuer) -> IssuerConfig:
-    """The dev issuer with an explicit jwks_uri (no discovery)."""
+def served_config(dev_issuer: FaultyIssuer) -> IssuerConfig:
+    """The issuer served on 127.0.0.1, with an explicit jwks_uri (no discovery)."""
     return issuer_config(dev_issuer)
 
 
@@ -161,21 +180,21 @@ def test_metadata_url(issuer: str, discovery: str, url: str) -> None:
 
 
 def test_explicit_jwks_uri_skips_discovery(
-    dev_issuer: FaultyIssuer, cache: JwksCache, config: IssuerConfig
+    idp: InProcessIdp, cache: JwksCache, config: IssuerConfig
 ) -> None:
     """With jwks_uri configured, only the JWKS is requested."""
-    cache.get_key(config, dev_issuer.current_kid(), "RS256")
-    assert dev_issuer.request_count() == dev_issuer.request_count(dev_issuer.jwks_path) == 1
+    cache.get_key(config, idp.current_kid(), "RS256")
+    assert idp.request_count() == idp.request_count(idp.jwks_path) == 1
     assert cache.stats.discovery_fetches == 0
 
 
-def test_metadata_issuer_must_match_exactly(dev_issuer: FaultyIssuer, cache: JwksCache) -> None:
+def test_metadata_issuer_must_match_exactly(idp: InProcessIdp, cache: JwksCache) -> None:
     """Metadata naming another issuer (here: a trailing slash) is refused before any JWKS."""
-    config = issuer_config(dev_issuer, discovery="oidc", issuer=dev_issuer.issuer + "/")
+    config = issuer_config(idp, discovery="oidc", issuer=idp.issuer + "/")
     with pytest.raises(PlatformFault, match="mix-up") as caught:
-        cache.get_key(config, dev_issuer.current_kid(), "RS256")
+        cache.get_key(config, idp.current_kid(), "RS256")
     assert caught.value.reason is Reason.JWKS_UNAVAILABLE
-    assert dev_issuer.request_count(dev_issuer.jwks_path) == 0
+    assert idp.request_count(idp.jwks_path) == 0
 
 
 @pytest.mark.parametrize("local_development", [False, True])
@@ -195,44 +214,38 @@ def test_discovered_jwks_uri_must_be_https(clock: FakeClock, local_development: 
     assert len(fetcher.calls) == (2 if local_development else 1)
 
 
-def test_metadata_is_cached_for_discovery_max_age(
-    dev_issuer: FaultyIssuer, clock: FakeClock
-) -> None:
+def test_metadata_is_cached_for_discovery_max_age(idp: InProcessIdp, clock: FakeClock) -> None:
     """Discovery is fetched again only after discovery_max_age, not with every JWKS refresh."""
-    cache = JwksCache(_fast_fetcher(), clock=clock, discovery_max_age=1_000)
-    config = issuer_config(dev_issuer, discovery="oidc")
-    kid = dev_issuer.current_kid()
+    cache = JwksCache(idp, clock=clock, discovery_max_age=1_000)
+    config = issuer_config(idp, discovery="oidc")
+    kid = idp.current_kid()
     for _ in range(4):  # JWKS max-age is 300: four JWKS fetches at 0, 300, 600 and 900 s
         cache.get_key(config, kid, "RS256")
         clock.advance(300)
-    assert dev_issuer.request_count(dev_issuer.jwks_path) == 4
-    assert dev_issuer.request_count(dev_issuer.oidc_metadata_path) == 1
+    assert idp.request_count(idp.jwks_path) == 4
+    assert idp.request_count(idp.oidc_metadata_path) == 1
     cache.get_key(config, kid, "RS256")  # at 1,200 s
-    assert dev_issuer.request_count(dev_issuer.oidc_metadata_path) == 2
+    assert idp.request_count(idp.oidc_metadata_path) == 2
 
 
-def test_stale_metadata_is_used_when_discovery_fails(
-    dev_issuer: FaultyIssuer, clock: FakeClock
-) -> None:
+def test_stale_metadata_is_used_when_discovery_fails(idp: InProcessIdp, clock: FakeClock) -> None:
     """Expired metadata is reused within the stale window when the metadata fetch fails."""
-    cache = JwksCache(_fast_fetcher(), clock=clock, discovery_max_age=600)
-    config = issuer_config(dev_issuer, discovery="oidc")
-    kid = dev_issuer.current_kid()
+    cache = JwksCache(idp, clock=clock, discovery_max_age=600)
+    config = issuer_config(idp, discovery="oidc")
+    kid = idp.current_kid()
     cache.get_key(config, kid, "RS256")
     clock.advance(601)
-    dev_issuer.set_mode("down", paths=[dev_issuer.oidc_metadata_path])
+    idp.set_mode("down", paths=[idp.oidc_metadata_path])
     resolved = cache.get_key(config, kid, "RS256")
     assert resolved.fetched
     assert not resolved.stale
     assert cache.stats.discovery_stale_serves == 1
 
 
-def test_discovery_failure_without_metadata_is_a_fault(
-    dev_issuer: FaultyIssuer, cache: JwksCache
-) -> None:
+def test_discovery_failure_without_metadata_is_a_fault(idp: InProcessIdp, cache: JwksCache) -> None:
     """Without any metadata, a failing discovery endpoint is a platform fault."""
-    dev_issuer.set_mode("down")
-    config = issuer_config(dev_issuer, discovery="oauth")
+    idp.set_mode("down")
+    config = issuer_config(idp, discovery="oauth")
     assert _reason(lambda: cache.get_key(config, "k", "RS256")) is Reason.JWKS_UNAVAILABLE
 
 
@@ -242,35 +255,31 @@ def test_discovery_failure_without_metadata_is_a_fault(
 @pytest.mark.parametrize("alg", ["PS256", "ES384", "ES512", "EdDSA"])
 def test_resolved_keys_verify_tokens(clock: FakeClock, alg: str) -> None:
     """Each key type resolves to a key that verifies a token signed by the issuer."""
-    with FaultyIssuer(algorithms=(alg,)) as issuer:
-        cache = JwksCache(_fast_fetcher(), clock=clock)
-        token = issuer.mint(alg=alg)
-        resolved = cache.get_key(
-            issuer_config(issuer, algorithms=(alg,)), issuer.current_kid(alg), alg
-        )
-        claims = jwt.decode(token, resolved.key, algorithms=[alg], audience=issuer.audience)
-        assert claims["iss"] == issuer.issuer
+    issuer = InProcessIdp(algorithms=(alg,))
+    cache = JwksCache(issuer, clock=clock)
+    token = issuer.mint(alg=alg)
+    resolved = cache.get_key(issuer_config(issuer, algorithms=(alg,)), issuer.current_kid(alg), alg)
+    claims = jwt.decode(token, resolved.key, algorithms=[alg], audience=issuer.audience)
+    assert claims["iss"] == issuer.issuer
 
 
-def test_first_fetch_is_reported(
-    dev_issuer: FaultyIssuer, cache: JwksCache, config: IssuerConfig
-) -> None:
+def test_first_fetch_is_reported(idp: InProcessIdp, cache: JwksCache, config: IssuerConfig) -> None:
     """The call that fetched says so; the next one is served from memory."""
-    kid = dev_issuer.current_kid()
+    kid = idp.current_kid()
     first = cache.get_key(config, kid, "RS256")
     second = cache.get_key(config, kid, "RS256")
     assert (first.fetched, second.fetched) == (True, False)
     assert (first.stale, second.stale) == (False, False)
     assert first.generation == second.generation
     assert first.kid == kid
-    assert first.jwks_uri == dev_issuer.jwks_uri
+    assert first.jwks_uri == idp.jwks_uri
 
 
 def test_events_move_with_counters_only(
-    dev_issuer: FaultyIssuer, cache: JwksCache, config: IssuerConfig
+    idp: InProcessIdp, cache: JwksCache, config: IssuerConfig
 ) -> None:
     """`events` changes on a fetch and stays put on warm lookups."""
-    kid = dev_issuer.current_kid()
+    kid = idp.current_kid()
     before = cache.counters.events
     cache.get_key(config, kid, "RS256")
     after_fetch = cache.counters.events
@@ -279,25 +288,25 @@ def test_events_move_with_counters_only(
 
 
 def test_warm_path_makes_no_request(
-    dev_issuer: FaultyIssuer, cache: JwksCache, config: IssuerConfig
+    idp: InProcessIdp, cache: JwksCache, config: IssuerConfig
 ) -> None:
     """While keys are fresh, lookups need no server at all."""
-    kid = dev_issuer.current_kid()
+    kid = idp.current_kid()
     cache.get_key(config, kid, "RS256")
-    dev_issuer.set_mode("refuse")
+    idp.set_mode("refuse")
     for _ in range(1_000):
         assert not cache.get_key(config, kid, "RS256").fetched
     assert cache.stats.fetches == 1
 
 
 def test_alg_must_fit_the_key_type(
-    dev_issuer: FaultyIssuer, cache: JwksCache, config: IssuerConfig
+    idp: InProcessIdp, cache: JwksCache, config: IssuerConfig
 ) -> None:
     """An ES256 token naming the kid of an RSA key is rejected, without a refetch."""
-    rsa_kid = dev_issuer.current_kid("RS256")
+    rsa_kid = idp.current_kid("RS256")
     cache.get_key(config, rsa_kid, "RS256")
     assert _reason(lambda: cache.get_key(config, rsa_kid, "ES256")) is Reason.ALGORITHM_NOT_ALLOWED
-    assert dev_issuer.request_count(dev_issuer.jwks_path) == 1
+    assert idp.request_count(idp.jwks_path) == 1
 
 
 @pytest.mark.parametrize(
@@ -409,23 +418,23 @@ def test_an_empty_key_set_is_valid(clock: FakeClock) -> None:
 
 
 def test_kidless_token_with_one_key_per_alg(
-    dev_issuer: FaultyIssuer, cache: JwksCache, config: IssuerConfig
+    idp: InProcessIdp, cache: JwksCache, config: IssuerConfig
 ) -> None:
     """Without a kid, the single key usable for the alg is chosen (RS256 here, not ES256)."""
     resolved = cache.get_key(config, None, "RS256")
-    assert resolved.kid == dev_issuer.current_kid("RS256")
+    assert resolved.kid == idp.current_kid("RS256")
 
 
 def test_kidless_token_with_several_keys_is_kid_missing(
-    dev_issuer: FaultyIssuer, cache: JwksCache, config: IssuerConfig
+    idp: InProcessIdp, cache: JwksCache, config: IssuerConfig
 ) -> None:
     """Without a kid and with two keys for the alg, the token is rejected as KID_MISSING."""
-    dev_issuer.rotate("RS256")
+    idp.rotate("RS256")
     assert _reason(lambda: cache.get_key(config, None, "RS256")) is Reason.KID_MISSING
 
 
 def test_errors_carry_tenant_kid_and_issuer(
-    dev_issuer: FaultyIssuer, cache: JwksCache, config: IssuerConfig
+    idp: InProcessIdp, cache: JwksCache, config: IssuerConfig
 ) -> None:
     """A rejection names the tenant, the kid and the issuer for the decision log."""
     with pytest.raises(AuthorizerError) as caught:
@@ -433,7 +442,7 @@ def test_errors_carry_tenant_kid_and_issuer(
     assert (caught.value.tenant_id, caught.value.kid, caught.value.issuer) == (
         "acme",
         "no-such-kid",
-        dev_issuer.issuer,
+        idp.issuer,
     )
 
 
@@ -441,11 +450,11 @@ def test_errors_carry_tenant_kid_and_issuer(
 
 
 def test_new_kid_is_picked_up_on_first_use(
-    dev_issuer: FaultyIssuer, cache: JwksCache, config: IssuerConfig, clock: FakeClock
+    idp: InProcessIdp, cache: JwksCache, config: IssuerConfig, clock: FakeClock
 ) -> None:
     """After a rotation, the first token with the new kid refetches the JWKS."""
-    first = cache.get_key(config, dev_issuer.current_kid(), "RS256")
-    new_kid = dev_issuer.rotate("RS256")
+    first = cache.get_key(config, idp.current_kid(), "RS256")
+    new_kid = idp.rotate("RS256")
     clock.advance(30)  # past the kid cooldown, well inside max-age
     resolved = cache.get_key(config, new_kid, "RS256")
     assert resolved.fetched
@@ -455,11 +464,11 @@ def test_new_kid_is_picked_up_on_first_use(
 
 
 def test_old_kid_keeps_working_while_published(
-    dev_issuer: FaultyIssuer, cache: JwksCache, config: IssuerConfig, clock: FakeClock
+    idp: InProcessIdp, cache: JwksCache, config: IssuerConfig, clock: FakeClock
 ) -> None:
     """The previous key still resolves, from memory, after a refetch that kept it."""
-    old = cache.get_key(config, dev_issuer.current_kid(), "RS256")
-    new_kid = dev_issuer.rotate("RS256", keep_old=True)
+    old = cache.get_key(config, idp.current_kid(), "RS256")
+    new_kid = idp.rotate("RS256", keep_old=True)
     clock.advance(30)
     new = cache.get_key(config, new_kid, "RS256")
     again = cache.get_key(config, old.kid, "RS256")
@@ -469,24 +478,24 @@ def test_old_kid_keeps_working_while_published(
 
 
 def test_unpublished_kid_is_unknown_after_refresh(
-    dev_issuer: FaultyIssuer, cache: JwksCache, config: IssuerConfig, clock: FakeClock
+    idp: InProcessIdp, cache: JwksCache, config: IssuerConfig, clock: FakeClock
 ) -> None:
     """A key the IdP stopped publishing is KID_UNKNOWN once the JWKS is refreshed."""
-    old = cache.get_key(config, dev_issuer.current_kid(), "RS256")
-    dev_issuer.rotate("RS256", keep_old=False)
+    old = cache.get_key(config, idp.current_kid(), "RS256")
+    idp.rotate("RS256", keep_old=False)
     clock.advance(300)  # max-age
     assert _reason(lambda: cache.get_key(config, old.kid, "RS256")) is Reason.KID_UNKNOWN
     assert not cache.is_current(old.jwks_uri, old.generation, old.kid, "RS256")
 
 
 def test_unknown_kid_within_cooldown_makes_no_request(
-    dev_issuer: FaultyIssuer, cache: JwksCache, config: IssuerConfig, clock: FakeClock
+    idp: InProcessIdp, cache: JwksCache, config: IssuerConfig, clock: FakeClock
 ) -> None:
     """Right after a fetch, an unknown kid is rejected without asking the IdP again."""
-    cache.get_key(config, dev_issuer.current_kid(), "RS256")
+    cache.get_key(config, idp.current_kid(), "RS256")
     clock.advance(29)
     assert _reason(lambda: cache.get_key(config, "fresh-kid", "RS256")) is Reason.KID_UNKNOWN
-    assert dev_issuer.request_count(dev_issuer.jwks_path) == 1
+    assert idp.request_count(idp.jwks_path) == 1
 
 
 def _flood(cache: JwksCache, config: IssuerConfig, count: int, workers: int = 1) -> Counter[Reason]:
@@ -499,19 +508,19 @@ def _flood(cache: JwksCache, config: IssuerConfig, count: int, workers: int = 1)
 
 @pytest.mark.parametrize("workers", [1, 8], ids=["sequential", "threads"])
 def test_unknown_kid_flood_costs_one_fetch_per_cooldown(
-    dev_issuer: FaultyIssuer,
+    idp: InProcessIdp,
     cache: JwksCache,
     config: IssuerConfig,
     clock: FakeClock,
     workers: int,
 ) -> None:
     """1,000 random kids cause at most one JWKS request per cooldown, then none."""
-    cache.get_key(config, dev_issuer.current_kid(), "RS256")
+    cache.get_key(config, idp.current_kid(), "RS256")
     for round_ in (1, 2):
         clock.advance(30)
-        dev_issuer.reset_counts()
+        idp.reset_counts()
         assert _flood(cache, config, 1_000, workers) == {Reason.KID_UNKNOWN: 1_000}
-        assert dev_issuer.request_count(dev_issuer.jwks_path) == 1
+        assert idp.request_count(idp.jwks_path) == 1
         assert cache.stats.kid_refetches == round_
 
 
@@ -530,7 +539,7 @@ def test_unknown_kid_flood_costs_one_fetch_per_cooldown(
     ids=["honoured", "raised-to-min", "no-store-as-min", "default", "capped-to-max"],
 )
 def test_max_age_is_honoured_and_clamped(
-    dev_issuer: FaultyIssuer,
+    idp: InProcessIdp,
     cache: JwksCache,
     config: IssuerConfig,
     clock: FakeClock,
@@ -538,21 +547,21 @@ def test_max_age_is_honoured_and_clamped(
     ttl: int,
 ) -> None:
     """No fetch before the (clamped) max-age runs out, exactly one right after."""
-    dev_issuer.jwks_cache_control = cache_control
-    kid = dev_issuer.current_kid()
+    idp.jwks_cache_control = cache_control
+    kid = idp.current_kid()
     cache.get_key(config, kid, "RS256")
     clock.advance(ttl - 1)
     assert not cache.get_key(config, kid, "RS256").fetched
     clock.advance(1)
     assert cache.get_key(config, kid, "RS256").fetched
-    assert dev_issuer.request_count(dev_issuer.jwks_path) == 2
+    assert idp.request_count(idp.jwks_path) == 2
 
 
 def test_each_fetch_bumps_the_generation(
-    dev_issuer: FaultyIssuer, cache: JwksCache, config: IssuerConfig, clock: FakeClock
+    idp: InProcessIdp, cache: JwksCache, config: IssuerConfig, clock: FakeClock
 ) -> None:
     """A refreshed key set gets a new generation even when its keys did not change."""
-    kid = dev_issuer.current_kid()
+    kid = idp.current_kid()
     first = cache.get_key(config, kid, "RS256")
     clock.advance(300)
     second = cache.get_key(config, kid, "RS256")
@@ -563,10 +572,10 @@ def test_each_fetch_bumps_the_generation(
 
 
 def test_is_current_is_false_once_keys_expire(
-    dev_issuer: FaultyIssuer, cache: JwksCache, config: IssuerConfig, clock: FakeClock
+    idp: InProcessIdp, cache: JwksCache, config: IssuerConfig, clock: FakeClock
 ) -> None:
     """Past max-age a key is not current, so decision caches come back through get_key."""
-    resolved = cache.get_key(config, dev_issuer.current_kid(), "RS256")
+    resolved = cache.get_key(config, idp.current_kid(), "RS256")
     assert cache.is_current(resolved.jwks_uri, resolved.generation, resolved.kid, "RS256")
     clock.advance(300)
     assert not cache.is_current(resolved.jwks_uri, resolved.generation, resolved.kid, "RS256")
@@ -579,56 +588,59 @@ def test_is_current_is_false_once_keys_expire(
 @pytest.mark.parametrize("mode", FAILURE_MODES)
 def test_failing_idp_with_warm_keys_serves_stale_within_window(
     dev_issuer: FaultyIssuer,
-    cache: JwksCache,
-    config: IssuerConfig,
+    served_cache: JwksCache,
+    served_config: IssuerConfig,
     clock: FakeClock,
     mode: Mode,
 ) -> None:
     """Expired keys are served (stale=True, counted) while the IdP fails, up to the window."""
     kid = dev_issuer.current_kid()
-    warm = cache.get_key(config, kid, "RS256")
+    warm = served_cache.get_key(served_config, kid, "RS256")
     clock.advance(300)
     dev_issuer.set_mode(mode)
-    stale = cache.get_key(config, kid, "RS256")
+    stale = served_cache.get_key(served_config, kid, "RS256")
     assert (stale.stale, stale.fetched, stale.key) == (True, True, warm.key)
-    assert cache.stats.stale_serves == 1
-    assert cache.stats.failures == 1
+    assert served_cache.stats.stale_serves == 1
+    assert served_cache.stats.failures == 1
     clock.advance(3_600)  # expiry + stale_window
-    assert _reason(lambda: cache.get_key(config, kid, "RS256")) is Reason.JWKS_UNAVAILABLE
+    assert (
+        _reason(lambda: served_cache.get_key(served_config, kid, "RS256"))
+        is Reason.JWKS_UNAVAILABLE
+    )
 
 
 @pytest.mark.parametrize("mode", FAILURE_MODES)
 def test_failing_idp_without_keys_is_a_fault(
-    dev_issuer: FaultyIssuer, cache: JwksCache, config: IssuerConfig, mode: Mode
+    dev_issuer: FaultyIssuer, served_cache: JwksCache, served_config: IssuerConfig, mode: Mode
 ) -> None:
     """With nothing cached, a failing IdP is a platform fault at once, never a key."""
     dev_issuer.set_mode(mode)
     with pytest.raises(PlatformFault) as caught:
-        cache.get_key(config, dev_issuer.current_kid(), "RS256")
+        served_cache.get_key(served_config, dev_issuer.current_kid(), "RS256")
     assert caught.value.reason is Reason.JWKS_UNAVAILABLE
     assert caught.value.__cause__ is not None  # the fetch error is chained, for the log
 
 
 def test_unknown_kid_with_stale_keys_is_a_fault(
-    dev_issuer: FaultyIssuer, cache: JwksCache, config: IssuerConfig, clock: FakeClock
+    idp: InProcessIdp, cache: JwksCache, config: IssuerConfig, clock: FakeClock
 ) -> None:
     """With the IdP down, a kid not in the stale set may be a new key: a fault, not a 401."""
-    cache.get_key(config, dev_issuer.current_kid(), "RS256")
+    cache.get_key(config, idp.current_kid(), "RS256")
     clock.advance(300)
-    dev_issuer.set_mode("down")
+    idp.set_mode("down")
     assert _reason(lambda: cache.get_key(config, "new-kid", "RS256")) is Reason.JWKS_UNAVAILABLE
 
 
 def test_recovered_idp_replaces_stale_keys(
-    dev_issuer: FaultyIssuer, cache: JwksCache, config: IssuerConfig, clock: FakeClock
+    idp: InProcessIdp, cache: JwksCache, config: IssuerConfig, clock: FakeClock
 ) -> None:
     """Once the IdP answers again the next lookup gets fresh keys."""
-    kid = dev_issuer.current_kid()
+    kid = idp.current_kid()
     cache.get_key(config, kid, "RS256")
     clock.advance(300)
-    dev_issuer.set_mode("down")
+    idp.set_mode("down")
     assert cache.get_key(config, kid, "RS256").stale
-    dev_issuer.set_mode("ok")
+    idp.set_mode("ok")
     fresh = cache.get_key(config, kid, "RS256")
     assert (fresh.stale, fresh.fetched) == (False, True)
 
@@ -643,55 +655,55 @@ def breaker(clock: FakeClock) -> CircuitBreaker:
 
 
 def test_open_circuit_fails_fast_without_network(
-    dev_issuer: FaultyIssuer, config: IssuerConfig, clock: FakeClock, breaker: CircuitBreaker
+    idp: InProcessIdp, config: IssuerConfig, clock: FakeClock, breaker: CircuitBreaker
 ) -> None:
     """After N failures the URI is not called again: ISSUER_CIRCUIT_OPEN, at once."""
-    cache = JwksCache(_fast_fetcher(), clock=clock, breaker=breaker)
-    dev_issuer.set_mode("down")
-    kid = dev_issuer.current_kid()
+    cache = JwksCache(idp, clock=clock, breaker=breaker)
+    idp.set_mode("down")
+    kid = idp.current_kid()
     for _ in range(2):
         assert _reason(lambda: cache.get_key(config, kid, "RS256")) is Reason.JWKS_UNAVAILABLE
     started = time.monotonic()
     reasons = Counter(_reason(lambda: cache.get_key(config, kid, "RS256")) for _ in range(100))
     assert time.monotonic() - started < 0.5
     assert reasons == {Reason.ISSUER_CIRCUIT_OPEN: 100}
-    assert dev_issuer.request_count() == 2
+    assert idp.request_count() == 2
     assert cache.stats.circuit_rejections == 100
 
 
 def test_circuit_half_opens_after_reset(
-    dev_issuer: FaultyIssuer, config: IssuerConfig, clock: FakeClock, breaker: CircuitBreaker
+    idp: InProcessIdp, config: IssuerConfig, clock: FakeClock, breaker: CircuitBreaker
 ) -> None:
     """After reset_after one trial goes out; its success closes the circuit."""
-    cache = JwksCache(_fast_fetcher(), clock=clock, breaker=breaker)
-    dev_issuer.set_mode("down")
-    kid = dev_issuer.current_kid()
+    cache = JwksCache(idp, clock=clock, breaker=breaker)
+    idp.set_mode("down")
+    kid = idp.current_kid()
     for _ in range(3):
         _reason(lambda: cache.get_key(config, kid, "RS256"))
-    assert breaker.is_open(dev_issuer.jwks_uri)
-    dev_issuer.set_mode("ok")
+    assert breaker.is_open(idp.jwks_uri)
+    idp.set_mode("ok")
     clock.advance(30)
     assert cache.get_key(config, kid, "RS256").fetched
-    assert not breaker.is_open(dev_issuer.jwks_uri)
-    assert dev_issuer.request_count(dev_issuer.jwks_path) == 3
+    assert not breaker.is_open(idp.jwks_uri)
+    assert idp.request_count(idp.jwks_path) == 3
 
 
 def test_open_circuit_serves_stale_keys_without_network(
-    dev_issuer: FaultyIssuer, config: IssuerConfig, clock: FakeClock, breaker: CircuitBreaker
+    idp: InProcessIdp, config: IssuerConfig, clock: FakeClock, breaker: CircuitBreaker
 ) -> None:
     """With warm keys, an open circuit still serves them (stale) and makes no request."""
-    cache = JwksCache(_fast_fetcher(), clock=clock, breaker=breaker)
-    kid = dev_issuer.current_kid()
+    cache = JwksCache(idp, clock=clock, breaker=breaker)
+    kid = idp.current_kid()
     cache.get_key(config, kid, "RS256")
     clock.advance(300)
-    dev_issuer.set_mode("down")
+    idp.set_mode("down")
     assert [cache.get_key(config, kid, "RS256").fetched for _ in range(4)] == [
         True,
         True,
         False,
         False,
     ]
-    assert dev_issuer.request_count(dev_issuer.jwks_path) == 3
+    assert idp.request_count(idp.jwks_path) == 3
     assert cache.stats.stale_serves == 4
 
 
@@ -713,10 +725,10 @@ def _in_thread(call: Callable[[], ResolvedKey]) -> tuple[threading.Thread, list[
 
 
 def test_concurrent_refreshes_of_one_uri_make_one_fetch(
-    dev_issuer: FaultyIssuer, config: IssuerConfig, clock: FakeClock
+    dev_issuer: FaultyIssuer, served_config: IssuerConfig, clock: FakeClock
 ) -> None:
     """Two threads missing the same URI at once share one request."""
-    cache = JwksCache(HttpFetcher(timeout=2), clock=clock)
+    served_cache = JwksCache(HttpFetcher(timeout=2), clock=clock)
     dev_issuer.set_mode("slow", paths=[dev_issuer.jwks_path])
     dev_issuer.slow_seconds = 0.3  # long enough for both threads to be waiting
     kid = dev_issuer.current_kid()
@@ -724,7 +736,7 @@ def test_concurrent_refreshes_of_one_uri_make_one_fetch(
 
     def call() -> ResolvedKey:
         barrier.wait()
-        return cache.get_key(config, kid, "RS256")
+        return served_cache.get_key(served_config, kid, "RS256")
 
     started = [_in_thread(call) for _ in range(2)]
     for thread, _ in started:
@@ -736,18 +748,20 @@ def test_concurrent_refreshes_of_one_uri_make_one_fetch(
 
 
 def test_refresh_in_progress_does_not_block_warm_lookups(
-    dev_issuer: FaultyIssuer, config: IssuerConfig, clock: FakeClock
+    dev_issuer: FaultyIssuer, served_config: IssuerConfig, clock: FakeClock
 ) -> None:
     """While one thread waits on a slow kid refetch, known kids of that URI answer at once."""
-    cache = JwksCache(_patient_fetcher(), clock=clock)
+    served_cache = JwksCache(_patient_fetcher(), clock=clock)
     kid = dev_issuer.current_kid()
-    cache.get_key(config, kid, "RS256")
+    served_cache.get_key(served_config, kid, "RS256")
     clock.advance(30)
     dev_issuer.set_mode("slow")
-    thread, outcome = _in_thread(lambda: cache.get_key(config, "rotated-kid", "RS256"))
+    thread, outcome = _in_thread(
+        lambda: served_cache.get_key(served_config, "rotated-kid", "RS256")
+    )
     assert wait_until(lambda: dev_issuer.request_count(dev_issuer.jwks_path) == 2)
     started = time.monotonic()
-    assert cache.get_key(config, kid, "RS256").kid == kid
+    assert served_cache.get_key(served_config, kid, "RS256").kid == kid
     assert time.monotonic() - started < 0.2  # the refetch would hold it for 2 s
     dev_issuer.stop()  # the slow answer is dropped: the refetch fails now
     thread.join(5)
@@ -757,18 +771,18 @@ def test_refresh_in_progress_does_not_block_warm_lookups(
 
 def test_dead_idp_does_not_block_other_issuers(
     dev_issuer: FaultyIssuer,
-    config: IssuerConfig,
+    served_config: IssuerConfig,
     clock: FakeClock,
     signing_keys: dict[str, PrivateKey],
 ) -> None:
     """A fetch hanging on one tenant's IdP does not delay another issuer's cold fetch."""
-    cache = JwksCache(_patient_fetcher(), clock=clock)
+    served_cache = JwksCache(_patient_fetcher(), clock=clock)
     dev_issuer.set_mode("slow")
-    thread, outcome = _in_thread(lambda: cache.get_key(config, "k", "RS256"))
+    thread, outcome = _in_thread(lambda: served_cache.get_key(served_config, "k", "RS256"))
     assert wait_until(lambda: dev_issuer.request_count() == 1)
     with FaultyIssuer(keys=signing_keys) as healthy:
         started = time.monotonic()
-        cache.get_key(issuer_config(healthy), healthy.current_kid(), "RS256")
+        served_cache.get_key(issuer_config(healthy), healthy.current_kid(), "RS256")
         assert time.monotonic() - started < 0.5  # the hanging fetch would hold it for 2 s
     dev_issuer.stop()
     thread.join(5)

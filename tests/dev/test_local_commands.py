@@ -27,7 +27,7 @@ from tenant_authorizer.dev.tenant_files import TenantFiles
 from tenant_authorizer.runtime.settings import Settings
 from tenant_authorizer.tools.documents import render_account_documents
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CLI = Path(sys.executable).parent / "tenant-authz"
 ACCOUNT = "123456789012"
 

@@ -21,7 +21,7 @@ from tenant_authorizer.tools.report import Report
 from tenant_authorizer.tools.validation import validate
 from tenant_authorizer.tools.yaml_reader import read_yaml
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CONFIGS = REPO / "tenant_configs"
 
 BASE = """\

@@ -21,7 +21,7 @@ from support.events import event
 from support.harness import Harness, issuer_entry, tenant_doc
 from support.issuers import FakeClock, FaultyIssuer
 
-RUNBOOKS = Path(__file__).resolve().parents[1] / "docs" / "runbooks"
+RUNBOOKS = Path(__file__).resolve().parents[2] / "docs" / "runbooks"
 ACCOUNT = "123456789012"
 Line = dict[str, Any]
 

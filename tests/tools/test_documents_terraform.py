@@ -17,7 +17,7 @@ import pytest
 
 from tenant_authorizer.tools.validation import validate
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CLI_CONFIG = """\
 provider_installation {
   filesystem_mirror {

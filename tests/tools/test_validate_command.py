@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from tenant_authorizer.cli import main
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

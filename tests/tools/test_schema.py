@@ -16,7 +16,7 @@ from tenant_authorizer.tools.documents import as_terraform_value
 from tenant_authorizer.tools.schema import SCHEMA_PATH, load_schema
 from tenant_authorizer.tools.yaml_reader import read_yaml
 
-CONFIGS = Path(__file__).resolve().parents[1] / "tenant_configs"
+CONFIGS = Path(__file__).resolve().parents[2] / "tenant_configs"
 VALIDATOR = jsonschema.Draft202012Validator(load_schema())
 
 Doc = dict[str, Any]

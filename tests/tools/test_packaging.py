@@ -19,7 +19,7 @@ import pytest
 from tenant_authorizer.tools import packaging
 from tenant_authorizer.tools.packaging import BuildResult, build
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CACHE = REPO / "build" / ".pip-cache"
 TOOLS_ONLY_IMPORTS = frozenset({"click", "yaml", "jsonschema"})
 
