@@ -183,9 +183,7 @@ class Discovery:
         if metadata is not None and now < metadata.expires_at + self._stale_window:
             self._counters.bump("discovery_stale_serves")
             return metadata
-        reason = Reason.ISSUER_CIRCUIT_OPEN if outcome.circuit_open else Reason.JWKS_UNAVAILABLE
-        raise PlatformFault(
-            reason,
+        raise outcome.fault(
             f"discovery metadata unavailable from {safe_url(url)}",
             tenant_id=tenant_id,
             kid=kid,

@@ -27,7 +27,7 @@ from .bounded import BoundedTable
 from .breaker import CircuitBreaker
 from .counters import Counters
 from .discovery import Discovery
-from .errors import PlatformFault, Reason, TokenRejected
+from .errors import Reason, TokenRejected
 from .fetch import FetchBudget, Fetcher, safe_url
 from .identifiers import ASYMMETRIC_ALGORITHMS
 from .jwk_set import KeySet, ResolvedKey, definite_miss, miss, parse_jwks
@@ -283,9 +283,7 @@ class JwksCache:
                 raise definite
             # An unknown kid with stale keys may be a new key we cannot fetch: a fault,
             # not the token's.
-        reason = Reason.ISSUER_CIRCUIT_OPEN if outcome.circuit_open else Reason.JWKS_UNAVAILABLE
-        raise PlatformFault(
-            reason,
+        raise outcome.fault(
             f"no usable keys from {safe_url(jwks_uri)}",
             tenant_id=tenant_id,
             kid=kid,

@@ -18,7 +18,7 @@ from typing import Any, Generic, TypeVar
 from .bounded import BoundedTable
 from .breaker import CircuitBreaker
 from .counters import Counters
-from .errors import FetchError
+from .errors import FetchError, PlatformFault, Reason
 from .fetch import BudgetSpent, FetchBudget, Fetcher, safe_url
 from .jwk_set import InvalidDocument
 from .logs import logger
@@ -59,6 +59,16 @@ class Outcome:
         self.fetched = fetched  # a request was made
         self.error = error
         self.circuit_open = circuit_open
+
+    def fault(
+        self, what: str, *, tenant_id: str | None, kid: str | None, issuer: str
+    ) -> PlatformFault:
+        """The fault of a document that cannot be had: the circuit is open, or it failed.
+
+        Raise it ``from`` :attr:`error`, so that the fetch error is chained for the log.
+        """
+        reason = Reason.ISSUER_CIRCUIT_OPEN if self.circuit_open else Reason.JWKS_UNAVAILABLE
+        return PlatformFault(reason, what, tenant_id=tenant_id, kid=kid, issuer=issuer)
 
 
 class Refresher:
