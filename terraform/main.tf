@@ -79,10 +79,11 @@ module "function" {
 module "registry" {
   source = "./modules/tenant-registry"
 
-  ssm_prefix      = var.ssm_prefix
-  tenants         = local.tenants
-  account_aliases = module.access.account_aliases
-  tags            = var.tags
+  ssm_prefix        = var.ssm_prefix
+  tenants           = local.tenants
+  account_aliases   = module.access.account_aliases
+  index_shard_count = var.index_shard_count
+  tags              = var.tags
 }
 
 module "access" {

@@ -71,9 +71,11 @@ variable "runtime_settings" {
   type = object({
     config_ttl_seconds   = optional(number, 60)
     config_stale_seconds = optional(number, 900)
-    jwks_max_age_seconds = optional(number, 600)
-    jwks_stale_seconds   = optional(number, 3600)
-    kid_cooldown_seconds = optional(number, 30)
+    # How long a cold SSM read may retry throttling (jittered backoff); warm reads never wait.
+    config_budget_seconds = optional(number, 2)
+    jwks_max_age_seconds  = optional(number, 600)
+    jwks_stale_seconds    = optional(number, 3600)
+    kid_cooldown_seconds  = optional(number, 30)
     # All network time of one decision (discovery + keys), and any one fetch within it.
     network_budget_seconds = optional(number, 3)
     fetch_timeout_seconds  = optional(number, 1.5)
@@ -120,13 +122,14 @@ variable "alarm_actions" {
 }
 
 variable "alarm_thresholds" {
-  description = "Alarm thresholds (counts per period) of fault decisions, unexpected errors, throttles, stale key and stale config serves."
+  description = "Alarm thresholds (counts per period) of fault decisions, unexpected errors, throttles, stale key and stale config serves, SSM throttles."
   type = object({
     fault_decisions     = optional(number, 0)
     unexpected_errors   = optional(number, 0)
     throttles           = optional(number, 0)
     stale_key_serves    = optional(number, 0)
     stale_config_serves = optional(number, 0)
+    ssm_throttles       = optional(number, 0)
   })
   default = {}
 }
@@ -147,6 +150,12 @@ variable "alias_shard_count" {
   description = "Number of aliases tenant accounts are hashed over. Choose once: changing it moves accounts to other ARNs."
   type        = number
   default     = 64
+}
+
+variable "index_shard_count" {
+  description = "Shards of the SSM change index (docs/decisions/0019): 128 holds about 25,000 tenant accounts. Changing it makes every warm instance re-read what it holds once."
+  type        = number
+  default     = 128
 }
 
 variable "account_alias_overrides" {

@@ -24,6 +24,7 @@ import pytest
 from support.aws import REGION, aws_env, moto_server
 from tenant_authorizer import handler as lambda_handler
 from tenant_authorizer.dev.issuer import DevIssuer
+from tenant_authorizer.tools.documents import render_index
 from tenant_authorizer.tools.packaging import build
 from tenant_authorizer.tools.validation import validate
 
@@ -249,6 +250,10 @@ def test_onboard_serve_offboard_and_destroy(
         f"{PREFIX}/accounts/{account}": document
         for account, document in validate([tenants_dir]).documents.items()
     }, "Terraform must write byte for byte what tenant-authz validate renders"
+    index = ssm.get_parameters_by_path(Path=f"{PREFIX}/index", Recursive=True)["Parameters"]
+    assert {p["Name"].removeprefix(f"{PREFIX}/"): p["Value"] for p in index} == render_index(
+        validate([tenants_dir]).documents
+    ), "the change index names the content hash of every document Terraform wrote"
     aliases = outputs["account_aliases"]
     alpha_policy = policy_statements(endpoint, aliases[alpha.account])
     assert {
@@ -272,6 +277,12 @@ def test_onboard_serve_offboard_and_destroy(
 
     assert decide(alpha.event(alpha.token())) == "allow"
     assert decide(beta.event(beta.token())) == "allow"
+    registry = lambda_handler._instance().registry
+    assert registry.mode == "index", "the deployed function reads the change index"
+    reads = registry.stats.fetches
+    time.sleep(1.1)  # past the config TTL: one root check, no document re-read
+    assert decide(alpha.event(alpha.token())) == decide(beta.event(beta.token())) == "allow"
+    assert registry.stats.fetches == reads + 1
     assert decide(alpha.event(beta.token())) == "401", "B's token must not open A's API"
     assert decide(beta.event(alpha.token())) == "401", "A's token must not open B's API"
 

@@ -584,24 +584,15 @@ def test_repeated_token_logs_the_same_line_as_a_hit(
 
 
 def test_repeated_token_is_not_answered_from_cache_on_stale_config(
-    harness: Harness, issuers: dict[str, DevIssuer]
+    issuers: dict[str, DevIssuer],
 ) -> None:
     """While SSM is down and the config is served stale, each decision says so."""
-    from tenant_authorizer.runtime.sources import SourceUnavailable
-
-    class Down:
-        def load_account(self, account_id: str) -> str | None:
-            raise SourceUnavailable("throttled")
-
-        def load_secret(self, name: str) -> bytes | None:
-            raise SourceUnavailable("throttled")
-
     now = [1000.0]
-    harness.registry.clock = lambda: now[0]
+    harness = Harness(_docs(issuers), config_clock=lambda: now[0])
     token = issuers["alpha"].mint()
     assert harness.evaluate(_ev("rest_token", token)).outcome == "allow"
     assert harness.evaluate(_ev("rest_token", token)).cache_hit
-    harness.registry.source = Down()
+    harness.source.down = True
     now[0] += 61  # past the config TTL: the registry refetches, fails, serves stale
     for _ in range(2):
         assert harness.evaluate(_ev("rest_token", token)).outcome == "allow"

@@ -11,7 +11,6 @@ from support.events import event
 from support.harness import Harness, issuer_entry, tenant_doc
 from support.issuers import FakeClock, FaultyIssuer, Mode
 from tenant_authorizer.runtime.errors import Reason
-from tenant_authorizer.runtime.sources import StaticSource
 
 ACCOUNT = "123456789012"
 OUTAGES: tuple[Mode, ...] = ("down", "refuse", "slow", "garbage")
@@ -126,17 +125,12 @@ def test_time_spent_on_the_tenant_config_is_not_charged_to_the_issuer(
 ) -> None:
     """A slow SSM read on a cold start leaves the key fetches their whole budget."""
 
-    class SlowSource(StaticSource):
-        def load_account(self, account_id: str) -> str | None:
-            time.sleep(0.8)
-            return super().load_account(account_id)
-
     harness = Harness(
         [tenant_doc("acme", ACCOUNT, [issuer_entry(dev_issuer)])],
         network_budget=1.0,
         fetch_timeout=1.0,
     )
-    harness.registry.source = SlowSource(harness.source.accounts)
+    harness.source.delay = 0.8
     dev_issuer.set_mode("slow")
     dev_issuer.slow_seconds = 0.4
     result = harness.evaluate(event("rest_token", dev_issuer.mint()))

@@ -61,17 +61,33 @@ class Clock:
 
 
 class FailingClient:
-    """An SSM client that fails the way SSM fails: throttling or unreachable."""
+    """An SSM client that fails the way SSM fails: throttling, errors, access denied."""
 
     def __init__(self, code: str) -> None:
         self.code = code
         self.calls = 0
 
-    def get_parameter(self, **_: Any) -> Any:
+    def _fail(self, operation: str) -> Any:
         self.calls += 1
-        raise ClientError(
-            {"Error": {"Code": self.code, "Message": "Rate exceeded"}}, "GetParameter"
-        )
+        raise ClientError({"Error": {"Code": self.code, "Message": "Rate exceeded"}}, operation)
+
+    def get_parameter(self, **_: Any) -> Any:
+        return self._fail("GetParameter")
+
+    def get_parameters(self, **_: Any) -> Any:
+        return self._fail("GetParameters")
+
+
+class Sleeps:
+    """A fake time.sleep that moves a fake clock and records each wait."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.waits: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.clock.now += seconds
 
 
 @pytest.mark.parametrize("kind", EVENT_KINDS)
@@ -133,21 +149,38 @@ def test_network_budget_settings_are_checked(env: dict[str, str], named: str) ->
     assert (settings.network_budget, settings.fetch_timeout) == (2.5, 1.5)
 
 
-def test_reads_only_the_calling_account(endpoint: str, published: dict[str, str]) -> None:
-    """A cold lookup reads one parameter: the calling account's, and caches it for the TTL."""
+def test_the_config_read_budget_is_read_and_bounded() -> None:
+    """TENANT_AUTHZ_CONFIG_BUDGET_SECONDS (default 2 s) reaches the registry's reader."""
+    from tenant_authorizer.runtime.authorizer import Authorizer
+    from tenant_authorizer.runtime.settings import Settings
+    from tenant_authorizer.runtime.sources import StaticSource
+
+    assert Settings.from_env({}).config_budget == 2.0
+    with pytest.raises(ValueError, match="TENANT_AUTHZ_CONFIG_BUDGET_SECONDS"):
+        Settings.from_env({"TENANT_AUTHZ_CONFIG_BUDGET_SECONDS": "60"})
+    settings = Settings.from_env({"TENANT_AUTHZ_CONFIG_BUDGET_SECONDS": "0.5"})
+    authorizer = Authorizer.from_settings(settings, source=StaticSource())
+    assert authorizer.registry.reader.budget == 0.5
+
+
+def test_a_cold_lookup_is_one_call_and_is_cached(endpoint: str, published: dict[str, str]) -> None:
+    """A cold lookup makes one GetParameters call: the account's document, with the change
+    index's root and shard in the same call; then it is cached for the TTL."""
     client = ssm_client(endpoint)
-    calls: list[str] = []
-    original = client.get_parameter
+    calls: list[list[str]] = []
+    original = client.get_parameters
 
     def counting(**kwargs: Any) -> Any:
-        calls.append(kwargs["Name"])
+        calls.append(kwargs["Names"])
         return original(**kwargs)
 
-    client.get_parameter = counting
+    client.get_parameters = counting
     registry = TenantRegistry(SsmSource(PREFIX, client=client))
     for _ in range(5):
         assert registry.lookup(CALLER).tenant.config.tenant_id == "acme"
-    assert calls == [f"{PREFIX}/accounts/{ACCOUNT}"]
+    assert len(calls) == 1
+    assert calls[0][:2] == [f"{PREFIX}/accounts/{ACCOUNT}", f"{PREFIX}/index/root"]
+    assert registry.mode == "direct"  # nothing wrote an index to this SSM
 
 
 def test_unbound_account_is_cached_negative(endpoint: str) -> None:
@@ -167,8 +200,9 @@ def test_ssm_failure_with_warm_config_serves_stale_then_fails_closed(
 ) -> None:
     """SSM down or throttling: warm config is served stale within the window, then a fault."""
     clock = Clock()
+    sleeps = Sleeps(clock)
     source = SsmSource(PREFIX, client=ssm_client(endpoint))
-    registry = TenantRegistry(source, ttl=60, stale_window=300, clock=clock)
+    registry = TenantRegistry(source, ttl=60, stale_window=300, clock=clock, sleep=sleeps)
     assert not registry.lookup(CALLER).stale
     if failure == "unreachable":
         source._client = ssm_client("http://127.0.0.1:9")
@@ -177,21 +211,40 @@ def test_ssm_failure_with_warm_config_serves_stale_then_fails_closed(
     clock.now += 61
     assert registry.lookup(CALLER).stale
     assert registry.stats.stale_serves == 1
+    assert sleeps.waits == []  # a warm instance never waits on SSM
     clock.now += 2  # within the back-off: no new SSM call, still stale
+    fetches = registry.stats.fetches
     assert registry.lookup(CALLER).stale
+    assert registry.stats.fetches == fetches
     clock.now += 400
     with pytest.raises(PlatformFault) as info:
         registry.lookup(CALLER)
     assert info.value.reason is Reason.TENANT_CONFIG_UNAVAILABLE
 
 
-@pytest.mark.parametrize("code", ["ThrottlingException", "AccessDeniedException"])
-def test_ssm_failure_without_warm_config_is_a_fault(code: str) -> None:
-    """SSM failing on a cold instance is a platform fault, never an Allow."""
-    registry = TenantRegistry(SsmSource(PREFIX, client=FailingClient(code)))
+@pytest.mark.parametrize(
+    ("code", "retried"), [("ThrottlingException", True), ("AccessDeniedException", False)]
+)
+def test_ssm_failure_without_warm_config_is_a_fault(code: str, retried: bool) -> None:
+    """A cold instance retries throttling with jitter within its budget, then fails closed;
+    an error no retry can fix fails at once. Never an Allow."""
+    clock = Clock()
+    sleeps = Sleeps(clock)
+    client = FailingClient(code)
+    registry = TenantRegistry(
+        SsmSource(PREFIX, client=client), budget=2.0, clock=clock, sleep=sleeps
+    )
+    started = clock.now
     with pytest.raises(PlatformFault) as info:
         registry.lookup(CALLER)
     assert info.value.reason is Reason.TENANT_CONFIG_UNAVAILABLE
+    if retried:
+        assert client.calls > 2
+        assert clock.now - started < 2.0  # the waits end inside the budget
+        assert len(set(sleeps.waits)) == len(sleeps.waits)  # jittered, not a fixed step
+        assert registry.counters.ssm_throttles == client.calls
+    else:
+        assert (client.calls, sleeps.waits) == (1, [])
 
 
 def test_invalid_document_is_a_fault_naming_the_field(endpoint: str) -> None:

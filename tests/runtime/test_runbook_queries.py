@@ -146,3 +146,25 @@ def test_emergency_revocation_query(dev_issuer: FaultyIssuer) -> None:
     query = queries("emergency-key-revocation.md")[-1].replace("LEAKED_KID", leaked)
     selected = _check(query, harness.records(), {"kid": leaked, "tenant_id": "acme"})
     assert {line["reason"] for line in selected} == {"kid_unknown"}
+
+
+def test_ssm_outage_query(dev_issuer: FaultyIssuer) -> None:
+    """The SSM query finds the warm account decided on stale config and the cold one refused."""
+    now = [1000.0]
+    docs = [
+        tenant_doc("acme", ACCOUNT, [issuer_entry(dev_issuer)]),
+        tenant_doc("cold", "210987654321", [issuer_entry(dev_issuer)]),
+    ]
+    harness = Harness(docs, config_clock=lambda: now[0])
+    harness.evaluate(event("rest_token", dev_issuer.mint()))
+    harness.source.down = True
+    now[0] += 61
+    harness.evaluate(event("rest_token", dev_issuer.mint()))  # stale serve
+    harness.evaluate(event("rest_token", dev_issuer.mint(), account="210987654321"))
+    harness.evaluate(event("rest_token", dev_issuer.mint(), account="210987654321"))
+    (query, *_) = queries("ssm-outage.md")
+    selected = _check(query, harness.records(), {})
+    assert {(line["account_id"], line["reason"]) for line in selected} == {
+        (ACCOUNT, "ok"),
+        ("210987654321", "tenant_config_unavailable"),
+    }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +14,7 @@ from tenant_authorizer.runtime.authorizer import Authorizer, Evaluation
 from tenant_authorizer.runtime.fetch import HttpFetcher
 from tenant_authorizer.runtime.jwks import JwksCache
 from tenant_authorizer.runtime.registry import TenantRegistry
-from tenant_authorizer.runtime.sources import StaticSource
+from tenant_authorizer.runtime.sources import SourceUnavailable, StaticSource
 from tenant_authorizer.runtime.telemetry import Telemetry
 from tenant_authorizer.tools.documents import render_account_documents
 
@@ -56,6 +56,29 @@ def tenant_doc(
     return doc
 
 
+class FlakySource(StaticSource):
+    """A StaticSource that can be made to fail (``down``) or to answer slowly (``delay``)."""
+
+    def __init__(self, accounts: dict[str, str], secrets: dict[str, bytes]) -> None:
+        super().__init__(accounts, secrets)
+        self.down = False
+        self.delay = 0.0
+        self.reads: list[tuple[str, ...]] = []
+
+    def read(self, names: Sequence[str]) -> dict[str, str | None]:
+        self.reads.append(tuple(names))
+        if self.delay:
+            time.sleep(self.delay)
+        if self.down:
+            raise SourceUnavailable("SSM ThrottlingException", throttled=True)
+        return super().read(names)
+
+    def load_secret(self, name: str) -> bytes | None:
+        if self.down:
+            raise SourceUnavailable("SSM ThrottlingException", throttled=True)
+        return super().load_secret(name)
+
+
 @dataclass
 class Harness:
     """An Authorizer over in-memory tenant documents, with its log lines captured."""
@@ -68,10 +91,14 @@ class Harness:
     clock: Callable[[], float] = time.time  # the wall clock tokens' exp/nbf/iat are read on
     network_budget: float = 3.0  # all network time of one decision
     fetch_timeout: float = 1.0  # any one fetch
+    config_clock: Callable[[], float] = time.monotonic  # the registry's TTL clock
+    config_budget: float = 0.3  # how long a cold SSM read retries (production: 2 s)
 
     def __post_init__(self) -> None:
-        self.source = StaticSource(render_account_documents(self.docs), dict(self.secrets))
-        self.registry = TenantRegistry(self.source, ttl=self.config_ttl)
+        self.source = FlakySource(render_account_documents(self.docs), dict(self.secrets))
+        self.registry = TenantRegistry(
+            self.source, ttl=self.config_ttl, clock=self.config_clock, budget=self.config_budget
+        )
         self.jwks = JwksCache(
             HttpFetcher(timeout=self.fetch_timeout),
             **self.jwks_kwargs,

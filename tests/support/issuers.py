@@ -73,6 +73,10 @@ class FakeClock:
         """Move the clock forward."""
         self.now += seconds
 
+    def sleep(self, seconds: float) -> None:
+        """A ``time.sleep`` that moves this clock instead of waiting."""
+        self.now += seconds
+
 
 class FaultyHandler(IssuerRequestHandler):
     """Answers like the DevIssuer handler, except where its issuer's mode says otherwise."""

@@ -1,4 +1,4 @@
-"""Terraform and the Python validator render the same SSM documents, byte for byte.
+"""Terraform and the Python validator render the same SSM documents and index, byte for byte.
 
 `terraform fmt`, `validate` and `terraform test` of every root, module and example run
 in `make tf-check`; this file checks what only Python can compare: that the HCL renderer
@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tenant_authorizer.tools.documents import render_index
 from tenant_authorizer.tools.validation import validate
 
 REPO = Path(__file__).resolve().parents[2]
@@ -63,8 +64,8 @@ def terraform() -> str:
     return found
 
 
-def terraform_documents(configs: Path, tmp_path: Path) -> dict[str, str]:
-    """module.registry.documents of the platform root, evaluated by `terraform console`."""
+def terraform_documents(configs: Path, tmp_path: Path) -> dict[str, dict[str, str]]:
+    """module.registry's documents and change index, evaluated by `terraform console`."""
     workdir = tmp_path / "terraform"
     shutil.copytree(
         REPO / "terraform", workdir, ignore=shutil.ignore_patterns(".terraform", "tests")
@@ -88,12 +89,13 @@ def terraform_documents(configs: Path, tmp_path: Path) -> dict[str, str]:
             "-var=allow_local_development_issuers=true",
             "-var=lambda_package_base64sha256=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=",
         ],
-        cwd=workdir, env=env, input="jsonencode(module.registry.documents)\n",
+        cwd=workdir, env=env,
+        input="jsonencode([module.registry.documents, module.registry.index_parameters])\n",
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    documents: dict[str, str] = json.loads(json.loads(result.stdout))
-    return documents
+    documents, index = json.loads(json.loads(result.stdout))
+    return {"documents": documents, "index": index}
 
 
 def test_shipped_and_tricky_tenants_render_identically(tmp_path: Path) -> None:
@@ -103,4 +105,6 @@ def test_shipped_and_tricky_tenants_render_identically(tmp_path: Path) -> None:
     (configs / "tricky.yaml").write_text(TRICKY, encoding="utf-8")
     report = validate([configs])
     assert [str(p) for p in report.problems] == []
-    assert terraform_documents(configs, tmp_path) == report.documents
+    rendered = terraform_documents(configs, tmp_path)
+    assert rendered["documents"] == report.documents
+    assert rendered["index"] == render_index(report.documents)

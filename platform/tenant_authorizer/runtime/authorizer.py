@@ -95,6 +95,7 @@ class Authorizer:
             source or SsmSource(settings.ssm_prefix),
             ttl=settings.config_ttl,
             stale_window=settings.config_stale,
+            budget=settings.config_budget,
             counters=counters,
         )
         jwks = JwksCache.from_settings(

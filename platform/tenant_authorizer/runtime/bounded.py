@@ -68,6 +68,10 @@ class BoundedTable(Generic[K, V]):
     def __len__(self) -> int:
         return len(self._items)
 
+    def items(self) -> list[tuple[K, V]]:
+        """A snapshot of the entries, oldest first (a slow-path scan)."""
+        return list(self._items.items())
+
     def put(self, key: K, value: V, size: int) -> None:
         """Hold ``value`` under ``key`` (as the newest); evict the oldest until it fits."""
         size += ENTRY_OVERHEAD

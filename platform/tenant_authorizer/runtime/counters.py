@@ -20,6 +20,7 @@ METRICS: Final = (
     ("JwksFetchFailures", "jwks_failures"),
     ("SsmFetches", "ssm_fetches"),
     ("SsmFetchFailures", "ssm_failures"),
+    ("SsmThrottles", "ssm_throttles"),
 )
 
 
@@ -32,11 +33,13 @@ class Counters:
         "discovery_fetches",
         "discovery_stale_serves",
         "events",
+        "index_checks",
         "jwks_failures",
         "jwks_fetches",
         "kid_refetches",
         "ssm_failures",
         "ssm_fetches",
+        "ssm_throttles",
         "stale_config_serves",
         "stale_key_serves",
     )
@@ -45,6 +48,7 @@ class Counters:
         self._lock = threading.Lock()
         self.events = 0  # the sum of all: a lock-free "did anything happen" check
         self.ssm_fetches = self.ssm_failures = self.stale_config_serves = 0
+        self.ssm_throttles = self.index_checks = 0
         self.jwks_fetches = self.jwks_failures = self.stale_key_serves = 0
         self.kid_refetches = self.discovery_fetches = self.discovery_stale_serves = 0
         self.circuit_rejections = 0

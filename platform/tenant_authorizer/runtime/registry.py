@@ -1,41 +1,31 @@
 """The tenant registry: which tenant a calling API belongs to, and that tenant's config.
 
-Reads one account document per tenant account from a
-:class:`~tenant_authorizer.runtime.sources.ConfigSource` (SSM in Lambda), lazily, the
-first time that account calls. Documents are cached in memory with a TTL on the
-monotonic clock, bounded, and served stale for a bounded window when the source fails;
-unbound accounts are cached too, so a misconfigured caller cannot turn into an SSM
-request per invocation. HS* shared secrets (SecureString) are cached the same way.
+Account documents come from :class:`~.accounts.AccountCache` (SSM in Lambda, read lazily
+on an account's first call and kept current by the change index, decision 0019); this
+module resolves a caller's API and stage to its binding, caches that resolution on the
+warm path, checks the alias the call came through, and holds the HS* shared secrets
+(SecureString), each re-read once per TTL and served stale when SSM fails.
 """
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Final, NamedTuple
+from typing import TYPE_CHECKING, Final, NamedTuple
 
-from .account import AccountDocument, TenantRuntime, parse_account_document
+from .account import TenantRuntime
+from .accounts import Account, AccountCache
 from .bounded import BoundedTable
 from .caller import Caller
 from .counters import Counters
-from .errors import AliasMismatch, ConfigError, PlatformFault, Reason, TenantNotBound
+from .errors import AliasMismatch, PlatformFault, Reason, TenantNotBound
+from .reader import ConfigReader
 from .sources import ConfigSource, SourceUnavailable
 
 if TYPE_CHECKING:
     from .tenant import Binding
-
-
-class _Entry:
-    __slots__ = ("fresh_until", "stale", "stale_until", "value")
-
-    def __init__(
-        self, value: Any, fresh_until: float, stale_until: float, stale: bool = False
-    ) -> None:
-        self.value = value
-        self.fresh_until = fresh_until
-        self.stale_until = stale_until
-        self.stale = stale  # served past its TTL because the last refresh failed
 
 
 class RegistryStats(NamedTuple):
@@ -55,26 +45,32 @@ class Resolution(NamedTuple):
     alias: str  # the alias that serves the caller's account
 
 
-# A parsed account document holds about six times its JSON (measured with tracemalloc).
-_DOCUMENT_BYTES_PER_CHARACTER: Final = 6
+class _Secret:
+    __slots__ = ("fresh_until", "stale_until", "value")
+
+    def __init__(self, value: bytes | None, fresh_until: float, stale_until: float) -> None:
+        self.value = value
+        self.fresh_until = fresh_until
+        self.stale_until = stale_until
+
+
 _ACCOUNTS_BYTES: Final = 96 * 1024 * 1024  # 10,000 typical accounts, with room
 _RESOLVED_BYTES: Final = 4 * 1024 * 1024
 _SECRETS_BYTES: Final = 256 * 1024
-_MAX_LOCKS: Final = 40_000
 
 
 class TenantRegistry:
-    """Caches account documents and secrets from a :class:`ConfigSource`."""
+    """Resolves callers to tenants over an :class:`AccountCache`; holds HS* secrets."""
 
     __slots__ = (
-        "_accounts",
-        "_locks",
-        "_locks_guard",
+        "_cache",
+        "_index",
         "_resolved",
         "_secrets",
+        "_secrets_lock",
         "clock",
         "counters",
-        "retry_after",
+        "reader",
         "source",
         "stale_window",
         "ttl",
@@ -87,29 +83,49 @@ class TenantRegistry:
         ttl: float = 60.0,
         stale_window: float = 900.0,
         retry_after: float = 5.0,
+        budget: float = 2.0,
         max_bytes: int = _ACCOUNTS_BYTES,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        rand: Callable[[], float] = random.random,
         counters: Counters | None = None,
     ) -> None:
         self.source = source
         self.ttl = ttl
         self.stale_window = stale_window
-        self.retry_after = retry_after
         self.clock = clock
         self.counters = counters if counters is not None else Counters()
-        self._accounts: BoundedTable[str, _Entry] = BoundedTable(max_bytes)
-        self._secrets: BoundedTable[str, _Entry] = BoundedTable(_SECRETS_BYTES)
-        # The resolution of an API and stage, keyed without the path: client paths cannot
-        # grow it. Valid while its account entry is fresh.
-        self._resolved: BoundedTable[str, tuple[float, Resolution]] = BoundedTable(_RESOLVED_BYTES)
-        self._locks: dict[str, threading.Lock] = {}
-        self._locks_guard = threading.Lock()
+        self.reader = ConfigReader(
+            source, self.counters, budget=budget, clock=clock, sleep=sleep, rand=rand
+        )
+        self._cache = AccountCache(
+            self.reader,
+            self.counters,
+            ttl=ttl,
+            stale_window=stale_window,
+            retry_after=retry_after,
+            max_bytes=max_bytes,
+            clock=clock,
+        )
+        self._index = self._cache.index  # its horizon bounds the fast path
+        # The resolution of an API and stage, keyed without the path (client paths cannot
+        # grow it), usable while its account entry is fresh.
+        self._resolved: BoundedTable[str, tuple[Account, Resolution]] = BoundedTable(
+            _RESOLVED_BYTES
+        )
+        self._secrets: BoundedTable[str, _Secret] = BoundedTable(_SECRETS_BYTES)
+        self._secrets_lock = threading.Lock()
 
     @property
     def stats(self) -> RegistryStats:
         """A snapshot of the counters."""
         c = self.counters
         return RegistryStats(c.ssm_fetches, c.ssm_failures, c.stale_config_serves)
+
+    @property
+    def mode(self) -> str:
+        """How documents are kept current: ``index``, ``direct`` (by TTL) or ``unknown``."""
+        return self._cache.index.mode
 
     def lookup(self, caller: Caller, qualifier: str | None = None) -> Resolution:
         """The binding and tenant for ``caller``; :class:`TenantNotBound` or a fault otherwise.
@@ -119,7 +135,8 @@ class TenantRegistry:
         only for accounts whose document names that alias (:class:`AliasMismatch`).
         """
         fast = self._resolved.get(caller.binding_key)  # the warm path
-        if fast is not None and self.clock() < fast[0]:
+        now = self.clock()
+        if fast is not None and now < fast[0].fresh_until and now < self._index.horizon:
             resolution = fast[1]
         else:
             resolution = self._resolve(caller)
@@ -133,9 +150,8 @@ class TenantRegistry:
         return resolution
 
     def _resolve(self, caller: Caller) -> Resolution:
-        document, stale, fresh_until = self._get(
-            self._accounts, f"account:{caller.account_id}", caller.account_id, self._load_account
-        )
+        entry, stale = self._cache.get(caller.account_id)
+        document = entry.document(caller.account_id)
         resolved = document.resolve(caller.api_id, caller.stage) if document else None
         if resolved is None:
             detail = (
@@ -144,77 +160,48 @@ class TenantRegistry:
                 else f"no tenant bound to {caller.account_id}/{caller.api_id}/{caller.stage}"
             )
             raise TenantNotBound(Reason.TENANT_NOT_BOUND, detail)
+        assert document is not None  # noqa: S101  (resolved implies a document)
         resolution = Resolution(resolved[0], resolved[1], stale, document.alias)
-        self._resolved.put(caller.binding_key, (fresh_until, resolution), 300)
+        if not stale:
+            self._resolved.put(caller.binding_key, (entry, resolution), 300)
         return resolution
 
     def invalidate(self) -> None:
         """Forget every cached document and secret: the next lookups read the source again."""
-        self._accounts.clear()
+        self._cache.clear()
         self._secrets.clear()
         self._resolved.clear()
 
+    # ------------------------------------------------------------------ secrets
+
     def secret(self, name: str, *, tenant_id: str) -> bytes:
         """A decrypted HS* secret; :class:`PlatformFault` when it cannot be had."""
-        value, _, _ = self._get(self._secrets, f"secret:{name}", name, self._load_secret)
-        if not isinstance(value, bytes):
+        held = self._secrets.get(name)
+        now = self.clock()
+        if held is None or now >= held.fresh_until:
+            held = self._refresh_secret(name, held, tenant_id)
+        if held.value is None:
             raise PlatformFault(
                 Reason.SECRET_UNAVAILABLE, f"secret parameter {name} not found", tenant_id=tenant_id
             )
-        return value
+        return held.value
 
-    def _get(
-        self,
-        cache: BoundedTable[str, _Entry],
-        lock_key: str,
-        key: str,
-        load: Callable[[str], tuple[Any, int]],
-    ) -> tuple[Any, bool, float]:
-        entry = cache.get(key)
-        if entry is not None and self.clock() < entry.fresh_until:
-            return entry.value, entry.stale, entry.fresh_until
-        with self._lock_for(lock_key):
-            entry = cache.get(key)
+    def _refresh_secret(self, name: str, held: _Secret | None, tenant_id: str) -> _Secret:
+        with self._secrets_lock:
             now = self.clock()
-            if entry is not None and now < entry.fresh_until:
-                # Another thread refreshed it while we waited.
-                return entry.value, entry.stale, entry.fresh_until
+            current = self._secrets.get(name)
+            if current is not None and now < current.fresh_until:
+                return current  # another thread refreshed it while we waited
             try:
-                self.counters.bump("ssm_fetches")
-                value, size = load(key)
+                value = self.reader.secret(name)
             except SourceUnavailable as exc:
-                self.counters.bump("ssm_failures")
-                if entry is not None and now < entry.stale_until:
+                if held is not None and now < held.stale_until:
                     self.counters.bump("stale_config_serves")
-                    # Back off: the next attempt waits, so an SSM outage is not hammered.
-                    entry.fresh_until = min(now + self.retry_after, entry.stale_until)
-                    entry.stale = True
-                    return entry.value, True, entry.fresh_until
-                raise PlatformFault(Reason.TENANT_CONFIG_UNAVAILABLE, f"{lock_key}: {exc}") from exc
-            fresh_until = now + self.ttl
-            cache.put(key, _Entry(value, fresh_until, fresh_until + self.stale_window), size)
-            return value, False, fresh_until
-
-    def _lock_for(self, key: str) -> threading.Lock:
-        with self._locks_guard:
-            lock = self._locks.get(key)
-            if lock is None:
-                if len(self._locks) > _MAX_LOCKS:
-                    self._locks.clear()  # locks only order refreshes: any new one will do
-                lock = self._locks[key] = threading.Lock()
-            return lock
-
-    def _load_account(self, account_id: str) -> tuple[AccountDocument | None, int]:
-        raw = self.source.load_account(account_id)
-        if raw is None:
-            return None, 200  # remembered too: an unbound caller costs one read per TTL
-        try:
-            document = parse_account_document(raw, f"account {account_id}", account_id)
-        except ConfigError as exc:
-            # A broken document is a deploy error: fail closed for this account only.
-            raise PlatformFault(Reason.TENANT_CONFIG_INVALID, str(exc)) from exc
-        return document, 2048 + _DOCUMENT_BYTES_PER_CHARACTER * len(raw)
-
-    def _load_secret(self, name: str) -> tuple[bytes | None, int]:
-        secret = self.source.load_secret(name)
-        return secret, 200 + (len(secret) if secret else 0)
+                    held.fresh_until = min(now + self._cache.retry_after, held.stale_until)
+                    return held
+                raise PlatformFault(
+                    Reason.TENANT_CONFIG_UNAVAILABLE, f"secret:{name}: {exc}", tenant_id=tenant_id
+                ) from exc
+            fresh = _Secret(value, now + self.ttl, now + self.ttl + self.stale_window)
+            self._secrets.put(name, fresh, 200 + (len(value) if value else 0))
+            return fresh

@@ -22,6 +22,7 @@ class Settings(NamedTuple):
     jwks_max_age: float = 600.0
     jwks_stale: float = 3600.0
     kid_cooldown: float = 30.0
+    config_budget: float = 2.0  # how long a cold SSM read may retry (throttling) per read
     network_budget: float = 3.0  # all network time of one decision (discovery + keys)
     fetch_timeout: float = 1.5  # any one fetch, at most
     metrics_namespace: str = "TenantAuthorizer"
@@ -70,6 +71,7 @@ class Settings(NamedTuple):
             ssm_prefix=prefix,
             config_ttl=number("TENANT_AUTHZ_CONFIG_TTL_SECONDS", 60, 0, 3600),
             config_stale=number("TENANT_AUTHZ_CONFIG_STALE_SECONDS", 900, 0, 86_400),
+            config_budget=number("TENANT_AUTHZ_CONFIG_BUDGET_SECONDS", 2, 0, 25),
             jwks_max_age=number("TENANT_AUTHZ_JWKS_MAX_AGE_SECONDS", 600, 1, 86_400),
             jwks_stale=number("TENANT_AUTHZ_JWKS_STALE_SECONDS", 3600, 0, 86_400),
             kid_cooldown=number("TENANT_AUTHZ_KID_COOLDOWN_SECONDS", 30, 0, 3600),

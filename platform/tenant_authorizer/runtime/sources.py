@@ -1,56 +1,81 @@
-"""Where account documents and secrets come from: SSM in Lambda, memory in tests.
+"""Where account documents, index markers and secrets come from: SSM in Lambda, memory in tests.
 
-:class:`ConfigSource` is the seam; :class:`SsmSource` reads ``{prefix}/accounts/*`` and
-``{prefix}/secrets/*`` with boto3, imported on the first read (a warm instance never
-needs it, and its import is most of a cold start); :class:`StaticSource` holds rendered
-documents in memory. A source only fetches: caching is the registry's.
+:class:`ConfigSource` is the seam: :meth:`~ConfigSource.read` returns up to ten
+parameters by name under the prefix in one call (SSM ``GetParameters``: one transaction
+of the account's throughput for all ten), :meth:`~ConfigSource.load_secret` one
+decrypted secret. :class:`SsmSource` imports boto3 on the first read (a warm instance
+never needs it, and its import is most of a cold start) and leaves retries to the
+registry's reader, which backs off with jitter within a decision's budget;
+:class:`StaticSource` holds rendered parameters in memory. A source only fetches:
+caching is the registry's.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any, Protocol
+from collections.abc import Mapping, Sequence
+from typing import Any, Final, Protocol
+
+MAX_NAMES: Final = 10  # GetParameters takes at most ten names
+
+# SSM error codes worth another attempt: throttling, and the service's own trouble.
+_THROTTLED: Final = frozenset({"ThrottlingException", "TooManyRequestsException", "Throttling"})
+_TRANSIENT: Final = _THROTTLED | {"InternalServerError", "ServiceUnavailable", "InternalFailure"}
 
 
 class SourceUnavailable(Exception):
-    """Raised by a config source when the backing store cannot be read (network, throttling)."""
+    """The backing store cannot be read now (network, throttling, permissions)."""
+
+    def __init__(self, message: str, *, throttled: bool = False, transient: bool = True) -> None:
+        super().__init__(message)
+        self.throttled = throttled  # SSM said slow down (counted as SsmThrottles)
+        self.transient = transient  # another attempt may succeed (False: access denied...)
 
 
 class ConfigSource(Protocol):
-    """Where account documents and secrets come from (SSM in Lambda, files locally)."""
+    """Where account documents, index markers and secrets come from."""
 
-    def load_account(self, account_id: str) -> str | None:
-        """The raw account document, or None when the account has none."""
+    def read(self, names: Sequence[str]) -> dict[str, str | None]:
+        """Up to :data:`MAX_NAMES` values by name under the prefix (None: no such parameter)."""
         ...
 
     def load_secret(self, name: str) -> bytes | None:
-        """A decrypted secret, or None when it does not exist."""
+        """A decrypted secret by its absolute name, or None when it does not exist."""
         ...
 
 
 class StaticSource:
-    """Account documents and secrets held in memory (local gateway, tests)."""
+    """Parameters held in memory (local gateway, tests): account documents by account id,
+    other parameters (the index markers) by name under the prefix, secrets by name."""
 
-    __slots__ = ("accounts", "secrets")
+    __slots__ = ("accounts", "parameters", "secrets")
 
     def __init__(
-        self, accounts: dict[str, str] | None = None, secrets: dict[str, bytes] | None = None
+        self,
+        accounts: dict[str, str] | None = None,
+        secrets: dict[str, bytes] | None = None,
+        parameters: Mapping[str, str] | None = None,
     ) -> None:
         self.accounts = {} if accounts is None else accounts
         self.secrets = {} if secrets is None else secrets
+        self.parameters = dict(parameters or {})
 
-    def load_account(self, account_id: str) -> str | None:
-        return self.accounts.get(account_id)
+    def read(self, names: Sequence[str]) -> dict[str, str | None]:
+        out: dict[str, str | None] = {}
+        for name in names:
+            kind, _, key = name.partition("/")
+            out[name] = self.accounts.get(key) if kind == "accounts" else self.parameters.get(name)
+        return out
 
     def load_secret(self, name: str) -> bytes | None:
         return self.secrets.get(name)
 
 
 class SsmSource:
-    """Reads account documents and secrets from SSM Parameter Store under ``prefix``.
+    """Reads parameters under ``prefix`` from SSM Parameter Store.
 
-    boto3 is imported on the first read, not at module import: a warm instance never
-    needs it, and its import is most of a cold start.
+    One attempt per call, of at most 1 s to connect and 1 s to read: the registry's reader
+    decides whether and when to try again (``docs/decisions/0019-change-index.md``).
     """
 
     def __init__(self, prefix: str, *, client: Any = None) -> None:
@@ -59,46 +84,61 @@ class SsmSource:
 
     def _ssm(self) -> Any:
         if self._client is None:
-            import boto3  # noqa: PLC0415  (lazy on purpose, see class docstring)
+            import boto3  # noqa: PLC0415  (lazy on purpose, see the module docstring)
             from botocore.config import Config  # noqa: PLC0415
 
             self._client = boto3.client(
                 "ssm",
                 # Some boto3 versions read only AWS_DEFAULT_REGION; Lambda sets AWS_REGION.
                 region_name=os.environ.get("AWS_REGION") or None,
-                # At most 2 x (1 s + 1 s) = 4 s (SSM answers in tens of ms): with the key
-                # fetch budget, one decision stays well inside the function timeout.
                 config=Config(
                     connect_timeout=1,
                     read_timeout=1,
-                    retries={"max_attempts": 2, "mode": "standard"},
+                    retries={"total_max_attempts": 1, "mode": "standard"},
                 ),
             )
         return self._client
 
-    def _get(self, name: str, *, decrypt: bool) -> str | None:
+    def _call(self, what: str, call: Any, **kwargs: Any) -> Any:
+        """``call(**kwargs)``; None for ParameterNotFound; SourceUnavailable otherwise."""
         from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
 
         try:
-            response = self._ssm().get_parameter(Name=name, WithDecryption=decrypt)
+            return call(**kwargs)
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
+            code = str(exc.response.get("Error", {}).get("Code", "")) or "error"
             if code == "ParameterNotFound":
                 return None
-            raise SourceUnavailable(f"SSM {code or 'error'} reading {name}") from exc
+            raise SourceUnavailable(
+                f"SSM {code} reading {what}",
+                throttled=code in _THROTTLED,
+                transient=code in _TRANSIENT,
+            ) from exc
         except BotoCoreError as exc:
             raise SourceUnavailable(
-                f"SSM unreachable reading {name}: {type(exc).__name__}"
+                f"SSM unreachable reading {what}: {type(exc).__name__}"
             ) from exc
-        value = response["Parameter"]["Value"]
-        return str(value)
 
-    def load_account(self, account_id: str) -> str | None:
-        return self._get(f"{self.prefix}/accounts/{account_id}", decrypt=False)
+    def read(self, names: Sequence[str]) -> dict[str, str | None]:
+        if len(names) > MAX_NAMES:
+            raise ValueError(f"at most {MAX_NAMES} names per read")
+        full = {f"{self.prefix}/{name}": name for name in names}
+        what = names[0] if len(names) == 1 else f"{len(names)} parameters"
+        response = self._call(
+            what, self._ssm().get_parameters, Names=list(full), WithDecryption=False
+        )
+        out: dict[str, str | None] = dict.fromkeys(names)
+        for parameter in response.get("Parameters", []):
+            name = full.get(str(parameter.get("Name")))
+            if name is not None:
+                out[name] = str(parameter["Value"])
+        return out
 
     def load_secret(self, name: str) -> bytes | None:
         if not name.startswith(f"{self.prefix}/secrets/"):
             # The role can only read its own prefix anyway; refuse early and clearly.
-            raise SourceUnavailable(f"secret {name} is outside {self.prefix}/secrets/")
-        value = self._get(name, decrypt=True)
-        return None if value is None else value.encode()
+            raise SourceUnavailable(
+                f"secret {name} is outside {self.prefix}/secrets/", transient=False
+            )
+        response = self._call(name, self._ssm().get_parameter, Name=name, WithDecryption=True)
+        return None if response is None else str(response["Parameter"]["Value"]).encode()

@@ -16,6 +16,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Final
 
+from ..runtime.index import (
+    DEFAULT_SHARD_COUNT,
+    ROOT,
+    account_parameter,
+    content_hash,
+    shard_of,
+    shard_parameter,
+)
+
 STANDARD_TIER_MAX_BYTES: Final = 4096
 ADVANCED_TIER_MAX_BYTES: Final = 8192
 NOT_EMBEDDED: Final = frozenset({"bindings", "description"})
@@ -131,3 +140,38 @@ def render_account_documents(
 def ssm_tier(document: str) -> str:
     """The tier SSM's Intelligent-Tiering picks: Standard up to 4,096 bytes, else Advanced."""
     return "Standard" if len(document.encode("utf-8")) <= STANDARD_TIER_MAX_BYTES else "Advanced"
+
+
+def render_index(
+    documents: Mapping[str, str], shard_count: int = DEFAULT_SHARD_COUNT
+) -> dict[str, str]:
+    """The change index of ``documents`` (account id -> value), by name under the prefix.
+
+    As terraform/modules/tenant-registry writes it (decision 0019): a marker per non-empty
+    shard listing its accounts' content hashes, and the root listing each marker's hash.
+    """
+    shards: dict[str, dict[str, str]] = {}
+    for account, document in documents.items():
+        shards.setdefault(shard_of(account, shard_count), {})[account] = content_hash(document)
+    markers = {
+        shard: '{"accounts":{'
+        + ",".join(f"{_string(a)}:{_string(h)}" for a, h in sorted(accounts.items()))
+        + '},"version":1}'
+        for shard, accounts in sorted(shards.items())
+    }
+    root = (
+        f'{{"shard_count":{shard_count},"shards":{{'
+        + ",".join(f"{_string(s)}:{_string(content_hash(m))}" for s, m in markers.items())
+        + '},"version":1}'
+    )
+    return {ROOT: root, **{shard_parameter(s): m for s, m in markers.items()}}
+
+
+def render_parameters(
+    documents: Mapping[str, str], shard_count: int = DEFAULT_SHARD_COUNT
+) -> dict[str, str]:
+    """Every parameter Terraform writes for ``documents``, by name under the prefix."""
+    return {
+        **{account_parameter(a): d for a, d in documents.items()},
+        **render_index(documents, shard_count),
+    }

@@ -27,6 +27,7 @@ locals {
     TENANT_AUTHZ_SSM_PREFIX             = var.ssm_prefix
     TENANT_AUTHZ_CONFIG_TTL_SECONDS     = tostring(var.runtime_settings.config_ttl_seconds)
     TENANT_AUTHZ_CONFIG_STALE_SECONDS   = tostring(var.runtime_settings.config_stale_seconds)
+    TENANT_AUTHZ_CONFIG_BUDGET_SECONDS  = tostring(var.runtime_settings.config_budget_seconds)
     TENANT_AUTHZ_JWKS_MAX_AGE_SECONDS   = tostring(var.runtime_settings.jwks_max_age_seconds)
     TENANT_AUTHZ_JWKS_STALE_SECONDS     = tostring(var.runtime_settings.jwks_stale_seconds)
     TENANT_AUTHZ_KID_COOLDOWN_SECONDS   = tostring(var.runtime_settings.kid_cooldown_seconds)
@@ -140,9 +141,10 @@ resource "aws_iam_role_policy" "this" {
         Resource = "${local.log_group_arn}:*"
       },
       {
-        Sid      = "OwnSsmPrefixOnly"
-        Effect   = "Allow"
-        Action   = "ssm:GetParameter"
+        Sid    = "OwnSsmPrefixOnly"
+        Effect = "Allow"
+        # GetParameters: documents and change-index markers, ten names a call (decision 0019).
+        Action   = ["ssm:GetParameter", "ssm:GetParameters"]
         Resource = local.parameter_arn
       },
       {
@@ -254,6 +256,16 @@ locals {
       evaluations = 1
       datapoints  = 1
       threshold   = var.alarm_thresholds.stale_config_serves
+    }
+    ssm-throttles = {
+      description = "SSM throttled the function's reads: the account's Parameter Store throughput is spent (cold bursts, or another user of the same account and region). See docs/runbooks/ssm-outage.md."
+      namespace   = local.namespace
+      metric      = "SsmThrottles"
+      dimensions  = { FunctionName = var.function_name }
+      period      = 300
+      evaluations = 1
+      datapoints  = 1
+      threshold   = var.alarm_thresholds.ssm_throttles
     }
   }
 }

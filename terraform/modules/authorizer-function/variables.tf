@@ -106,9 +106,11 @@ variable "runtime_settings" {
   type = object({
     config_ttl_seconds   = optional(number, 60)
     config_stale_seconds = optional(number, 900)
-    jwks_max_age_seconds = optional(number, 600)
-    jwks_stale_seconds   = optional(number, 3600)
-    kid_cooldown_seconds = optional(number, 30)
+    # How long a cold SSM read may retry throttling (jittered backoff); warm reads never wait.
+    config_budget_seconds = optional(number, 2)
+    jwks_max_age_seconds  = optional(number, 600)
+    jwks_stale_seconds    = optional(number, 3600)
+    kid_cooldown_seconds  = optional(number, 30)
     # All network time of one decision (discovery + keys), and any one fetch within it.
     network_budget_seconds = optional(number, 3)
     fetch_timeout_seconds  = optional(number, 1.5)
@@ -144,9 +146,10 @@ variable "runtime_settings" {
     condition = (
       var.runtime_settings.fetch_timeout_seconds >= 0.1
       && var.runtime_settings.fetch_timeout_seconds <= var.runtime_settings.network_budget_seconds
-      && var.runtime_settings.network_budget_seconds + 4 <= var.timeout_seconds
+      && var.runtime_settings.config_budget_seconds >= 0
+      && var.runtime_settings.config_budget_seconds + 2 + max(var.runtime_settings.config_budget_seconds + 2, var.runtime_settings.network_budget_seconds) + 1 <= var.timeout_seconds
     )
-    error_message = "runtime_settings: fetch_timeout_seconds must be at least 0.1 and at most network_budget_seconds, and network_budget_seconds at most timeout_seconds - 4 (4 s is an SSM read's worst case: two attempts of 1 s connect + 1 s read)."
+    error_message = "runtime_settings: fetch_timeout_seconds must be at least 0.1 and at most network_budget_seconds, and a decision's worst case must fit timeout_seconds with 1 s to spare: the config read (config_budget_seconds + 2 s, its last attempt being 1 s connect + 1 s read), then either the HS* secret read (the same again) or the key fetches (network_budget_seconds)."
   }
 
   validation {
@@ -211,13 +214,14 @@ variable "alarm_actions" {
 }
 
 variable "alarm_thresholds" {
-  description = "Alarm thresholds per evaluation period (counts): fault decisions, unexpected errors, throttles, stale key and stale config serves."
+  description = "Alarm thresholds per evaluation period (counts): fault decisions, unexpected errors, throttles, stale key and stale config serves, SSM throttles."
   type = object({
     fault_decisions     = optional(number, 0)
     unexpected_errors   = optional(number, 0)
     throttles           = optional(number, 0)
     stale_key_serves    = optional(number, 0)
     stale_config_serves = optional(number, 0)
+    ssm_throttles       = optional(number, 0)
   })
   default = {}
 

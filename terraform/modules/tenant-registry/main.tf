@@ -46,6 +46,27 @@ locals {
     )
   }
 
+  # The change index (docs/decisions/0019-change-index.md): a marker per non-empty shard
+  # with the content hash (12 hex of sha256) of each of its accounts' documents, and a
+  # root with the hash of each marker. A warm instance reads the root once per TTL and
+  # re-reads only what moved. Accounts are sharded as the runtime shards them.
+  index_shard_of = {
+    for account in keys(local.documents) :
+    account => format("shard-%03d", parseint(substr(sha256(account), 0, 8), 16) % var.index_shard_count)
+  }
+  index_accounts = { for account, shard in local.index_shard_of : shard => account... }
+  index_markers = {
+    for shard, accounts in local.index_accounts : shard => format(
+      "{\"accounts\":{%s},\"version\":1}",
+      join(",", [for a in sort(accounts) : format("%s:%s", jsonencode(a), jsonencode(substr(sha256(local.documents[a]), 0, 12)))]),
+    )
+  }
+  index_root = format(
+    "{\"shard_count\":%d,\"shards\":{%s},\"version\":1}",
+    var.index_shard_count,
+    join(",", [for shard in sort(keys(local.index_markers)) : format("%s:%s", jsonencode(shard), jsonencode(substr(sha256(local.index_markers[shard]), 0, 12)))]),
+  )
+
   # SSM limits are in bytes; length() counts characters. The base64 length gives the
   # exact byte count: 3 bytes per 4 characters, less one per '=' of padding.
   document_bytes = {
@@ -82,4 +103,42 @@ resource "aws_ssm_parameter" "account" {
       error_message = "The SSM document of account ${each.key} is ${local.document_bytes[each.key]} bytes, over the 8,192-byte limit of an advanced parameter: move tenants or bindings of this account apart, or trim their configs (`tenant-authz validate` shows the size)."
     }
   }
+}
+
+# Written after every document they describe (depends_on), and the root after every
+# marker: an instance that sees a new root finds the markers and documents it names.
+resource "aws_ssm_parameter" "index_shard" {
+  #checkov:skip=CKV2_AWS_34:Account ids and content hashes of public documents, no secret (docs/decisions/0019).
+  for_each = local.index_markers
+
+  name        = "${var.ssm_prefix}/index/${each.key}"
+  description = "Tenant authorizer change index: content hashes of the account documents of ${each.key}. Managed by Terraform; do not edit."
+  type        = "String"
+  data_type   = "text"
+  tier        = "Intelligent-Tiering"
+  # insecure_value (not value) so that `terraform plan` shows which hashes change.
+  insecure_value = each.value
+  tags           = var.tags
+
+  depends_on = [aws_ssm_parameter.account]
+
+  lifecycle {
+    precondition {
+      condition     = length(each.value) <= 8192
+      error_message = "The change-index marker ${each.key} is ${length(each.value)} bytes, over 8,192: raise index_shard_count so that fewer accounts share a shard."
+    }
+  }
+}
+
+resource "aws_ssm_parameter" "index_root" {
+  #checkov:skip=CKV2_AWS_34:Shard names and content hashes, no secret (docs/decisions/0019).
+  name           = "${var.ssm_prefix}/index/root"
+  description    = "Tenant authorizer change index root: the content hash of every shard marker. Managed by Terraform; do not edit."
+  type           = "String"
+  data_type      = "text"
+  tier           = "Intelligent-Tiering"
+  insecure_value = local.index_root
+  tags           = var.tags
+
+  depends_on = [aws_ssm_parameter.index_shard]
 }

@@ -116,6 +116,17 @@ variable "account_aliases" {
   }
 }
 
+variable "index_shard_count" {
+  description = "Shards of the change index (docs/decisions/0019): each shard marker lists the content hashes of the accounts that hash to it, about 30 bytes an account within 8,192 bytes. 128 holds about 25,000 accounts; changing it makes every warm instance read every document it holds once more."
+  type        = number
+  default     = 128
+
+  validation {
+    condition     = var.index_shard_count >= 1 && var.index_shard_count <= 256 && floor(var.index_shard_count) == var.index_shard_count
+    error_message = "index_shard_count must be a whole number from 1 to 256 (the root lists every shard's hash within 8,192 bytes)."
+  }
+}
+
 variable "tags" {
   description = "Tags for every parameter."
   type        = map(string)

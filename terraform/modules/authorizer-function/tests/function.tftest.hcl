@@ -43,6 +43,7 @@ run "function_defaults" {
       TENANT_AUTHZ_SSM_PREFIX             = "/tenant-authorizer"
       TENANT_AUTHZ_CONFIG_TTL_SECONDS     = "60"
       TENANT_AUTHZ_CONFIG_STALE_SECONDS   = "900"
+      TENANT_AUTHZ_CONFIG_BUDGET_SECONDS  = "2"
       TENANT_AUTHZ_JWKS_MAX_AGE_SECONDS   = "600"
       TENANT_AUTHZ_JWKS_STALE_SECONDS     = "3600"
       TENANT_AUTHZ_KID_COOLDOWN_SECONDS   = "30"
@@ -66,7 +67,7 @@ run "function_defaults" {
   }
 
   assert {
-    condition     = jsondecode(aws_iam_role_policy.this.policy).Statement[1].Resource == "arn:aws:ssm:us-east-1:999999999999:parameter/tenant-authorizer/*" && jsondecode(aws_iam_role_policy.this.policy).Statement[1].Action == "ssm:GetParameter"
+    condition     = jsondecode(aws_iam_role_policy.this.policy).Statement[1].Resource == "arn:aws:ssm:us-east-1:999999999999:parameter/tenant-authorizer/*" && jsondecode(aws_iam_role_policy.this.policy).Statement[1].Action == ["ssm:GetParameter", "ssm:GetParameters"]
     error_message = "The role may only read its own SSM prefix."
   }
 
@@ -76,7 +77,7 @@ run "function_defaults" {
   }
 
   assert {
-    condition     = toset(keys(output.alarm_names)) == toset(["fault-decisions", "throttles", "stale-key-serves", "stale-config-serves", "unexpected-errors"])
+    condition     = toset(keys(output.alarm_names)) == toset(["fault-decisions", "throttles", "stale-key-serves", "stale-config-serves", "ssm-throttles", "unexpected-errors"])
     error_message = "Alarms: fault decisions, throttles, stale keys, stale configs and errors without a decision."
   }
 
@@ -244,6 +245,15 @@ run "network_budget_fits_the_timeout" {
   variables {
     timeout_seconds  = 6
     runtime_settings = { network_budget_seconds = 3 }
+  }
+  expect_failures = [var.runtime_settings]
+}
+
+run "config_budget_fits_the_timeout" {
+  command = plan
+  variables {
+    timeout_seconds  = 10
+    runtime_settings = { config_budget_seconds = 3 }
   }
   expect_failures = [var.runtime_settings]
 }

@@ -196,3 +196,38 @@ run "aliases_are_alias_names_not_versions" {
   }
   expect_failures = [var.account_aliases]
 }
+
+run "change_index_lists_every_document_hash" {
+  command = plan
+
+  assert {
+    condition = alltrue([
+      for account, doc in output.documents :
+      jsondecode(output.index_parameters[format("index/shard-%03d", parseint(substr(sha256(account), 0, 8), 16) % 128)]).accounts[account] == substr(sha256(doc), 0, 12)
+    ])
+    error_message = "Each account's shard marker must hold the first 12 hex of the sha256 of its document."
+  }
+
+  assert {
+    condition = alltrue([
+      for name, marker in output.index_parameters :
+      jsondecode(output.index_parameters["index/root"]).shards[trimprefix(name, "index/")] == substr(sha256(marker), 0, 12) if name != "index/root"
+    ]) && jsondecode(output.index_parameters["index/root"]).shard_count == 128
+    error_message = "The root must hold the shard count and the hash of every marker."
+  }
+
+  assert {
+    condition     = aws_ssm_parameter.index_root.name == "/tenant-authorizer/index/root" && alltrue([for p in aws_ssm_parameter.index_shard : startswith(p.name, "/tenant-authorizer/index/shard-")])
+    error_message = "The index lives under {prefix}/index/."
+  }
+}
+
+run "index_shard_count_is_bounded" {
+  command = plan
+
+  variables {
+    index_shard_count = 300
+  }
+
+  expect_failures = [var.index_shard_count]
+}
