@@ -99,9 +99,10 @@ $(CHECKOV_VENV)/.installed:
 checkov: $(CHECKOV_VENV)/.installed
 	$(CHECKOV_VENV)/bin/checkov --directory terraform --framework terraform --skip-download --quiet --compact
 
-## bench: warm/repeated/cold decision costs as ratios to raw signature verification
+## bench: warm/repeated/cold decision costs as ratios to raw signature verification, then SSM at scale (simulated)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/decision_bench.py
+	$(BIN)/python benchmarks/ssm_simulation.py
 
 clean:
 	rm -rf $(VENV) build dist .mypy_cache .ruff_cache .pytest_cache

@@ -30,7 +30,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -53,7 +53,11 @@ from tenant_authorizer.runtime.memo import TokenMemo  # noqa: E402
 from tenant_authorizer.runtime.registry import TenantRegistry  # noqa: E402
 from tenant_authorizer.runtime.sources import StaticSource  # noqa: E402
 from tenant_authorizer.runtime.telemetry import Telemetry  # noqa: E402
-from tenant_authorizer.tools.documents import render_account_documents  # noqa: E402
+from tenant_authorizer.tools.documents import (  # noqa: E402
+    render_account_documents,
+    render_index,
+    render_parameters,
+)
 
 ACCOUNT = "123456789012"
 
@@ -271,10 +275,8 @@ def cold_first_decision(rows: list[tuple[str, str, str, str]], raw_rs256: float)
     with moto_server() as endpoint, DevIssuer(port=0) as issuer:
         docs = [tenant_doc("acme", ACCOUNT, [issuer_entry(issuer)], api_ids=["a1b2c3d4e5"])]
         client = ssm_client(endpoint)
-        for account, value in render_account_documents(docs).items():
-            client.put_parameter(
-                Name=f"/tenant-authorizer/accounts/{account}", Value=value, Type="String"
-            )
+        for name, value in render_parameters(render_account_documents(docs)).items():
+            client.put_parameter(Name=f"/tenant-authorizer/{name}", Value=value, Type="String")
         ev = json.dumps(event("rest_token", issuer.mint(expires_in=3600)))
         code = textwrap.dedent(
             f"""
@@ -434,13 +436,14 @@ def network_calls(rows: list[tuple[str, str, str, str]]) -> None:
         class Counting(StaticSource):
             calls = 0
 
-            def load_account(self, account_id: str) -> str | None:
+            def read(self, names: Sequence[str]) -> dict[str, str | None]:
                 Counting.calls += 1
-                return super().load_account(account_id)
+                return super().read(names)
 
+        documents = render_account_documents(docs)
         jwks = JwksCache(HttpFetcher())
         authorizer = Authorizer(
-            TenantRegistry(Counting(render_account_documents(docs))),
+            TenantRegistry(Counting(documents, parameters=render_index(documents))),
             jwks,
             Telemetry(write=lambda _line: None),
             memo=TokenMemo(jwks, time.time, verified_bytes=0, answers_bytes=0),
