@@ -6,7 +6,11 @@ records every read, so each test counts the SSM calls a warm instance makes.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
+import time
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -15,8 +19,9 @@ from support.harness import FlakySource, tenant_doc
 from support.issuers import FakeClock
 from tenant_authorizer.runtime.caller import Caller, parse_arn
 from tenant_authorizer.runtime.errors import PlatformFault, Reason, TenantNotBound
-from tenant_authorizer.runtime.index import content_hash, shard_of
+from tenant_authorizer.runtime.index import DEFAULT_LAYOUT, Layout, content_hash, group_of, shard_of
 from tenant_authorizer.runtime.registry import TenantRegistry
+from tenant_authorizer.runtime.sources import SourceUnavailable
 from tenant_authorizer.tools.documents import render_account_documents, render_index
 
 TOKEN = {"id": "k", "sha256": "0" * 64, "principal_id": "p"}
@@ -37,10 +42,15 @@ def docs_for(accounts: list[str], version: str = "v1") -> list[dict[str, Any]]:
     ]
 
 
-def publish(source: FlakySource, docs: list[dict[str, Any]], shard_count: int = 128) -> None:
-    """What one `terraform apply` writes: the documents, then the index."""
+CHECK = ("index/layout", *(f"index/root-{g:02d}" for g in range(DEFAULT_LAYOUT.groups)))
+
+
+def publish(
+    source: FlakySource, docs: list[dict[str, Any]], layout: Layout = DEFAULT_LAYOUT
+) -> None:
+    """What the applies write: the documents, then the index (every group's)."""
     source.accounts = render_account_documents(docs)
-    source.parameters = render_index(source.accounts, shard_count)
+    source.parameters = render_index(source.accounts, layout)
 
 
 def version(registry: TenantRegistry, account_id: str) -> str:
@@ -54,10 +64,10 @@ def clock() -> FakeClock:
 
 
 def setup(
-    clock: FakeClock, accounts: list[str], shard_count: int = 128, **kwargs: Any
+    clock: FakeClock, accounts: list[str], layout: Layout = DEFAULT_LAYOUT, **kwargs: Any
 ) -> tuple[FlakySource, TenantRegistry]:
     source = FlakySource({}, {})
-    publish(source, docs_for(accounts), shard_count)
+    publish(source, docs_for(accounts), layout)
     registry = TenantRegistry(
         source, ttl=60, stale_window=300, clock=clock, sleep=clock.sleep, rand=lambda: 0.5, **kwargs
     )
@@ -79,7 +89,7 @@ def test_steady_state_is_one_read_per_ttl_whatever_the_instance_holds(
         clock.now += 61
         for a in accounts:
             assert version(registry, a) == "v1"
-        assert source.reads == [("index/root",)]
+        assert source.reads == [CHECK]
 
 
 def test_a_changed_document_is_read_again_and_only_it(clock: FakeClock) -> None:
@@ -97,8 +107,8 @@ def test_a_changed_document_is_read_again_and_only_it(clock: FakeClock) -> None:
     clock.now += 31
     assert [version(registry, a) for a in accounts].count("v2") == 1
     assert version(registry, accounts[7]) == "v2"
-    shard = shard_of(accounts[7], 128)
-    assert source.reads[:2] == [("index/root",), (f"index/{shard}",)]
+    shard = shard_of(accounts[7], DEFAULT_LAYOUT.shard_count)
+    assert source.reads[:2] == [CHECK, (f"index/{shard}",)]
     assert [r for r in source.reads[2:] if f"accounts/{accounts[7]}" in r] == [source.reads[2]]
     assert len(source.reads) == 3
 
@@ -200,16 +210,16 @@ def test_a_failing_root_check_serves_stale_then_fails_closed(clock: FakeClock) -
 def test_neighbours_come_in_the_same_call(clock: FakeClock) -> None:
     """A cold read in a known shard carries up to nine documents this instance has not read."""
     accounts = [account(n) for n in range(15)]
-    source, registry = setup(clock, accounts, shard_count=1)
-    version(registry, accounts[0])  # learns the index (its shard guess was for 128 shards)
-    version(registry, accounts[1])  # reads the one shard's marker with its document
+    source, registry = setup(clock, accounts, layout=Layout(1, 1))
+    version(registry, accounts[0])  # learns the layout (its guesses were for the default)
+    version(registry, accounts[1])  # checks every root, then reads the one shard's marker
     source.reads.clear()
     version(registry, accounts[2])
     (read,) = source.reads
     assert len(read) == 10 and read[0] == f"accounts/{accounts[2]}"
     for a in accounts[3:]:
         version(registry, a)
-    assert len(source.reads) == 2  # 15 accounts in four calls in all
+    assert len(source.reads) == 2  # the 13 others in two calls
 
 
 def test_a_write_still_settling_is_looked_at_again(clock: FakeClock) -> None:
@@ -224,9 +234,9 @@ def test_a_write_still_settling_is_looked_at_again(clock: FakeClock) -> None:
     source.accounts[a] = new_doc
     clock.now += 6  # retry_after (5 s)
     assert version(registry, a) == "v2"
-    assert json.loads(source.parameters[f"index/{shard_of(a, 128)}"])["accounts"][a] == (
-        content_hash(new_doc)
-    )
+    assert json.loads(source.parameters[f"index/{shard_of(a, DEFAULT_LAYOUT.shard_count)}"])[
+        "accounts"
+    ][a] == (content_hash(new_doc))
 
 
 def test_without_an_index_documents_are_read_by_their_ttl(clock: FakeClock) -> None:
@@ -241,7 +251,7 @@ def test_without_an_index_documents_are_read_by_their_ttl(clock: FakeClock) -> N
     clock.now += 61
     source.reads.clear()
     assert registry.lookup(caller(a)).tenant is first
-    assert source.reads == [(f"accounts/{a}", "index/root")]  # the root rides along, free
+    assert source.reads == [(f"accounts/{a}", "index/layout")]  # the layout rides along
 
 
 def test_removing_the_index_falls_back_to_ttl_reads(clock: FakeClock) -> None:
@@ -270,7 +280,175 @@ def test_an_index_deployed_later_is_adopted(clock: FakeClock) -> None:
     clock.now += 61
     version(registry, a)
     assert registry.mode == "index"
+    clock.now += 61
+    version(registry, a)  # the first check of every root: the document once more
     source.reads.clear()
     clock.now += 61
     version(registry, a)
-    assert source.reads == [("index/root",)]
+    assert source.reads == [CHECK]
+
+
+def test_a_group_not_applied_yet_is_read_by_its_ttl(clock: FakeClock) -> None:
+    """Accounts of a group whose root is missing (its workspace never applied) are not
+    taken for unbound: they are read, and re-read by their TTL, as without an index."""
+    a = account(12)
+    group = group_of(shard_of(a, DEFAULT_LAYOUT.shard_count), DEFAULT_LAYOUT.groups)
+    source, registry = setup(clock, [a])
+    del source.parameters[f"index/root-{group:02d}"]
+    assert version(registry, a) == "v1"
+    assert registry.mode == "index"
+    clock.now += 61
+    publish(source, docs_for([a], "v2"))
+    del source.parameters[f"index/root-{group:02d}"]
+    assert version(registry, a) == "v2"
+
+
+# ---------------------------------------------------------------- review: failures it found
+
+
+def test_an_evicted_account_leaves_the_fast_path_and_offboarding_reaches_it(
+    clock: FakeClock,
+) -> None:
+    """An account pushed out of a small account table is not answered from the registry's
+    resolution cache forever: once offboarded it is unbound within the TTL."""
+    hot, others = account(0), [account(n) for n in range(1, 40)]
+    source = FlakySource({}, {})
+    publish(source, docs_for([hot, *others]))
+    size = 2048 + 6 * len(source.accounts[hot]) + 120
+    registry = TenantRegistry(
+        source, ttl=60, clock=clock, sleep=clock.sleep, rand=lambda: 0.5, max_bytes=10 * size
+    )
+    version(registry, hot)
+    for other in others:  # the table holds about ten: the first in is evicted
+        version(registry, other)
+    publish(source, docs_for(others))  # offboard the hot account
+    clock.now += 61
+    version(registry, others[-1])  # the root check
+    with pytest.raises(TenantNotBound):
+        registry.lookup(caller(hot))
+
+
+def test_an_account_the_index_removed_is_never_served_stale(clock: FakeClock) -> None:
+    """Once a root check shows the document gone, a later failing check does not bring it
+    back as a stale serve."""
+    gone, kept = account(1), account(2)
+    source, registry = setup(clock, [gone, kept])
+    version(registry, gone)
+    version(registry, kept)
+    publish(source, docs_for([kept]))
+    clock.now += 61
+    with pytest.raises(TenantNotBound):
+        registry.lookup(caller(gone))
+    clock.now += 61
+    source.down = True
+    for _ in range(8):
+        with pytest.raises(TenantNotBound):
+            registry.lookup(caller(gone))
+        clock.now += 30
+
+
+def test_a_ttl_of_zero_is_never_reported_stale_while_ssm_answers() -> None:
+    """config_ttl_seconds = 0 checks the index on every lookup; none of them is stale."""
+    ticks = iter(range(1000, 2000))
+    source = FlakySource({}, {})
+    publish(source, docs_for([account(1)]))
+    registry = TenantRegistry(source, ttl=0, clock=lambda: float(next(ticks)), rand=lambda: 0.5)
+    assert [registry.lookup(caller(account(1))).stale for _ in range(5)] == [False] * 5
+
+
+def test_forged_accounts_cost_no_read_while_the_index_check_fails(clock: FakeClock) -> None:
+    """SSM throttling the root check: the index last read still answers "no document"."""
+    source, registry = setup(clock, [account(1)])
+    version(registry, account(1))
+    version(registry, account(1))  # the check of every group's root after the cold read
+    clock.now += 61
+    source.down = True
+    assert registry.lookup(caller(account(1))).stale
+    source.reads.clear()
+    for n in range(50):
+        with pytest.raises(TenantNotBound):
+            registry.lookup(caller(f"{900000000000 + n}"))
+    assert len(source.reads) <= 1  # at most the one shard marker not held
+
+
+def test_one_lookup_spends_at_most_its_budget_and_one_call_on_ssm(clock: FakeClock) -> None:
+    """A root check, moved markers and a cold read share one deadline: a brownout (each call
+    1.9 s, most timing out) costs a lookup at most budget + one call."""
+
+    class Brownout(FlakySource):
+        def __init__(self) -> None:
+            super().__init__({}, {})
+            self.slow, self.answered = False, 0
+
+        def read(self, names: Sequence[str]) -> dict[str, str | None]:
+            if not self.slow:
+                return super().read(names)
+            self.reads.append(tuple(names))
+            clock.now += 1.9
+            if self.answered < 2:
+                self.answered += 1
+                return super().read(names)
+            raise SourceUnavailable("SSM unreachable: ReadTimeoutError")
+
+    held = [account(n) for n in range(400)]
+    source = Brownout()
+    publish(source, docs_for(held))
+    registry = TenantRegistry(
+        source, ttl=60, budget=2.0, clock=clock, sleep=clock.sleep, rand=lambda: 0.5
+    )
+    for a in held:
+        registry.lookup(caller(a))
+    newcomer = account(5000)
+    publish(source, docs_for([*held, newcomer], "v2"))  # every shard moves
+    clock.now += 61
+    source.slow = True
+    started = clock.now
+    with contextlib.suppress(PlatformFault):
+        registry.lookup(caller(newcomer))
+    assert clock.now - started <= 2.0 + 1.9 + 0.01
+
+
+def test_a_document_edited_by_hand_is_not_polled_every_few_seconds(clock: FakeClock) -> None:
+    """A document whose hash is not the index's is looked at again with a doubling gap, up
+    to the TTL, not every retry_after for ever."""
+    a = account(1)
+    source, registry = setup(clock, [a])
+    source.accounts[a] = json.dumps(json.loads(source.accounts[a]), indent=1)  # by hand
+    registry.lookup(caller(a))
+    source.reads.clear()
+    for _ in range(600):  # one request a second for ten minutes
+        clock.now += 1
+        registry.lookup(caller(a))
+    document_reads = sum(any(n.startswith("accounts/") for n in r) for r in source.reads)
+    assert document_reads <= 14  # 5, 10, 20, 40 s, then once a TTL
+    assert registry.counters.index_drifts == document_reads + 1
+
+
+def test_other_threads_wait_for_the_marks_of_a_root_check() -> None:
+    """While one thread reads the moved markers, another never gets the old document from
+    the fast path (the next check time is published after the marks)."""
+    now = [1000.0]
+
+    class SlowMarkers(FlakySource):
+        slow = False
+
+        def read(self, names: Sequence[str]) -> dict[str, str | None]:
+            if self.slow and any(n.startswith("index/shard") for n in names):
+                time.sleep(0.3)
+            return super().read(names)
+
+    source = SlowMarkers({}, {})
+    a, b = account(1), account(2)
+    publish(source, docs_for([a, b]))
+    registry = TenantRegistry(source, ttl=60, clock=lambda: now[0], rand=lambda: 0.5)
+    version(registry, a)
+    version(registry, b)
+    publish(source, docs_for([a, b], "v2"))
+    source.slow = True
+    now[0] += 61
+    checker = threading.Thread(target=version, args=(registry, b))
+    checker.start()
+    time.sleep(0.1)
+    during = version(registry, a)
+    checker.join()
+    assert during == "v2"

@@ -179,7 +179,7 @@ def test_a_cold_lookup_is_one_call_and_is_cached(endpoint: str, published: dict[
     for _ in range(5):
         assert registry.lookup(CALLER).tenant.config.tenant_id == "acme"
     assert len(calls) == 1
-    assert calls[0][:2] == [f"{PREFIX}/accounts/{ACCOUNT}", f"{PREFIX}/index/root"]
+    assert calls[0][:2] == [f"{PREFIX}/accounts/{ACCOUNT}", f"{PREFIX}/index/layout"]
     assert registry.mode == "direct"  # nothing wrote an index to this SSM
 
 

@@ -44,6 +44,7 @@ class Account:
 
     __slots__ = (
         "_document",
+        "drifts",
         "error",
         "failures",
         "fresh_until",
@@ -62,6 +63,7 @@ class Account:
         self._document: AccountDocument | None = None  # parsed on first use
         self.error: PlatformFault | None = None  # a remembered failure, raised anew each time
         self.failures = 0
+        self.drifts = 0  # reads in a row whose hash was not the index's
         self.stale = False  # the last read failed: served as it was until retry_at
         self.fresh_until = math.inf
         self.stale_until = math.inf
@@ -72,6 +74,10 @@ class Account:
         if self.raw is not None and self._document is None:
             self._document = parse_account_document(self.raw, f"account {account_id}", account_id)
         return self._document
+
+
+def _closed(entry: Account) -> None:
+    entry.fresh_until = -math.inf
 
 
 class AccountCache:
@@ -97,7 +103,9 @@ class AccountCache:
         self.index = ChangeIndex(
             reader, counters, ttl=ttl, stale_window=stale_window, retry_after=retry_after
         )
-        self._accounts: BoundedTable[str, Account] = BoundedTable(max_bytes)
+        # An entry that leaves the table (evicted, replaced) is closed for the registry's
+        # fast path, which holds resolutions by reference to it.
+        self._accounts: BoundedTable[str, Account] = BoundedTable(max_bytes, evicted=_closed)
         # Accounts asked for whose read failed (throttling), with how often they were asked
         # since: every read that gets through carries the most asked-for that fit.
         self._wanted: dict[str, int] = {}
@@ -113,17 +121,24 @@ class AccountCache:
     # ------------------------------------------------------------------ lookups
 
     def get(self, account_id: str) -> tuple[Account, bool]:
-        """The entry for ``account_id`` and whether it is served stale; faults otherwise."""
+        """The entry for ``account_id`` and whether it is served stale; faults otherwise.
+
+        A decision spends at most the reader's budget (plus one call) on SSM, the index
+        check included.
+        """
         with self._lock:
             now = self.clock()
+            deadline = self.reader.deadline()
             index = self.index
             if index.mode == "index" and now >= index.horizon:
-                self._mark(index.check(now), now)
+                self._mark(index.check(now, deadline), now)
+                index.commit()
             if not index.alive(now):
-                # No good root check for ttl + stale_window: documents by their own TTL
-                # from now on, until a read finds the root again.
+                # No good check for ttl + stale_window: documents by their own TTL from
+                # now on, until a read finds the index again.
                 self._mark(index.demote(), now, stale_for=0.0)
-            failing = index.failing(now)
+                index.commit()
+            failing = index.failing()
             entry = self._accounts.get(account_id)
             if entry is not None and entry.error is not None and now < entry.retry_at:
                 if account_id in self._wanted:
@@ -134,9 +149,10 @@ class AccountCache:
                     return self._parsed(account_id, entry, now), failing
                 if entry.stale and now < entry.retry_at and now < entry.stale_until:
                     return self._parsed(account_id, entry, now), True  # next try not yet due
-            if index.mode == "index" and not failing and index.absent(account_id):
-                return Account(None, index.shard(account_id)), False
-            return self._read(account_id, entry, now)
+            if index.mode == "index" and index.absent(account_id):
+                # The index (if failing, as last read) lists no document: no read at all.
+                return Account(None, index.shard(account_id)), failing
+            return self._read(account_id, entry, now, deadline)
 
     def _parsed(self, account_id: str, entry: Account, now: float) -> Account:
         try:
@@ -145,13 +161,15 @@ class AccountCache:
             # A broken document is a deploy error: this account fails closed, remembered
             # until its hash changes under the index, else for a TTL.
             entry.error = PlatformFault(Reason.TENANT_CONFIG_INVALID, str(exc))
-            entry.retry_at = math.inf if self.index.mode == "index" else now + self.ttl
+            entry.retry_at = math.inf if self.index.covered(account_id) else now + self.ttl
             raise PlatformFault(entry.error.reason, entry.error.detail) from exc
         return entry
 
     # ------------------------------------------------------------------ reads
 
-    def _read(self, account_id: str, entry: Account | None, now: float) -> tuple[Account, bool]:
+    def _read(
+        self, account_id: str, entry: Account | None, now: float, deadline: float
+    ) -> tuple[Account, bool]:
         names = [account_parameter(account_id), *self.index.names_with(account_id)]
         wanted = sorted(self._wanted, key=self._wanted.__getitem__, reverse=True)
         names += [account_parameter(a) for a in wanted if a != account_id][: MAX_NAMES - len(names)]
@@ -160,12 +178,13 @@ class AccountCache:
             names += [n for n in neighbours if n not in names][: MAX_NAMES - len(names)]
         fallback = entry is not None and entry.error is None and now < entry.stale_until
         try:
-            values = self.reader.read(names, retry=not fallback)
+            values = self.reader.read(names, retry=not fallback, deadline=deadline)
         except SourceUnavailable as exc:
             # Backoffs count from the end of the attempts, not from their start.
             return self._failed(account_id, entry if fallback else None, self.clock(), exc)
         now = self.clock()
-        self._mark(self.index.learn(values, now), now)
+        self._mark(self.index.learn(values, now, deadline), now)
+        self.index.commit()
         for name, raw in values.items():
             if name.startswith("accounts/"):
                 other = name.removeprefix("accounts/")
@@ -211,12 +230,18 @@ class AccountCache:
             entry.shard = self.index.shard(account_id)  # the shard count may have changed
         else:
             entry = Account(raw, self.index.shard(account_id))
-        if self.index.mode == "index":
+        if self.index.covered(account_id):
             entry.fresh_until = entry.stale_until = math.inf
             if self.index.disagrees(account_id, entry.hash):
-                # Not what the index says (a write still settling): look again shortly.
-                entry.fresh_until = now + self.retry_after
+                # Not what the index says: a write still settling (look again shortly), or
+                # a document changed by hand (the gap doubles up to the TTL).
+                entry.drifts += 1
+                step = min(self.ttl, self.retry_after * 2.0 ** (entry.drifts - 1))
+                entry.fresh_until = now + step
                 entry.stale_until = now + self.stale_window
+                self.counters.bump("index_drifts")
+            else:
+                entry.drifts = 0
         else:
             entry.fresh_until = now + self.ttl
             entry.stale_until = entry.fresh_until + self.stale_window
@@ -240,7 +265,10 @@ class AccountCache:
             marker = moved.markers.get(entry.shard or "")
             if marker is not None and marker.get(account_id) == entry.hash:
                 continue  # its own document did not change
-            if entry.error is not None:
+            if marker is not None and account_id not in marker:
+                # The index says the document is gone: unbound now, never served stale.
+                self._store(account_id, Account(None, entry.shard))
+            elif entry.error is not None:
                 entry.retry_at = now  # a broken document may be fixed: try on next use
             else:
                 entry.fresh_until = -math.inf

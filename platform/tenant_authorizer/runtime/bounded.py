@@ -44,7 +44,17 @@ def text_size(*texts: str | bytes | None) -> int:
 class BoundedTable(Generic[K, V]):
     """A mapping bounded by the sizes its writers declare; oldest entries leave first."""
 
-    __slots__ = ("_expired", "_items", "_lock", "_puts", "_sizes", "bytes", "get", "max_bytes")
+    __slots__ = (
+        "_evicted",
+        "_expired",
+        "_items",
+        "_lock",
+        "_puts",
+        "_sizes",
+        "bytes",
+        "get",
+        "max_bytes",
+    )
 
     #: The value under a key, if held: the dict's own ``get``, with no call in between.
     get: Callable[[K], V | None]
@@ -53,7 +63,14 @@ class BoundedTable(Generic[K, V]):
     #: The most the declared sizes may add up to (0: the table keeps nothing).
     max_bytes: int
 
-    def __init__(self, max_bytes: int, expired: Callable[[V], bool] | None = None) -> None:
+    def __init__(
+        self,
+        max_bytes: int,
+        expired: Callable[[V], bool] | None = None,
+        evicted: Callable[[V], None] | None = None,
+    ) -> None:
+        """``evicted`` is told of every value that leaves the table (evicted, swept,
+        discarded, cleared, or replaced by another object), for holders of references."""
         if max_bytes < 0:
             raise ValueError("max_bytes must be 0 (disabled) or more")
         self.max_bytes = max_bytes
@@ -62,6 +79,7 @@ class BoundedTable(Generic[K, V]):
         self._sizes: dict[K, int] = {}
         self.get = self._items.get
         self._expired = expired
+        self._evicted = evicted
         self._puts = 0
         self._lock = threading.Lock()
 
@@ -80,18 +98,21 @@ class BoundedTable(Generic[K, V]):
         with self._lock:
             items, sizes = self._items, self._sizes
             if key in sizes:
+                if items[key] is not value:
+                    self._gone(items[key])
                 self._pop(key)
             self._puts += 1
             expired = self._expired
             if expired is not None and self._puts % _SWEEP_EVERY == 0:
                 # The oldest entries, whether or not one that never expires stands first.
                 for old in [k for k in itertools.islice(items, _SWEEP) if expired(items[k])]:
+                    self._gone(items[old])
                     self._pop(old)
             total = self.bytes + size
             while total > self.max_bytes:  # the oldest first: dicts keep insertion order
                 oldest = next(iter(sizes))
                 total -= sizes.pop(oldest)
-                del items[oldest]
+                self._gone(items.pop(oldest))
             items[key] = value
             sizes[key] = size
             self.bytes = total
@@ -99,14 +120,22 @@ class BoundedTable(Generic[K, V]):
     def discard(self, key: K) -> None:
         """Forget ``key`` (an entry found unusable)."""
         with self._lock:
+            if key in self._items:
+                self._gone(self._items[key])
             self._pop(key)
 
     def clear(self) -> None:
         """Forget everything."""
         with self._lock:
+            for value in list(self._items.values()):
+                self._gone(value)
             self._items.clear()
             self._sizes.clear()
             self.bytes = 0
+
+    def _gone(self, value: V) -> None:
+        if self._evicted is not None:
+            self._evicted(value)
 
     def _pop(self, key: K) -> None:
         size = self._sizes.pop(key, None)

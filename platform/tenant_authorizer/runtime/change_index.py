@@ -1,10 +1,13 @@
 """What one warm instance knows of the change index, and what each root check found.
 
-:class:`ChangeIndex` holds the root and the shard markers it has read. It decides the
-*mode* (``index`` once a root was read, ``direct`` when there is none, ``unknown`` before
-the first read), when the next root check is due (``horizon``, jittered so that a fleet
-spreads out), how long the instance may go on without one (``ttl + stale_window`` past
-the last good check), and which shards moved. :class:`~.accounts.AccountCache` owns the
+:class:`ChangeIndex` holds the layout, the group roots and the shard markers it has
+read. It decides the *mode* (``index`` once a layout was read, ``direct`` when there is
+none, ``unknown`` before the first read), when the next check is due (``horizon``,
+jittered so that a fleet spreads out; a check reads the layout and every group's root in
+one call), how long the instance may go on without one (``ttl + stale_window`` past the
+last good check), and which shards moved. A group without a root (its workspace not
+applied yet) is not covered: its accounts are read and kept by their TTL, as without an
+index. :class:`~.accounts.AccountCache` owns the
 documents and marks them from what it is told here.
 """
 
@@ -16,14 +19,17 @@ from typing import Final, Literal, NamedTuple
 
 from .counters import Counters
 from .index import (
-    DEFAULT_SHARD_COUNT,
-    ROOT,
+    DEFAULT_LAYOUT,
+    LAYOUT,
     InvalidIndex,
-    Root,
+    Layout,
     account_parameter,
     content_hash,
+    group_of,
+    parse_layout,
     parse_root,
     parse_shard,
+    root_parameter,
     shard_of,
     shard_parameter,
 )
@@ -68,8 +74,10 @@ class ChangeIndex:
         self.mode: Mode = "unknown"
         # Entries are fresh while now < min(entry.fresh_until, horizon): the next root
         # check under the index, +inf without one, -inf before one and while one fails.
-        self.horizon = -math.inf
-        self.root: Root | None = None
+        self.horizon = self._next_horizon = -math.inf  # the next: published by commit()
+        self._failing = False  # the last check failed: documents are served stale
+        self.layout: Layout | None = None
+        self._roots: dict[int, Mapping[str, str]] = {}  # group -> shard -> marker hash
         self._markers: dict[str, tuple[str, Mapping[str, str]]] = {}  # shard -> (hash, map)
         self._alive_until = -math.inf  # last good root check + ttl + stale_window
         self._next_try = -math.inf
@@ -77,31 +85,47 @@ class ChangeIndex:
 
     # ------------------------------------------------------------------ questions
 
-    def failing(self, now: float) -> bool:
-        """True while the last root check failed (documents are then served stale)."""
-        return self.mode == "index" and now >= self.horizon
+    def failing(self) -> bool:
+        """True while the last check failed (documents are then served stale)."""
+        return self.mode == "index" and self._failing
 
     def alive(self, now: float) -> bool:
         """False once the index has not been confirmed for ``ttl + stale_window``."""
-        return self.mode != "index" or now < self.horizon or now < self._alive_until
+        return self.mode != "index" or not self._failing or now < self._alive_until
+
+    def commit(self) -> None:
+        """Publish the next check's time, once the entries a check moved are marked: until
+        then the registry's fast path (``now < horizon``) stays closed."""
+        self.horizon = self._next_horizon
 
     def shard(self, account_id: str) -> str | None:
-        """The account's shard under the current root (None before a root is known)."""
-        return shard_of(account_id, self.root.shard_count) if self.root is not None else None
+        """The account's shard under the current layout (None before one is known)."""
+        layout = self.layout
+        return shard_of(account_id, layout.shard_count) if layout is not None else None
+
+    def _group_root(self, shard: str) -> Mapping[str, str] | None:
+        layout = self.layout
+        return self._roots.get(group_of(shard, layout.groups)) if layout else None
+
+    def covered(self, account_id: str) -> bool:
+        """Whether the account's group has a root: its documents are kept by the index."""
+        shard = self.shard(account_id)
+        return self.mode == "index" and shard is not None and self._group_root(shard) is not None
 
     def _current(self, shard: str) -> Mapping[str, str] | None:
         held = self._markers.get(shard)
-        root = self.root
-        if held is None or root is None or held[0] != root.shards.get(shard):
+        root = self._group_root(shard)
+        if held is None or root is None or held[0] != root.get(shard):
             return None
         return held[1]
 
     def absent(self, account_id: str) -> bool:
         """Whether the current index shows that the account has no document."""
         shard = self.shard(account_id)
-        if shard is None or self.root is None:
+        root = self._group_root(shard) if shard is not None else None
+        if shard is None or root is None:
             return False
-        if shard not in self.root.shards:
+        if shard not in root:
             return True  # an empty shard: no account hashes here
         marker = self._current(shard)
         return marker is not None and account_id not in marker
@@ -112,18 +136,20 @@ class ChangeIndex:
         return marker is not None and marker.get(account_id) != content
 
     def names_with(self, account_id: str) -> list[str]:
-        """What an account's first read must carry to learn the index, in the same call.
+        """What an account's read must carry to learn the index, in the same call.
 
-        Before the index is known: the root, and the account's shard by the default count;
-        without an index, the root (to notice one being deployed); under the index, the
-        account's shard marker when it is not held current.
+        Before the index is known: the layout, and the account's group root and shard
+        marker by the default layout; without an index, the layout (to notice one being
+        deployed); under the index, the account's shard marker when it is not current.
         """
         if self.mode == "unknown":
-            return [ROOT, shard_parameter(shard_of(account_id, DEFAULT_SHARD_COUNT))]
+            guess = shard_of(account_id, DEFAULT_LAYOUT.shard_count)
+            group = group_of(guess, DEFAULT_LAYOUT.groups)
+            return [LAYOUT, root_parameter(group), shard_parameter(guess)]
         if self.mode == "direct":
-            return [ROOT]  # free in the same call: a root that appears is adopted
+            return [LAYOUT]  # free in the same call: an index that appears is adopted
         shard = self.shard(account_id)
-        if shard is None or self._current(shard) is not None:
+        if shard is None or not self.covered(account_id) or self._current(shard) is not None:
             return []
         return [shard_parameter(shard)]
 
@@ -137,75 +163,113 @@ class ChangeIndex:
 
     # ------------------------------------------------------------------ learning
 
-    def learn(self, values: Mapping[str, str | None], now: float) -> Moved | None:
-        """Take the root and the markers a read returned; what moved, if a root moved."""
+    def learn(self, values: Mapping[str, str | None], now: float, deadline: float) -> Moved | None:
+        """Take the layout, roots and markers a read returned; what moved, if anything."""
         moved: Moved | None = None
-        if ROOT in values:
-            moved = self._adopt(values[ROOT], now)
-            if self.root is None or self.root.shard_count != DEFAULT_SHARD_COUNT:
-                return moved  # its shard was guessed for another count: not this marker
+        if LAYOUT in values:  # a read made before the layout was known, by the default
+            moved = self._adopt(values, now, every_root=False, deadline=deadline)
+            if self.layout != DEFAULT_LAYOUT:
+                return moved  # its root and marker names were guessed for another layout
         for name, raw in values.items():
             shard = name.removeprefix("index/")
-            if raw is not None and shard != name and self.root and shard in self.root.shards:
-                self._store(shard, raw)
+            if raw is not None and shard.startswith("shard-"):
+                root = self._group_root(shard)
+                if root is not None and shard in root:
+                    self._store(shard, raw)
         return moved
 
-    def check(self, now: float) -> Moved | None:
-        """Read the root (one call, no retry); what moved, or None (nothing, or stale)."""
+    def check(self, now: float, deadline: float) -> Moved | None:
+        """Read the layout and every root (one call, no retry); what moved, if anything."""
         if now < self._next_try:
             return None
         self.counters.bump("index_checks")
+        groups = (self.layout or DEFAULT_LAYOUT).groups
+        names = [LAYOUT, *(root_parameter(g) for g in range(groups))]
         try:
-            raw = self.reader.read([ROOT], retry=False)[ROOT]
+            values = self.reader.read(names, retry=False, deadline=deadline)
         except SourceUnavailable:
             self._failed(now)
             return None
-        return self._adopt(raw, now)
+        return self._adopt(values, now, every_root=True, deadline=deadline)
 
-    def _adopt(self, raw: str | None, now: float) -> Moved | None:
+    def _adopt(
+        self, values: Mapping[str, str | None], now: float, *, every_root: bool, deadline: float
+    ) -> Moved | None:
+        raw = values.get(LAYOUT)
         if raw is None:  # no index (any more): every document by its own TTL
-            was_index = self.mode == "index"
-            self.mode, self.horizon, self.root = "direct", math.inf, None
-            self._markers.clear()
-            return Moved(None, {}) if was_index else None
+            if self.mode == "index":
+                return self.demote()
+            self._direct()
+            return None
         try:
-            root = parse_root(raw)
+            layout = parse_layout(raw)
+            read = {
+                g: parse_root(value, g) if value is not None else None
+                for g in range(layout.groups)
+                if (value := values.get(root_parameter(g), "")) != ""
+            }
         except InvalidIndex:
             self._failed(now)
             return None
-        previous, self.root, self.mode = self.root, root, "index"
-        self._failures = 0
+        if not every_root and (layout != DEFAULT_LAYOUT):
+            read = {}  # names guessed for the default layout: ask again with the right ones
+        previous, previous_roots = self.layout, dict(self._roots)
+        self.layout, self.mode = layout, "index"
+        for group, shards in read.items():
+            if shards is None:
+                self._roots.pop(group, None)
+            else:
+                self._roots[group] = shards
+        self._failures, self._failing = 0, False
         self._alive_until = now + self.ttl + self.stale_window
         self._next_try = -math.inf
-        self.horizon = now + self.ttl * (1 - _JITTER * self.reader.random())
-        if previous is None:
-            return None
-        if previous.shard_count != root.shard_count:
+        if every_root:
+            self._next_horizon = now + self.ttl * (1 - _JITTER * self.reader.random())
+        else:  # a cold read saw one root: check them all at the next lookup
+            self._next_horizon = now
+        if previous is not None and previous != layout:
             self._markers.clear()
+            self._roots = {g: r for g, r in self._roots.items() if g in read}
             return Moved(None, {})
-        shards = frozenset(
-            s
-            for s in previous.shards.keys() | root.shards.keys()
-            if previous.shards.get(s) != root.shards.get(s)
+        moved = frozenset(
+            shard
+            for group in read
+            for shard in previous_roots.get(group, {}).keys() | self._roots.get(group, {}).keys()
+            if previous_roots.get(group, {}).get(shard) != self._roots.get(group, {}).get(shard)
         )
-        return self._read_moved(shards, root) if shards else None
+        return self._read_moved(moved, deadline) if moved and previous is not None else None
 
-    def _read_moved(self, shards: frozenset[str], root: Root) -> Moved:
-        """Read the moved markers this instance holds (at most two calls), compare later."""
-        wanted = sorted(s for s in shards if s in root.shards and s in self._markers)
+    def _direct(self) -> None:
+        self.mode, self.layout, self._failing = "direct", None, False
+        self._next_horizon = math.inf  # published by commit(), once the marks are made
+        self._roots.clear()
+        self._markers.clear()
+
+    def _read_moved(self, shards: frozenset[str], deadline: float) -> Moved:
+        """Read the moved markers this instance holds (at most two calls, within the
+        decision's deadline); a marker is trusted only when its hash is the root's."""
+        listed = {s for s in shards if (root := self._group_root(s)) is not None and s in root}
+        wanted = sorted(s for s in listed if s in self._markers)
         wanted = wanted[: _INLINE_SHARD_READS * MAX_NAMES]
         try:
-            values = self.reader.read([shard_parameter(s) for s in wanted], retry=False)
+            names = [shard_parameter(s) for s in wanted]
+            values = self.reader.read(names, retry=False, deadline=deadline)
         except SourceUnavailable:
             values = {}
-        known: dict[str, Mapping[str, str]] = {s: {} for s in shards if s not in root.shards}
+        known: dict[str, Mapping[str, str]] = {
+            s: {} for s in shards if s not in listed and self.covered_shard(s)
+        }
         for shard in shards:
             raw = values.get(shard_parameter(shard))
-            if raw is not None and self._store(shard, raw):
+            if raw is not None and self._store(shard, raw) and self._current(shard) is not None:
                 known[shard] = self._markers[shard][1]
             else:
                 self._markers.pop(shard, None)
         return Moved(shards, known)
+
+    def covered_shard(self, shard: str) -> bool:
+        """Whether a shard's group has a root (its absence from it means: no accounts)."""
+        return self._group_root(shard) is not None
 
     def _store(self, shard: str, raw: str) -> bool:
         try:
@@ -216,15 +280,15 @@ class ChangeIndex:
         return True
 
     def demote(self) -> Moved:
-        """Stop trusting an index that could not be read for ``ttl + stale_window``."""
-        self.mode, self.horizon, self.root = "direct", math.inf, None
-        self._markers.clear()
+        """Stop trusting an index that could not be read (or was removed)."""
+        self._direct()
         return Moved(None, {})
 
     def _failed(self, now: float) -> None:
         self._failures += 1
         if self.mode == "index":
-            self.horizon = -math.inf
+            self._failing = True
+            self.horizon = self._next_horizon = -math.inf
         step = backoff(self._failures, self.retry_after, _STALE_CAP, self.reader.random)
         self._next_try = now + step
         if now < self._alive_until:

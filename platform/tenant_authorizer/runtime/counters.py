@@ -34,6 +34,7 @@ class Counters:
         "discovery_stale_serves",
         "events",
         "index_checks",
+        "index_drifts",
         "jwks_failures",
         "jwks_fetches",
         "kid_refetches",
@@ -48,7 +49,7 @@ class Counters:
         self._lock = threading.Lock()
         self.events = 0  # the sum of all: a lock-free "did anything happen" check
         self.ssm_fetches = self.ssm_failures = self.stale_config_serves = 0
-        self.ssm_throttles = self.index_checks = 0
+        self.ssm_throttles = self.index_checks = self.index_drifts = 0
         self.jwks_fetches = self.jwks_failures = self.stale_key_serves = 0
         self.kid_refetches = self.discovery_fetches = self.discovery_stale_serves = 0
         self.circuit_rejections = 0

@@ -1,13 +1,17 @@
 """The change index: how a warm instance learns, in one read, which documents changed.
 
-Terraform writes, in the same apply as the account documents and after them
-(``docs/decisions/0019-change-index.md``):
+Written by Terraform (``docs/decisions/0019-change-index.md``, ``0020``):
 
-* one **shard marker** per non-empty shard, ``{prefix}/index/shard-NNN``: the accounts
-  whose id hashes to the shard (``sha256(account)[:8] % shard_count``), each with the
-  content hash of its document, ``{"accounts":{"111122223333":"ab12cd34ef56"},"version":1}``;
-* then the **root**, ``{prefix}/index/root``: the shard count and the content hash of each
-  shard marker, ``{"shard_count":128,"shards":{"shard-017":"0f1e2d3c4b5a"},"version":1}``.
+* the **layout**, ``{prefix}/index/layout``, by the platform root: how accounts are
+  sharded and grouped, ``{"groups":8,"shard_count":128,"version":1}``;
+* per tenant group (a workspace of the tenants root, decision 0020), after the account
+  documents it writes: one **shard marker** per non-empty shard of the group,
+  ``{prefix}/index/shard-NNN``, the accounts whose id hashes to the shard
+  (``sha256(account)[:8] % shard_count``) with the content hash of each document,
+  ``{"accounts":{"111122223333":"ab12cd34ef56"},"version":1}``; then the group's **root**,
+  ``{prefix}/index/root-GG``, the content hash of each of its markers,
+  ``{"group":3,"shards":{"shard-011":"0f1e2d3c4b5a"},"version":1}``. Shard ``n`` belongs
+  to group ``n % groups``.
 
 A content hash is the first 12 hex digits of the SHA-256 of the parameter's value, so
 the runtime checks what it read against what the index says without trusting either
@@ -23,9 +27,11 @@ import re
 from collections.abc import Mapping
 from typing import Final, NamedTuple
 
-ROOT: Final = "index/root"
+LAYOUT: Final = "index/layout"
 DEFAULT_SHARD_COUNT: Final = 128
-MAX_SHARD_COUNT: Final = 256  # the root lists every shard: 256 x ~28 bytes fits in 8 KB
+DEFAULT_GROUPS: Final = 8
+MAX_SHARD_COUNT: Final = 256  # a group's root lists its shards' hashes within 8 KB
+MAX_GROUPS: Final = 9  # the layout and every root in one GetParameters call (ten names)
 _HASH_RE: Final = re.compile(r"^[0-9a-f]{12}$")
 _SHARD_RE: Final = re.compile(r"^shard-[0-9]{3}$")
 _ACCOUNT_RE: Final = re.compile(r"^[0-9]{12}$")
@@ -35,11 +41,14 @@ class InvalidIndex(ValueError):
     """A marker that does not parse (the message names the parameter and the reason)."""
 
 
-class Root(NamedTuple):
-    """The root marker: how accounts are sharded, and each non-empty shard's hash."""
+class Layout(NamedTuple):
+    """How accounts are sharded (``shard_count``) and shards grouped (``groups``)."""
 
+    groups: int
     shard_count: int
-    shards: Mapping[str, str]  # shard name -> content hash of its marker
+
+
+DEFAULT_LAYOUT: Final = Layout(DEFAULT_GROUPS, DEFAULT_SHARD_COUNT)
 
 
 def account_parameter(account_id: str) -> str:
@@ -53,9 +62,19 @@ def shard_of(account_id: str, shard_count: int) -> str:
     return f"shard-{number:03d}"
 
 
+def group_of(shard: str, groups: int) -> int:
+    """The tenant group (workspace) that writes a shard's marker."""
+    return int(shard.removeprefix("shard-")) % groups
+
+
 def shard_parameter(shard: str) -> str:
     """The name, under the prefix, of a shard marker."""
     return f"index/{shard}"
+
+
+def root_parameter(group: int) -> str:
+    """The name, under the prefix, of a group's root."""
+    return f"index/root-{group:02d}"
 
 
 def content_hash(value: str) -> str:
@@ -73,19 +92,30 @@ def _object(raw: str, name: str) -> Mapping[str, object]:
     return data
 
 
-def parse_root(raw: str) -> Root:
-    """The root marker; :class:`InvalidIndex` when it does not parse."""
-    data = _object(raw, ROOT)
-    count = data.get("shard_count")
-    if type(count) is not int or not 1 <= count <= MAX_SHARD_COUNT:
-        raise InvalidIndex(f"{ROOT}: shard_count must be a whole number, 1 to {MAX_SHARD_COUNT}")
+def parse_layout(raw: str) -> Layout:
+    """The layout; :class:`InvalidIndex` when it does not parse."""
+    data = _object(raw, LAYOUT)
+    groups, count = data.get("groups"), data.get("shard_count")
+    if type(groups) is not int or not 1 <= groups <= MAX_GROUPS:
+        raise InvalidIndex(f"{LAYOUT}: groups must be a whole number, 1 to {MAX_GROUPS}")
+    if type(count) is not int or not groups <= count <= MAX_SHARD_COUNT:
+        raise InvalidIndex(f"{LAYOUT}: shard_count must be a whole number, groups to 256")
+    return Layout(groups, count)
+
+
+def parse_root(raw: str, group: int) -> Mapping[str, str]:
+    """A group's root: shard name -> content hash of its marker."""
+    name = root_parameter(group)
+    data = _object(raw, name)
     shards = data.get("shards")
+    if data.get("group") != group:
+        raise InvalidIndex(f"{name}: group must be {group}")
     if not isinstance(shards, dict) or not all(
         isinstance(k, str) and _SHARD_RE.match(k) and isinstance(v, str) and _HASH_RE.match(v)
         for k, v in shards.items()
     ):
-        raise InvalidIndex(f"{ROOT}: shards must map shard-NNN names to 12-hex hashes")
-    return Root(count, shards)
+        raise InvalidIndex(f"{name}: shards must map shard-NNN names to 12-hex hashes")
+    return shards
 
 
 def parse_shard(raw: str, shard: str) -> Mapping[str, str]:

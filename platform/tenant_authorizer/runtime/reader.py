@@ -19,6 +19,7 @@ import math
 import random
 import time
 from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 from typing import Final, TypeVar
 
 from .counters import Counters
@@ -81,32 +82,41 @@ class ConfigReader:
         """A jitter draw in [0, 1) (the registry's backoffs share the reader's source)."""
         return self._random()
 
-    def read(self, names: Sequence[str], *, retry: bool) -> dict[str, str | None]:
+    def deadline(self) -> float:
+        """When a decision starting now must be done with SSM (its :attr:`budget` on)."""
+        return self._clock() + self.budget
+
+    def read(
+        self, names: Sequence[str], *, retry: bool, deadline: float | None = None
+    ) -> dict[str, str | None]:
         """The values of ``names`` in as few calls as :data:`MAX_NAMES` allows.
 
-        ``retry``: a cold read, retried within :attr:`budget`; otherwise one attempt per
-        batch. :class:`SourceUnavailable` when a batch cannot be had.
+        ``retry``: a cold read, retried until ``deadline`` (default: :attr:`budget` from
+        now); otherwise one attempt per batch. No call starts after ``deadline``, so a
+        decision's SSM time is its budget plus at most one call.
+        :class:`SourceUnavailable` when a batch cannot be had.
         """
+        end = self.deadline() if deadline is None else deadline
         out: dict[str, str | None] = {}
         for batch in _batches(names):
-            out.update(self._read_batch(batch, retry=retry))
+            out.update(self._attempts(partial(self.source.read, batch), retry, end))
         return out
 
-    def secret(self, name: str) -> bytes | None:
+    def secret(self, name: str, deadline: float | None = None) -> bytes | None:
         """A decrypted secret, retried like a cold read."""
-        return self._attempts(lambda: self.source.load_secret(name), retry=True)
+        end = self.deadline() if deadline is None else deadline
+        return self._attempts(partial(self.source.load_secret, name), True, end)
 
-    def _read_batch(self, names: Sequence[str], *, retry: bool) -> dict[str, str | None]:
-        return self._attempts(lambda: self.source.read(names), retry=retry)
-
-    def _attempts(self, call: Callable[[], T], *, retry: bool) -> T:
-        deadline = self._clock() + (self.budget if retry else 0.0)
+    def _attempts(self, call: Callable[[], T], retry: bool, deadline: float) -> T:
         attempt = 0
         while True:
-            wait = self._throttled_until - self._clock()
-            if wait > 0:  # the instance is backing off from throttling: wait or give up
-                if self._clock() + wait >= deadline:
-                    raise SourceUnavailable("SSM throttling: backing off", throttled=True)
+            now = self._clock()
+            wait = max(0.0, self._throttled_until - now)
+            if wait and now + wait >= deadline:  # backing off from throttling, past it
+                raise SourceUnavailable("SSM throttling: backing off", throttled=True)
+            if now > deadline:
+                raise SourceUnavailable("SSM: the decision's config budget is spent")
+            if wait:
                 self._sleep(wait)
             self._counters.bump("ssm_fetches")
             try:
