@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PORT   ?= 8080
 
-.PHONY: run test lint typecheck validate pytest bench package tf-check tf-fmt tf-validate tf-test tf-require checkov clean
+.PHONY: run test lint typecheck validate pytest bench package lock tf-check tf-fmt tf-validate tf-test tf-require checkov clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,16 +33,20 @@ validate: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest -q
 
-## package: the reproducible Lambda zip Terraform deploys: build/lambda-$(ARCH)-py$(PYTHON_VERSION).zip
+## package: the reproducible Lambda zip Terraform deploys (build/lambda-$(ARCH)-py$(PYTHON_VERSION).zip), from the pins of platform/lambda-constraints.txt
 ARCH           ?= arm64
 PYTHON_VERSION ?= 3.12
 package: $(STAMP)
 	$(BIN)/tenant-authz package --arch $(ARCH) --python $(PYTHON_VERSION) --cache-dir build/.pip-cache
 
+## lock: re-resolve the zip's dependencies (newest versions pyproject.toml allows) into platform/lambda-constraints.txt
+lock: $(STAMP)
+	$(BIN)/tenant-authz package --lock --arch $(ARCH) --python $(PYTHON_VERSION) --cache-dir build/.pip-cache
+
 # Terraform runs offline: the AWS provider comes from the filesystem mirror /opt/tf-plugins.
 TFCLI    := $(CURDIR)/.tfcli
-TF_ROOTS := terraform $(sort $(wildcard terraform/modules/*)) $(sort $(wildcard terraform/modules/*/examples/*))
-TF_TESTS := $(patsubst %/tests,%,$(sort $(wildcard terraform/tests terraform/modules/*/tests)))
+TF_ROOTS := terraform/platform terraform/tenants $(sort $(wildcard terraform/modules/*)) $(sort $(wildcard terraform/modules/*/examples/*))
+TF_TESTS := $(patsubst %/tests,%,$(sort $(wildcard terraform/platform/tests terraform/tenants/tests terraform/modules/*/tests)))
 export TF_CLI_CONFIG_FILE := $(TFCLI)/terraformrc
 export TF_IN_AUTOMATION   := 1
 export CHECKPOINT_DISABLE := 1

@@ -183,7 +183,8 @@ class Writes:
         writes = [(at, f"accounts/{a}", d) for a, d in documents.items()]
         for name, value in self._index().items():
             if before.get(name) != value:
-                writes.append((at + (2.0 if name == "index/root" else 1.0), name, value))
+                root = name.startswith("index/root-")  # a group root lands after its markers
+                writes.append((at + (2.0 if root else 1.0), name, value))
         self.pending = sorted(self.pending + writes)
         return max(when for when, _, _ in writes)
 

@@ -7,12 +7,14 @@ with one sentence that says the fix and a non-zero exit code, never a traceback.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
 import click
 
 from .dev.local.commands import local
+from .tools.release_commands import release, release_status, rollback
 
 DEFAULT_CONFIGS = Path("tenant_configs")
 
@@ -42,8 +44,19 @@ def main() -> None:
     help="Also read each HS* secret from SSM (AWS credentials, AWS_REGION, AWS_ENDPOINT_URL) "
     "and check it as the runtime does: present, not a PEM key, as long as the hash.",
 )
+@click.option(
+    "--alias-count",
+    type=click.IntRange(1, 1000),
+    default=256,
+    show_default=True,
+    help="Aliases the platform has (terraform/platform alias_count), for aliases.json.",
+)
 def validate(
-    paths: tuple[Path, ...], ssm_prefix: str, production: bool, check_secrets: bool
+    paths: tuple[Path, ...],
+    ssm_prefix: str,
+    production: bool,
+    check_secrets: bool,
+    alias_count: int,
 ) -> None:
     """Check tenant files (files or directories; default tenant_configs/)."""
     from .tools.validation import validate as run_validation  # noqa: PLC0415 - tools deps load lazily
@@ -56,7 +69,11 @@ def validate(
     secrets = _ssm_secrets(ssm_prefix) if check_secrets else None
     try:
         report = run_validation(
-            targets, ssm_prefix=ssm_prefix, production=production, secrets=secrets
+            targets,
+            ssm_prefix=ssm_prefix,
+            production=production,
+            secrets=secrets,
+            alias_count=alias_count,
         )
     except SecretsUnreadable as exc:
         raise click.ClickException(
@@ -110,28 +127,40 @@ def validate(
     "--constraint",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
-    help="pip constraints file pinning dependency versions (for builds that must match later).",
+    help="Constraints pinning every dependency [default: platform/lambda-constraints.txt].",
+)
+@click.option(
+    "--lock",
+    is_flag=True,
+    help="Install the newest versions pyproject.toml allows and write them as the lock file.",
 )
 def package(
+    *,
     arch: str,
     python_version: str,
     output: Path | None,
     cache_dir: Path | None,
     constraint: Path | None,
+    lock: bool,
 ) -> None:
-    """Build the reproducible Lambda zip and print its size and SHA-256."""
-    from .tools.packaging import PackagingError, build  # noqa: PLC0415 - only this command needs it
+    """Build the reproducible Lambda zip from pinned dependencies; print its size and SHA-256."""
+    from .tools.packaging import LOCK_FILE, PackagingError, build, write_lock  # noqa: PLC0415
 
+    if lock and constraint is not None:
+        raise click.UsageError("--lock writes the lock file: leave out --constraint.")
     try:
         result = build(
             output,
             arch=arch,
             python_version=python_version,
             cache_dir=cache_dir,
-            constraints=constraint,
+            constraints=None if lock else (constraint or LOCK_FILE),
         )
     except PackagingError as exc:
         raise click.ClickException(str(exc)) from exc
+    if lock:
+        write_lock(result.distributions)
+        click.echo(f"{LOCK_FILE}: {len(result.distributions)} pin(s) written; commit it.")
     click.echo(f"{result.path}")
     click.echo(f"  size:   {result.size} bytes ({result.entries} entries)")
     click.echo(f"  sha256: {result.sha256}")
@@ -144,6 +173,124 @@ def package(
             f"  pycs:   none (no Python {python_version} here: cold starts will compile the"
             " modules; install that Python or pyenv version for a faster zip)"
         )
+
+
+@main.command()
+@click.argument(
+    "directory",
+    required=False,
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_CONFIGS,
+)
+@click.option(
+    "--alias-count",
+    type=click.IntRange(1, 1000),
+    default=256,
+    show_default=True,
+    help="Aliases the platform has (terraform/platform alias_count).",
+)
+@click.option(
+    "--check", is_flag=True, help="Change nothing; exit 1 if aliases.json is not current."
+)
+def aliases(directory: Path, alias_count: int, check: bool) -> None:
+    """Give every bound account an alias in DIRECTORY/aliases.json (existing ones never move)."""
+    from .tools import aliases as assignment  # noqa: PLC0415 - tools deps load lazily
+    from .tools.validation import validate as run_validation  # noqa: PLC0415
+
+    if not directory.is_dir():
+        raise click.UsageError(f"no tenant directory {directory}/: name the tenant directory.")
+    report = run_validation([directory], check_aliases=False)
+    if report.problems:
+        for problem in report.problems:
+            click.echo(str(problem))
+        raise click.ClickException(
+            f"{len(report.problems)} problem(s) in the tenant files: fix them first "
+            "(tenant-authz validate shows the same)."
+        )
+    current, problems = assignment.load(directory)
+    if problems:
+        raise click.ClickException(f"{problems[0]}: fix or delete the file, then run this again.")
+    try:
+        updated = assignment.assign(current, report.accounts, alias_count=alias_count)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    added = sorted(set(updated) - set(current))
+    removed = sorted(set(current) - set(updated))
+    if check:
+        if added or removed:
+            raise click.ClickException(
+                f"{directory}/{assignment.ALIASES_FILE} is not current ({len(added)} account(s) "
+                f"to add, {len(removed)} to remove): run tenant-authz aliases {directory}."
+            )
+    else:
+        text = json.dumps(updated, indent=2, sort_keys=True) + "\n"
+        (directory / assignment.ALIASES_FILE).write_text(text, encoding="utf-8")
+    sizes = assignment.policy_bytes(updated, report.accounts, "tenant-authorizer")
+    largest = max(sizes, key=lambda a: sizes[a]) if sizes else None
+    summary = f"{len(updated)} account(s): {len(added)} added, {len(removed)} removed"
+    if largest is not None:
+        summary += f"; largest alias policy {sizes[largest]} bytes ({largest}, limit 20480)"
+    click.echo(summary)
+
+
+@main.command()
+@click.argument(
+    "directory",
+    required=False,
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_CONFIGS,
+)
+@click.option("--tenant", "tenant_ids", multiple=True, help="Only this tenant (repeatable).")
+@click.option(
+    "--groups",
+    type=click.IntRange(1, 9),
+    default=8,
+    show_default=True,
+    help="Tenant groups of the platform (terraform/platform tenant_groups).",
+)
+@click.option(
+    "--shard-count",
+    type=click.IntRange(1, 256),
+    default=128,
+    show_default=True,
+    help="Index shards of the platform (terraform/platform index_shard_count).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print workspace -> accounts as JSON.")
+def groups(
+    directory: Path, tenant_ids: tuple[str, ...], groups: int, shard_count: int, as_json: bool
+) -> None:
+    """Which terraform/tenants workspaces (group-NN) to apply for a tenant's accounts."""
+    from .runtime.index import Layout, group_of, shard_of  # noqa: PLC0415
+    from .tools.validation import validate as run_validation  # noqa: PLC0415
+
+    if not directory.is_dir():
+        raise click.UsageError(f"no tenant directory {directory}/: name the tenant directory.")
+    if shard_count < groups:
+        raise click.UsageError("--shard-count must be at least --groups.")
+    layout = Layout(groups, shard_count)
+    report = run_validation([directory], check_aliases=False)
+    known = {t.data.get("tenant_id"): t for t in report.files if t.config is not None}
+    missing = [t for t in tenant_ids if t not in known]
+    if missing:
+        raise click.ClickException(
+            f"no valid tenant {missing[0]} in {directory}/: run tenant-authz validate {directory}."
+        )
+    workspaces: dict[str, list[str]] = {}
+    for tenant_id, tenant in sorted(known.items()):
+        if tenant_ids and tenant_id not in tenant_ids:
+            continue
+        for binding in tenant.config.bindings if tenant.config is not None else ():
+            account = binding.account_id
+            group = group_of(shard_of(account, layout.shard_count), layout.groups)
+            names = workspaces.setdefault(f"group-{group:02d}", [])
+            if account not in names:
+                names.append(account)
+    result = {w: sorted(a) for w, a in sorted(workspaces.items())}
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    for workspace, accounts in result.items():
+        click.echo(f"{workspace}: {', '.join(accounts)}")
 
 
 class SecretsUnreadable(Exception):
@@ -167,3 +314,6 @@ def _ssm_secrets(prefix: str) -> Callable[[str], bytes | None]:
 
 
 main.add_command(local)
+main.add_command(release)
+main.add_command(release_status)
+main.add_command(rollback)

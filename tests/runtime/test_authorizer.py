@@ -20,7 +20,7 @@ from support.harness import Harness, issuer_entry, tenant_doc
 from tenant_authorizer.dev.issuer import DevIssuer
 from tenant_authorizer.handler import qualifier_of
 from tenant_authorizer.runtime.errors import Reason
-from tenant_authorizer.tools.documents import alias_for
+from tenant_authorizer.tools.aliases import first_choice
 
 ACCOUNTS = {"alpha": "111111111111", "beta": "222222222222", "gamma": "333333333333"}
 APIS = {"alpha": "alpha00001", "beta": "beta000002", "gamma": "gamma00003"}
@@ -282,7 +282,7 @@ def test_a_call_through_another_alias_is_refused_even_for_a_cached_answer(
 ) -> None:
     """Only the alias an account's document names decides for it; unqualified calls pass."""
     tenant = "gamma" if kind == "websocket_connect" else "alpha"
-    own = alias_for(ACCOUNTS[tenant])
+    own = first_choice(ACCOUNTS[tenant])
     other = "shard-999"
     request = _ev(kind, issuers[tenant].mint(), tenant=tenant)
     for _ in range(2):  # the second answer comes from the repeated-token tables

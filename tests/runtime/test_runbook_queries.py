@@ -28,7 +28,8 @@ Line = dict[str, Any]
 
 def queries(page: str) -> list[str]:
     """The Logs Insights queries of a runbook: fenced blocks that start with ``fields``."""
-    blocks = re.findall(r"```\n(.*?)```", (RUNBOOKS / page).read_text(), flags=re.DOTALL)
+    text = (RUNBOOKS / page).read_text(encoding="utf-8")
+    blocks = re.findall(r"^```[a-z]*\n(.*?)^```", text, flags=re.DOTALL | re.MULTILINE)
     return [b for b in blocks if b.lstrip().startswith("fields ")]
 
 

@@ -15,10 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from tenant_authorizer.tools.documents import render_index
+from support.aws import aws_env, moto_server, ssm_client
+from support.tenants import assign_aliases
+from tenant_authorizer.runtime.index import DEFAULT_LAYOUT, Layout, account_parameter
+from tenant_authorizer.tools.documents import group_accounts, render_index, render_layout
 from tenant_authorizer.tools.validation import validate
 
 REPO = Path(__file__).resolve().parents[2]
+PREFIX = "/tenant-authorizer"
 CLI_CONFIG = """\
 provider_installation {
   filesystem_mirror {
@@ -64,47 +68,82 @@ def terraform() -> str:
     return found
 
 
-def terraform_documents(configs: Path, tmp_path: Path) -> dict[str, dict[str, str]]:
-    """module.registry's documents and change index, evaluated by `terraform console`."""
+def terraform_documents(
+    configs: Path, tmp_path: Path, layout: Layout, group: int
+) -> dict[str, str]:
+    """What terraform/tenants plans to write for ``group``: parameter name -> value.
+
+    The root reads the layout and platform parameters terraform/platform writes: a moto
+    server on 127.0.0.1 holds them.
+    """
     workdir = tmp_path / "terraform"
     shutil.copytree(
         REPO / "terraform", workdir, ignore=shutil.ignore_patterns(".terraform", "tests")
     )
     (tmp_path / "terraformrc").write_text(CLI_CONFIG, encoding="utf-8")
-    env = {
-        **os.environ,
-        "TF_CLI_CONFIG_FILE": str(tmp_path / "terraformrc"),
-        "TF_IN_AUTOMATION": "1",
-        "AWS_REGION": "us-east-1",
-    }
-    env.pop("TF_DATA_DIR", None)
-    subprocess.run(
-        [terraform(), "init", "-backend=false", "-input=false", "-no-color"],
-        cwd=workdir, env=env, check=True, capture_output=True, timeout=120,
-    )  # fmt: skip
-    result = subprocess.run(
-        [
-            terraform(), "console", "-no-color",
-            f"-var=tenant_configs_dir={configs}",
-            "-var=allow_local_development_issuers=true",
-            "-var=lambda_package_base64sha256=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=",
-        ],
-        cwd=workdir, env=env,
-        input="jsonencode([module.registry.documents, module.registry.index_parameters])\n",
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    documents, index = json.loads(json.loads(result.stdout))
-    return {"documents": documents, "index": index}
+    root = workdir / "tenants"
+    with moto_server() as endpoint:
+        env = {
+            **os.environ,
+            **aws_env(endpoint),
+            "TF_CLI_CONFIG_FILE": str(tmp_path / "terraformrc"),
+            "TF_IN_AUTOMATION": "1",
+        }
+        env.pop("TF_DATA_DIR", None)
+        ssm = ssm_client(endpoint)
+        facts = {"alias_count": 256, "function_arn": "arn", "function_name": "f", "version": 1}
+        for name, value in (
+            ("/tenant-authorizer/index/layout", render_layout(layout)),
+            ("/tenant-authorizer/platform", json.dumps(facts)),
+        ):
+            ssm.put_parameter(Name=name, Value=value, Type="String", Overwrite=True)
+        subprocess.run(
+            [terraform(), "init", "-backend=false", "-input=false", "-no-color"],
+            cwd=root, env=env, check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
+        subprocess.run(
+            [
+                terraform(), "plan", "-no-color", "-input=false", "-out=plan.bin",
+                f"-var=tenant_configs_dir={configs}",
+                "-var=allow_local_development_issuers=true",
+                f"-var=group={group}",
+            ],
+            cwd=root, env=env, check=True, capture_output=True, timeout=180,
+        )  # fmt: skip
+        shown = subprocess.run(
+            [terraform(), "show", "-json", "-no-color", "plan.bin"],
+            cwd=root, env=env, check=True, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    planned = json.loads(shown.stdout)["planned_values"]["root_module"]
+    written: dict[str, str] = {}
+    for module in planned.get("child_modules", []):
+        for resource in module.get("resources", []):
+            if resource["type"] == "aws_ssm_parameter":
+                values = resource["values"]
+                written[values["name"].removeprefix(PREFIX + "/")] = values["insecure_value"]
+    return written
 
 
-def test_shipped_and_tricky_tenants_render_identically(tmp_path: Path) -> None:
-    """Terraform writes exactly the bytes `tenant-authz validate` sizes and checks."""
+@pytest.mark.parametrize(("groups", "group"), [(1, 0), (3, 2)])
+def test_shipped_and_tricky_tenants_render_identically(
+    tmp_path: Path, groups: int, group: int
+) -> None:
+    """Terraform writes exactly the bytes `tenant-authz validate` sizes and checks.
+
+    With one group the group's root covers every account; with three, group 2 writes only
+    the accounts of shards n % 3 == 2, as tools.documents.group_accounts says.
+    """
     configs = tmp_path / "configs"
     shutil.copytree(REPO / "tenant_configs", configs, ignore=shutil.ignore_patterns("*.json"))
     (configs / "tricky.yaml").write_text(TRICKY, encoding="utf-8")
+    assign_aliases(configs)
     report = validate([configs])
     assert [str(p) for p in report.problems] == []
-    rendered = terraform_documents(configs, tmp_path)
-    assert rendered["documents"] == report.documents
-    assert rendered["index"] == render_index(report.documents)
+    layout = Layout(groups, DEFAULT_LAYOUT.shard_count)
+    written = terraform_documents(configs, tmp_path, layout, group)
+    mine = {a: report.documents[a] for a in group_accounts(report.documents, group, layout)}
+    assert 0 < len(mine) <= len(report.documents)
+    assert written == {
+        **{account_parameter(a): d for a, d in mine.items()},
+        **render_index(mine, layout, group),
+    }

@@ -17,7 +17,15 @@ from pathlib import Path
 import pytest
 
 from tenant_authorizer.tools import packaging
-from tenant_authorizer.tools.packaging import BuildResult, build
+from tenant_authorizer.tools.packaging import (
+    LOCK_FILE,
+    BuildResult,
+    PackagingError,
+    build,
+    canonical_name,
+    read_lock,
+    write_lock,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 CACHE = REPO / "build" / ".pip-cache"
@@ -245,3 +253,33 @@ def test_bad_targets_are_refused_with_the_fix(kwargs: dict[str, str], message: s
 def test_default_output_names_architecture_and_python() -> None:
     """The default zip path is the one Terraform deploys for that architecture and Python."""
     assert packaging.default_output("x86_64", "3.13").name == "lambda-x86_64-py3.13.zip"
+
+
+def test_the_zip_carries_exactly_the_locked_versions(
+    builds: tuple[BuildResult, BuildResult],
+) -> None:
+    """`make package` installs the pins of platform/lambda-constraints.txt, nothing newer."""
+    pins = read_lock(LOCK_FILE)
+    shipped = {
+        canonical_name(d.partition("==")[0]): d.partition("==")[2] for d in builds[0].distributions
+    }
+    assert shipped == pins
+
+
+def test_a_dependency_missing_from_the_lock_fails_the_build(tmp_path: Path) -> None:
+    """A lock that does not pin every installed distribution stops the build with the fix."""
+    partial = tmp_path / "constraints.txt"
+    pins = read_lock(LOCK_FILE)
+    partial.write_text(f"pyjwt=={pins['pyjwt']}\n", encoding="utf-8")
+    with pytest.raises(PackagingError, match=r"is not pinned in .*run make lock"):
+        build(tmp_path / "lambda.zip", cache_dir=CACHE, constraints=partial)
+
+
+def test_the_lock_round_trips_and_refuses_what_is_not_a_pin(tmp_path: Path) -> None:
+    """write_lock writes name==version lines read_lock reads back; anything else names the line."""
+    lock = tmp_path / "lock.txt"
+    write_lock(["PyJWT==2.15.1", "cffi==2.1.1"], lock)
+    assert read_lock(lock) == {"pyjwt": "2.15.1", "cffi": "2.1.1"}
+    lock.write_text("pyjwt>=2\n", encoding="utf-8")
+    with pytest.raises(PackagingError, match=r"lock.txt:1: 'pyjwt>=2' is not a name==version pin"):
+        read_lock(lock)

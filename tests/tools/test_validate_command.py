@@ -128,8 +128,10 @@ def test_check_secrets_reads_each_hs_secret_from_ssm(
 ) -> None:
     """--check-secrets reads the secret where the function will (SSM) and checks its length."""
     from support.aws import aws_env, moto_server, ssm_client
+    from support.tenants import assign_aliases
 
     (tmp_path / "legacy.yaml").write_text(HS_TENANT, encoding="utf-8")
+    assign_aliases(tmp_path)
     with moto_server() as endpoint:
         for name, value in aws_env(endpoint).items():
             monkeypatch.setenv(name, value)

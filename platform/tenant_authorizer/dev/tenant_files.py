@@ -87,7 +87,8 @@ class TenantFiles:
         from ..tools.validation import validate  # noqa: PLC0415  (PyYAML/jsonschema: tools deps)
 
         self._signature = self._current_signature()
-        report = validate([self.directory], ssm_prefix=self.ssm_prefix)
+        # Aliases matter to calls through an alias; the local gateway calls unqualified.
+        report = validate([self.directory], ssm_prefix=self.ssm_prefix, check_aliases=False)
         if not report.ok:
             raise TenantsInvalid([str(problem) for problem in report.problems])
         valid = [f for f in report.files if f.config is not None]

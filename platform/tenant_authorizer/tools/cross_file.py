@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 
-from .documents import ADVANCED_TIER_MAX_BYTES
+from .documents import ADVANCED_TIER_MAX_BYTES, render_index
 from .report import Problem, TenantFile
 
 
@@ -141,4 +141,22 @@ def size_problems(files: Sequence[TenantFile], documents: Mapping[str, str]) -> 
                         )
                     )
                     break
+    return problems
+
+
+def index_problems(documents: Mapping[str, str], directory: str) -> list[Problem]:
+    """A shard marker or group root over 8,192 bytes cannot be written (default layout)."""
+    problems: list[Problem] = []
+    for name, value in sorted(render_index(documents).items()):
+        size = len(value.encode("utf-8"))
+        if size > ADVANCED_TIER_MAX_BYTES:
+            problems.append(
+                Problem(
+                    directory,
+                    name,
+                    f"this change-index parameter would be {size} bytes, over the "
+                    f"{ADVANCED_TIER_MAX_BYTES}-byte limit: raise index_shard_count in "
+                    "terraform/platform (decision 0019)",
+                )
+            )
     return problems

@@ -10,42 +10,27 @@ renderer, so that each reads exactly what the runtime reads from SSM.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Final
 
 from ..runtime.index import (
-    DEFAULT_SHARD_COUNT,
-    ROOT,
+    DEFAULT_LAYOUT,
+    LAYOUT,
+    Layout,
     account_parameter,
     content_hash,
+    group_of,
+    root_parameter,
     shard_of,
     shard_parameter,
 )
+from .aliases import assign
 
 STANDARD_TIER_MAX_BYTES: Final = 4096
 ADVANCED_TIER_MAX_BYTES: Final = 8192
 NOT_EMBEDDED: Final = frozenset({"bindings", "description"})
-# terraform/variables.tf alias_shard_count: the aliases accounts are hashed over.
-DEFAULT_ALIAS_SHARD_COUNT: Final = 64
-
-
-def alias_for(
-    account_id: str,
-    shard_count: int = DEFAULT_ALIAS_SHARD_COUNT,
-    overrides: Mapping[str, int] | None = None,
-) -> str:
-    """The alias that serves ``account_id``, as terraform/modules/tenant-invoke-access picks it.
-
-    ``parseint(substr(sha256(account), 0, 8), 16) % alias_shard_count`` unless the account
-    has an override (docs/decisions/0002-alias-sharding.md).
-    """
-    shard = (overrides or {}).get(account_id)
-    if shard is None:
-        shard = int(hashlib.sha256(account_id.encode()).hexdigest()[:8], 16) % shard_count
-    return f"shard-{shard:03d}"
 
 
 def _number(value: Decimal) -> str:
@@ -115,8 +100,8 @@ def render_account_documents(
 ) -> dict[str, str]:
     """Account id -> the SSM value Terraform writes (terraform/modules/tenant-registry).
 
-    ``aliases`` gives the alias that serves each account; by default :func:`alias_for`
-    with the platform's default shard count.
+    ``aliases`` gives the alias that serves each account (``aliases.json``); by default
+    the assignment :func:`aliases.assign` gives these accounts from nothing.
     """
     by_id = {str(doc["tenant_id"]): doc for doc in docs}
     bindings: dict[str, list[tuple[str, str]]] = {}
@@ -124,11 +109,13 @@ def render_account_documents(
         for binding in by_id[tenant_id].get("bindings") or []:
             account = str(binding["account_id"])
             bindings.setdefault(account, []).append((tenant_id, _binding_json(binding, tenant_id)))
+    if aliases is None:
+        aliases = assign({}, dict.fromkeys(bindings))
     documents: dict[str, str] = {}
     for account in sorted(bindings):
         tenant_ids = sorted({tenant_id for tenant_id, _ in bindings[account]})
         tenants = ",".join(f"{_string(t)}:{embedded_tenant_json(by_id[t])}" for t in tenant_ids)
-        alias = aliases[account] if aliases is not None else alias_for(account)
+        alias = aliases[account]
         documents[account] = (
             f'{{"account_id":{_string(account)},"alias":{_string(alias)},'
             f'"bindings":[{",".join(rendered for _, rendered in bindings[account])}],'
@@ -142,36 +129,58 @@ def ssm_tier(document: str) -> str:
     return "Standard" if len(document.encode("utf-8")) <= STANDARD_TIER_MAX_BYTES else "Advanced"
 
 
+def render_layout(layout: Layout = DEFAULT_LAYOUT) -> str:
+    """The layout parameter the platform root writes (``{prefix}/index/layout``)."""
+    return f'{{"groups":{layout.groups},"shard_count":{layout.shard_count},"version":1}}'
+
+
+def group_accounts(
+    accounts: Iterable[str], group: int, layout: Layout = DEFAULT_LAYOUT
+) -> list[str]:
+    """The accounts whose documents a tenant group (a workspace of terraform/tenants) writes."""
+    return sorted(
+        a for a in accounts if group_of(shard_of(a, layout.shard_count), layout.groups) == group
+    )
+
+
 def render_index(
-    documents: Mapping[str, str], shard_count: int = DEFAULT_SHARD_COUNT
+    documents: Mapping[str, str], layout: Layout = DEFAULT_LAYOUT, group: int | None = None
 ) -> dict[str, str]:
     """The change index of ``documents`` (account id -> value), by name under the prefix.
 
-    As terraform/modules/tenant-registry writes it (decision 0019): a marker per non-empty
-    shard listing its accounts' content hashes, and the root listing each marker's hash.
+    As Terraform writes it (decisions 0019, 0020): for each group (``group``, or every one
+    and then the layout too), a marker per non-empty shard of the group listing its
+    accounts' content hashes, and the group's root listing each marker's hash.
     """
     shards: dict[str, dict[str, str]] = {}
     for account, document in documents.items():
-        shards.setdefault(shard_of(account, shard_count), {})[account] = content_hash(document)
+        shard = shard_of(account, layout.shard_count)
+        shards.setdefault(shard, {})[account] = content_hash(document)
     markers = {
         shard: '{"accounts":{'
         + ",".join(f"{_string(a)}:{_string(h)}" for a, h in sorted(accounts.items()))
         + '},"version":1}'
         for shard, accounts in sorted(shards.items())
     }
-    root = (
-        f'{{"shard_count":{shard_count},"shards":{{'
-        + ",".join(f"{_string(s)}:{_string(content_hash(m))}" for s, m in markers.items())
-        + '},"version":1}'
-    )
-    return {ROOT: root, **{shard_parameter(s): m for s, m in markers.items()}}
+    out: dict[str, str] = {}
+    for g in range(layout.groups) if group is None else [group]:
+        mine = {s: m for s, m in markers.items() if group_of(s, layout.groups) == g}
+        out[root_parameter(g)] = (
+            f'{{"group":{g},"shards":{{'
+            + ",".join(f"{_string(s)}:{_string(content_hash(m))}" for s, m in mine.items())
+            + '},"version":1}'
+        )
+        out.update({shard_parameter(s): m for s, m in mine.items()})
+    if group is None:
+        out[LAYOUT] = render_layout(layout)
+    return out
 
 
 def render_parameters(
-    documents: Mapping[str, str], shard_count: int = DEFAULT_SHARD_COUNT
+    documents: Mapping[str, str], layout: Layout = DEFAULT_LAYOUT
 ) -> dict[str, str]:
-    """Every parameter Terraform writes for ``documents``, by name under the prefix."""
+    """Every parameter the platform and every tenant group write, by name under the prefix."""
     return {
         **{account_parameter(a): d for a, d in documents.items()},
-        **render_index(documents, shard_count),
+        **render_index(documents, layout),
     }

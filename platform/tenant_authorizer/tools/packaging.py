@@ -49,6 +49,14 @@ _ELF_MACHINES: Final = {62: "x86_64", 183: "aarch64"}
 _REQ_NAME_RE: Final = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 PROJECT_ROOT: Final = Path(__file__).resolve().parents[3]
+# The pinned versions `make package` installs (and `make lock` writes).
+LOCK_FILE: Final = PROJECT_ROOT / "platform" / "lambda-constraints.txt"
+_LOCK_HEADER: Final = """\
+# The versions of the Lambda zip's dependencies: `make package` installs exactly these
+# (docs/decisions/0020), so a rebuild of the same commit on any machine gives the same
+# zip. `make lock` rewrites this file from the newest versions pyproject.toml allows;
+# commit it, and release it like code (docs/runbooks/release.md).
+"""
 PACKAGE_DIR: Final = Path(__file__).resolve().parents[1]
 
 
@@ -170,6 +178,39 @@ def _distributions(site: Path) -> tuple[str, ...]:
     return tuple(out)
 
 
+def read_lock(path: Path) -> dict[str, str]:
+    """Distribution name -> pinned version of a constraints file (``name==version`` lines)."""
+    pins: dict[str, str] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        text = line.split("#", 1)[0].strip()
+        if not text:
+            continue
+        name, sep, version = text.partition("==")
+        if not sep or not version.strip():
+            raise PackagingError(
+                f"{path}:{number}: {text!r} is not a name==version pin: run make lock"
+            )
+        pins[canonical_name(name)] = version.strip()
+    return pins
+
+
+def write_lock(distributions: Iterable[str], path: Path = LOCK_FILE) -> None:
+    """Write the pins of ``distributions`` (``name==version``) as the lock file."""
+    lines = sorted(f"{canonical_name(d)}=={d.partition('==')[2]}" for d in distributions)
+    path.write_text(_LOCK_HEADER + "".join(f"{line}\n" for line in lines), encoding="utf-8")
+
+
+def _check_pinned(distributions: Sequence[str], lock: Path) -> None:
+    pins = read_lock(lock)
+    for distribution in distributions:
+        name, _, version = distribution.partition("==")
+        if pins.get(canonical_name(name)) != version:
+            raise PackagingError(
+                f"{name} {version} is not pinned in {lock} (a dependency changed in "
+                "pyproject.toml?): run make lock and commit the file"
+            )
+
+
 def _entries(root: Path) -> Iterable[tuple[str, Path]]:
     for path in root.rglob("*"):
         yield path.relative_to(root).as_posix() + ("/" if path.is_dir() else ""), path
@@ -266,9 +307,14 @@ def build(
     arch: str = "arm64",
     python_version: str = "3.12",
     cache_dir: Path | None = None,
-    constraints: Path | None = None,
+    constraints: Path | None = LOCK_FILE,
 ) -> BuildResult:
-    """Build the Lambda zip; raise :class:`PackagingError` with the fix on failure."""
+    """Build the Lambda zip; raise :class:`PackagingError` with the fix on failure.
+
+    ``constraints`` pins every dependency (by default the lock file, and then every
+    installed distribution must be pinned there); None installs the newest versions
+    pyproject.toml allows, as `make lock` does before writing the lock.
+    """
     if arch not in ARCHITECTURES:
         raise PackagingError(f"unknown architecture {arch!r}: use arm64 or x86_64")
     if python_version not in PYTHON_VERSIONS:
@@ -296,6 +342,8 @@ def build(
             destination.parent.mkdir(parents=True, exist_ok=True)
             destination.write_bytes(source.read_bytes())
         distributions = _distributions(site)
+        if constraints is not None:
+            _check_pinned(distributions, constraints)
         bytecode = _compile_bytecode(site, python_version)
         count = write_zip(site, target)
     data = target.read_bytes()

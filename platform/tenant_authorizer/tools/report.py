@@ -44,6 +44,8 @@ class Report:
     files: list[TenantFile] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     documents: dict[str, str] = field(default_factory=dict)  # account id -> SSM value
+    accounts: dict[str, tuple[str, ...] | None] = field(default_factory=dict)  # -> API ids
+    aliases: dict[str, str] = field(default_factory=dict)  # account id -> alias (aliases.json)
 
     @property
     def ok(self) -> bool:

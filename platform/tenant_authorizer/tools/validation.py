@@ -14,7 +14,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from ..runtime.errors import ConfigError
-from .cross_file import cross_file_problems, size_problems
+from . import aliases
+from .aliases import DEFAULT_ALIAS_COUNT
+from .cross_file import cross_file_problems, index_problems, size_problems
 from .documents import render_account_documents
 from .report import Problem, Report, TenantFile, file_display
 from .schema import load_schema
@@ -85,13 +87,17 @@ def validate(
     ssm_prefix: str = DEFAULT_SSM_PREFIX,
     production: bool = False,
     secrets: SecretReader | None = None,
+    alias_count: int = DEFAULT_ALIAS_COUNT,
+    check_aliases: bool = True,
 ) -> Report:
     """Validate tenant files and directories; collect every problem of every file.
 
     ``secrets`` reads HS* secrets (from SSM with ``--check-secrets``); without it their
-    length and form are checked at run time only (``secret_invalid``).
+    length and form are checked at run time only (``secret_invalid``). With a directory,
+    its ``aliases.json`` must give every bound account an alias (``check_aliases``).
     """
     report = Report()
+    paths = list(paths)
     files, problems = collect_files(paths)
     report.problems.extend(problems)
     schema = load_schema()
@@ -106,12 +112,53 @@ def validate(
     unique: dict[str, TenantFile] = {}
     for tenant in valid:
         unique.setdefault(tenant.data["tenant_id"], tenant)
-    report.documents = render_account_documents([t.raw for t in unique.values()])
+    report.accounts = bound_accounts(unique.values())
+    directory = next((p for p in paths if p.is_dir()), None)
+    if directory is not None:  # Terraform reads the assignment from the tenant directory
+        report.aliases, alias_problems = aliases.load(directory)
+        if check_aliases:
+            report.problems.extend(alias_problems)
+        if check_aliases and not alias_problems:
+            files_of = {
+                binding.account_id: t.display
+                for t in reversed(list(unique.values()))
+                for binding in (t.config.bindings if t.config is not None else ())
+            }
+            report.problems.extend(
+                aliases.problems(
+                    report.aliases,
+                    report.accounts,
+                    files_of,
+                    directory=directory,
+                    alias_count=alias_count,
+                )
+            )
+    known = {a: report.aliases[a] for a in report.accounts if a in report.aliases}
+    if len(known) == len(report.accounts):
+        report.documents = render_account_documents([t.raw for t in unique.values()], known)
+    else:  # some account has no alias (a problem already): document by the default hash
+        report.documents = render_account_documents([t.raw for t in unique.values()])
     report.problems.extend(size_problems(list(unique.values()), report.documents))
+    if directory is not None:
+        report.problems.extend(index_problems(report.documents, str(directory)))
     report.problems.extend(_runtime_problems(report.documents))
     if secrets is not None:
         report.problems.extend(secret_problems(list(unique.values()), secrets))
     return report
+
+
+def bound_accounts(files: Iterable[TenantFile]) -> dict[str, tuple[str, ...] | None]:
+    """Every bound account and the API ids its invoke permission covers (None: every API)."""
+    accounts: dict[str, tuple[str, ...] | None] = {}
+    wide: set[str] = set()
+    for tenant in files:
+        for binding in tenant.config.bindings if tenant.config is not None else ():
+            account = binding.account_id
+            if binding.api_ids is None:
+                wide.add(account)
+            previous = accounts.get(account) or ()
+            accounts[account] = tuple(sorted({*previous, *(binding.api_ids or ())}))
+    return {a: None if a in wide else ids for a, ids in accounts.items()}
 
 
 def _runtime_problems(documents: Mapping[str, str]) -> Iterator[Problem]:

@@ -1,20 +1,10 @@
 variable "function_name" {
-  description = "Name of the shared authorizer function whose aliases carry the invoke permissions."
+  description = "Name of the shared authorizer function whose aliases (terraform/platform) carry the invoke permissions."
   type        = string
 
   validation {
     condition     = can(regex("^[A-Za-z0-9_-]{1,64}$", var.function_name))
     error_message = "function_name must be a Lambda function name (1-64 letters, digits, '-' or '_'), not an ARN."
-  }
-}
-
-variable "function_version" {
-  description = "Published function version every alias points at."
-  type        = string
-
-  validation {
-    condition     = can(regex("^([0-9]+|\\$LATEST)$", var.function_version))
-    error_message = "function_version must be a published version number (or $LATEST)."
   }
 }
 
@@ -37,36 +27,13 @@ variable "accounts" {
   }
 }
 
-variable "alias_shard_count" {
-  description = <<-EOT
-    Number of aliases the accounts are hashed over (each alias has its own 20 KB resource policy).
-    An account's alias is sha256(account_id) mod this count, so adding an account never moves
-    another. Changing the count moves most accounts: choose it once.
-  EOT
-  type        = number
-  default     = 64
+variable "account_aliases" {
+  description = "The alias (shard-NNN) each account's permission is on, by account id: tenant_configs/aliases.json, kept by tenant-authz aliases."
+  type        = map(string)
 
   validation {
-    condition     = var.alias_shard_count >= 1 && var.alias_shard_count <= 1000 && floor(var.alias_shard_count) == var.alias_shard_count
-    error_message = "alias_shard_count must be a whole number between 1 and 1000."
-  }
-}
-
-variable "account_alias_overrides" {
-  description = "Explicit alias shard (0 .. alias_shard_count-1) for accounts whose hashed shard is full, by account id."
-  type        = map(number)
-  default     = {}
-
-  validation {
-    condition     = alltrue([for account in keys(var.account_alias_overrides) : can(regex("^[0-9]{12}$", account))])
-    error_message = "account_alias_overrides: every key must be a 12-digit AWS account id."
-  }
-
-  validation {
-    condition = alltrue([
-      for shard in values(var.account_alias_overrides) : shard >= 0 && shard < var.alias_shard_count && floor(shard) == shard
-    ])
-    error_message = "account_alias_overrides: every shard must be a whole number from 0 to alias_shard_count - 1."
+    condition     = alltrue([for alias in values(var.account_aliases) : alias == "" || can(regex("^shard-[0-9]{3}$", alias))])
+    error_message = "account_aliases: every value must be an alias shard-NNN."
   }
 }
 
@@ -78,17 +45,6 @@ variable "source_region" {
   validation {
     condition     = var.source_region == null || can(regex("^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]$", var.source_region))
     error_message = "source_region must be null (the platform's region) or a region name such as us-east-1."
-  }
-}
-
-variable "policy_size_limit_bytes" {
-  description = "Largest resource policy an alias may reach; Lambda's limit is 20 KB per function or alias."
-  type        = number
-  default     = 20480
-
-  validation {
-    condition     = var.policy_size_limit_bytes >= 1024 && var.policy_size_limit_bytes <= 20480
-    error_message = "policy_size_limit_bytes must be between 1024 and 20480 (Lambda's limit)."
   }
 }
 

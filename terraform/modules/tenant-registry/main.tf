@@ -46,10 +46,11 @@ locals {
     )
   }
 
-  # The change index (docs/decisions/0019-change-index.md): a marker per non-empty shard
-  # with the content hash (12 hex of sha256) of each of its accounts' documents, and a
-  # root with the hash of each marker. A warm instance reads the root once per TTL and
-  # re-reads only what moved. Accounts are sharded as the runtime shards them.
+  # The change index (docs/decisions/0019, 0020): a marker per non-empty shard of this
+  # tenant group with the content hash (12 hex of sha256) of each of its accounts'
+  # documents, and the group's root with the hash of each marker. A warm instance reads
+  # every group's root once per TTL and re-reads only what moved. Accounts are sharded as
+  # the runtime shards them; shard n belongs to group n % index_groups.
   index_shard_of = {
     for account in keys(local.documents) :
     account => format("shard-%03d", parseint(substr(sha256(account), 0, 8), 16) % var.index_shard_count)
@@ -62,10 +63,11 @@ locals {
     )
   }
   index_root = format(
-    "{\"shard_count\":%d,\"shards\":{%s},\"version\":1}",
-    var.index_shard_count,
+    "{\"group\":%d,\"shards\":{%s},\"version\":1}",
+    var.index_group,
     join(",", [for shard in sort(keys(local.index_markers)) : format("%s:%s", jsonencode(shard), jsonencode(substr(sha256(local.index_markers[shard]), 0, 12)))]),
   )
+  index_root_name = format("index/root-%02d", var.index_group)
 
   # SSM limits are in bytes; length() counts characters. The base64 length gives the
   # exact byte count: 3 bytes per 4 characters, less one per '=' of padding.
@@ -124,6 +126,10 @@ resource "aws_ssm_parameter" "index_shard" {
 
   lifecycle {
     precondition {
+      condition     = (parseint(trimprefix(each.key, "shard-"), 10) % var.index_groups) == var.index_group
+      error_message = "Account(s) of ${each.key} belong to tenant group ${parseint(trimprefix(each.key, "shard-"), 10) % var.index_groups}, not ${var.index_group}: pass only the group's tenants and bindings."
+    }
+    precondition {
       condition     = length(each.value) <= 8192
       error_message = "The change-index marker ${each.key} is ${length(each.value)} bytes, over 8,192: raise index_shard_count so that fewer accounts share a shard."
     }
@@ -132,8 +138,8 @@ resource "aws_ssm_parameter" "index_shard" {
 
 resource "aws_ssm_parameter" "index_root" {
   #checkov:skip=CKV2_AWS_34:Shard names and content hashes, no secret (docs/decisions/0019).
-  name           = "${var.ssm_prefix}/index/root"
-  description    = "Tenant authorizer change index root: the content hash of every shard marker. Managed by Terraform; do not edit."
+  name           = "${var.ssm_prefix}/${local.index_root_name}"
+  description    = "Tenant authorizer change index root of tenant group ${var.index_group}: the content hash of each of its shard markers. Managed by terraform/tenants; do not edit."
   type           = "String"
   data_type      = "text"
   tier           = "Intelligent-Tiering"

@@ -24,6 +24,6 @@ output "accounts" {
 }
 
 output "index_parameters" {
-  description = "The change index (docs/decisions/0019), by parameter name under the prefix: index/root and one index/shard-NNN per non-empty shard."
-  value       = merge({ "index/root" = local.index_root }, { for shard, marker in local.index_markers : "index/${shard}" => marker })
+  description = "This group's change index (docs/decisions/0019), by parameter name under the prefix: index/root-GG and one index/shard-NNN per non-empty shard."
+  value       = merge({ (local.index_root_name) = local.index_root }, { for shard, marker in local.index_markers : "index/${shard}" => marker })
 }

@@ -117,13 +117,35 @@ variable "account_aliases" {
 }
 
 variable "index_shard_count" {
-  description = "Shards of the change index (docs/decisions/0019): each shard marker lists the content hashes of the accounts that hash to it, about 30 bytes an account within 8,192 bytes. 128 holds about 25,000 accounts; changing it makes every warm instance read every document it holds once more."
+  description = "Shards of the change index (docs/decisions/0019; the platform's {prefix}/index/layout): each shard marker lists the content hashes of the accounts that hash to it, about 30 bytes an account within 8,192 bytes."
   type        = number
   default     = 128
 
   validation {
     condition     = var.index_shard_count >= 1 && var.index_shard_count <= 256 && floor(var.index_shard_count) == var.index_shard_count
-    error_message = "index_shard_count must be a whole number from 1 to 256 (the root lists every shard's hash within 8,192 bytes)."
+    error_message = "index_shard_count must be a whole number from 1 to 256."
+  }
+}
+
+variable "index_groups" {
+  description = "Tenant groups of the platform (its {prefix}/index/layout): shard n belongs to group n % index_groups."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.index_groups >= 1 && var.index_groups <= 9 && floor(var.index_groups) == var.index_groups
+    error_message = "index_groups must be a whole number from 1 to 9."
+  }
+}
+
+variable "index_group" {
+  description = "The tenant group these tenants are (0 to index_groups - 1): its root is {prefix}/index/root-GG, and every account passed must belong to it."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.index_group >= 0 && var.index_group < var.index_groups && floor(var.index_group) == var.index_group
+    error_message = "index_group must be a whole number from 0 to index_groups - 1."
   }
 }
 

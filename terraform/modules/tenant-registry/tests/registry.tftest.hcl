@@ -211,13 +211,13 @@ run "change_index_lists_every_document_hash" {
   assert {
     condition = alltrue([
       for name, marker in output.index_parameters :
-      jsondecode(output.index_parameters["index/root"]).shards[trimprefix(name, "index/")] == substr(sha256(marker), 0, 12) if name != "index/root"
-    ]) && jsondecode(output.index_parameters["index/root"]).shard_count == 128
-    error_message = "The root must hold the shard count and the hash of every marker."
+      jsondecode(output.index_parameters["index/root-00"]).shards[trimprefix(name, "index/")] == substr(sha256(marker), 0, 12) if name != "index/root-00"
+    ]) && jsondecode(output.index_parameters["index/root-00"]).group == 0
+    error_message = "The group's root must name its group and hold the hash of every marker."
   }
 
   assert {
-    condition     = aws_ssm_parameter.index_root.name == "/tenant-authorizer/index/root" && alltrue([for p in aws_ssm_parameter.index_shard : startswith(p.name, "/tenant-authorizer/index/shard-")])
+    condition     = aws_ssm_parameter.index_root.name == "/tenant-authorizer/index/root-00" && alltrue([for p in aws_ssm_parameter.index_shard : startswith(p.name, "/tenant-authorizer/index/shard-")])
     error_message = "The index lives under {prefix}/index/."
   }
 }
@@ -230,4 +230,17 @@ run "index_shard_count_is_bounded" {
   }
 
   expect_failures = [var.index_shard_count]
+}
+
+run "a_group_writes_only_its_own_shards" {
+  command = plan
+
+  variables {
+    index_groups = 2
+    index_group  = 1
+  }
+
+  # 111122223333 hashes to shard-102 (group 0 of 2), 444455556666 to shard-077 (group 1):
+  # as group 1 with both accounts, the marker of shard-102 is refused.
+  expect_failures = [aws_ssm_parameter.index_shard]
 }

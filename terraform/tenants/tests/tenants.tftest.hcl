@@ -1,5 +1,6 @@
-# The platform root over this repository's tenant_configs/: resources per tenant account,
-# ARNs per partition, and the checks Terraform makes on tenant files itself.
+# The tenants root over this repository's tenant_configs/: resources per tenant account,
+# ARNs per partition, the checks Terraform makes on tenant files itself, and the groups.
+# The layout and platform facts terraform/platform writes to SSM are given here.
 
 mock_provider "aws" {
   mock_data "aws_partition" {
@@ -13,11 +14,19 @@ mock_provider "aws" {
   }
 }
 
+override_data {
+  target = data.aws_ssm_parameter.layout
+  values = { insecure_value = "{\"groups\":1,\"shard_count\":128,\"version\":1}" }
+}
+
+override_data {
+  target = data.aws_ssm_parameter.platform
+  values = { insecure_value = "{\"alias_count\":256,\"function_arn\":\"arn:aws:lambda:us-east-1:999999999999:function:tenant-authorizer\",\"function_name\":\"tenant-authorizer\",\"version\":1}" }
+}
+
 variables {
-  tenant_configs_dir              = "../tenant_configs"
+  tenant_configs_dir              = "../../tenant_configs"
   allow_local_development_issuers = true
-  lambda_package_path             = "../build/lambda-arm64-py3.12.zip"
-  lambda_package_base64sha256     = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
 }
 
 run "one_document_and_permissions_per_tenant_account" {
@@ -56,6 +65,21 @@ run "one_document_and_permissions_per_tenant_account" {
   assert {
     condition     = alltrue([for t in output.tenants : length(t) > 0])
     error_message = "Every tenant is told the ARN of each of its accounts."
+  }
+
+  assert {
+    condition     = output.tenants["initech-entra"]["161803398874"].function_arn == "arn:aws:lambda:us-east-1:999999999999:function:tenant-authorizer:${jsondecode(file("../../tenant_configs/aliases.json"))["161803398874"]}"
+    error_message = "An account's function ARN is qualified with the alias aliases.json assigns it."
+  }
+
+  assert {
+    condition     = alltrue([for s in module.access.statements : s.alias == jsondecode(file("../../tenant_configs/aliases.json"))[s.account]])
+    error_message = "Every permission is on the account's assigned alias."
+  }
+
+  assert {
+    condition     = length(module.registry.index_parameters) > 1 && contains(keys(module.registry.index_parameters), "index/root-00")
+    error_message = "The group writes its root (index/root-00) and its shard markers."
   }
 
   assert {
@@ -128,4 +152,64 @@ run "tenant_configs_dir_holds_tenants" {
   }
 
   expect_failures = [var.tenant_configs_dir]
+}
+
+run "a_group_writes_only_its_accounts" {
+  command = plan
+
+  override_data {
+    target = data.aws_ssm_parameter.layout
+    values = { insecure_value = "{\"groups\":3,\"shard_count\":128,\"version\":1}" }
+  }
+
+  variables {
+    group = 1
+  }
+
+  assert {
+    condition     = length(output.ssm_parameters) > 0 && length(output.ssm_parameters) < 12
+    error_message = "Of three groups, group 1 writes some of the 12 accounts, not all."
+  }
+
+  assert {
+    condition     = alltrue([for a in keys(output.ssm_parameters) : (parseint(substr(sha256(a), 0, 8), 16) % 128) % 3 == 1])
+    error_message = "Group 1 writes the accounts of shards n % 3 == 1."
+  }
+
+  assert {
+    condition     = contains(keys(module.registry.index_parameters), "index/root-01") && !contains(keys(module.registry.index_parameters), "index/root-00")
+    error_message = "Group 1 writes its own root only."
+  }
+}
+
+run "the_default_workspace_needs_a_group_when_there_are_several" {
+  command = plan
+
+  override_data {
+    target = data.aws_ssm_parameter.layout
+    values = { insecure_value = "{\"groups\":3,\"shard_count\":128,\"version\":1}" }
+  }
+
+  expect_failures = [terraform_data.guard]
+}
+
+run "an_alias_past_the_platform_count_is_refused" {
+  command = plan
+
+  override_data {
+    target = data.aws_ssm_parameter.platform
+    values = { insecure_value = "{\"alias_count\":1,\"function_arn\":\"arn:aws:lambda:us-east-1:999999999999:function:tenant-authorizer\",\"function_name\":\"tenant-authorizer\",\"version\":1}" }
+  }
+
+  expect_failures = [terraform_data.guard]
+}
+
+run "an_account_without_alias_is_refused" {
+  command = plan
+
+  variables {
+    tenant_configs_dir = "tests/fixtures/no-aliases"
+  }
+
+  expect_failures = [terraform_data.guard]
 }

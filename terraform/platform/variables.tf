@@ -1,23 +1,3 @@
-variable "tenant_configs_dir" {
-  description = <<-EOT
-    Directory of tenant files (`<tenant_id>.yaml`, one per tenant) this deployment onboards.
-    No default on purpose: this repository's tenant_configs/ holds sample tenants with
-    fictional accounts, which a real deployment must not grant (docs/decisions/0008).
-  EOT
-  type        = string
-
-  validation {
-    condition     = length(fileset(var.tenant_configs_dir, "*.yaml")) > 0
-    error_message = "tenant_configs_dir must be a directory holding at least one <tenant_id>.yaml file."
-  }
-}
-
-variable "allow_local_development_issuers" {
-  description = "Accept issuers with `local_development: true` (http:// issuers on 127.0.0.1). Only for local and test stacks."
-  type        = bool
-  default     = false
-}
-
 variable "aws_region" {
   description = "Region of the platform; null takes it from the environment (AWS_REGION)."
   type        = string
@@ -43,7 +23,7 @@ variable "python_version" {
 }
 
 variable "lambda_package_path" {
-  description = "Zip to deploy; null means ../build/lambda-<architecture>-py<python_version>.zip, as `make package` writes it."
+  description = "Zip to deploy; null means build/lambda-<architecture>-py<python_version>.zip of the repository, as `make package` writes it."
   type        = string
   default     = null
 }
@@ -61,7 +41,7 @@ variable "ssm_prefix" {
 }
 
 variable "restart_epoch" {
-  description = "Any new value replaces every warm instance of the function (all in-memory caches) at the next apply: the emergency key revocation runbook sets it to the current time."
+  description = "A new value publishes a version whose instances start with empty caches; `tenant-authz release --now` moves every alias to it (docs/runbooks/emergency-key-revocation.md)."
   type        = string
   default     = "0"
 }
@@ -146,32 +126,36 @@ variable "secret_writer_arns" {
   default     = []
 }
 
-variable "alias_shard_count" {
-  description = "Number of aliases tenant accounts are hashed over. Choose once: changing it moves accounts to other ARNs."
-  type        = number
-  default     = 64
-}
-
 variable "index_shard_count" {
   description = "Shards of the SSM change index (docs/decisions/0019): 128 holds about 25,000 tenant accounts. Changing it makes every warm instance re-read what it holds once."
   type        = number
   default     = 128
-}
 
-variable "account_alias_overrides" {
-  description = "Explicit alias shard for an account whose hashed alias policy is full, by account id."
-  type        = map(number)
-  default     = {}
-}
-
-variable "source_region" {
-  description = "Region of the tenant APIs in the invoke permissions; null means the platform's region."
-  type        = string
-  default     = null
+  validation {
+    condition     = var.index_shard_count >= var.tenant_groups && var.index_shard_count <= 256 && floor(var.index_shard_count) == var.index_shard_count
+    error_message = "index_shard_count must be a whole number from tenant_groups to 256."
+  }
 }
 
 variable "tags" {
   description = "Tags added to every resource."
   type        = map(string)
   default     = {}
+}
+
+variable "alias_count" {
+  description = "Aliases of the function (shard-000 ...), each holding the invoke permissions of about 50 tenant accounts (decision 0020). Only ever raise it."
+  type        = number
+  default     = 256
+}
+
+variable "tenant_groups" {
+  description = "Tenant groups: terraform/tenants workspaces group-00 ... each owning the accounts of shards n % tenant_groups (decision 0020). At most 9; changing it moves accounts between workspaces (a migration: see docs/decisions/0020)."
+  type        = number
+  default     = 8
+
+  validation {
+    condition     = var.tenant_groups >= 1 && var.tenant_groups <= 9 && floor(var.tenant_groups) == var.tenant_groups
+    error_message = "tenant_groups must be a whole number from 1 to 9 (the runtime reads the layout and every group root in one call)."
+  }
 }

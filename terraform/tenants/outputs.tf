@@ -1,0 +1,37 @@
+output "group" {
+  description = "The tenant group this workspace is (group-NN), and the accounts it writes."
+  value       = { name = terraform.workspace, accounts = sort(tolist(local.group_accounts)) }
+}
+
+output "tenants" {
+  description = "What each tenant of this group is told, by tenant id: per bound account of the group, the function ARN (alias-qualified) and authorizer URI to use."
+  value = {
+    for id, t in local.group_tenants : id => {
+      for account in distinct([for b in t.bindings : b.account_id]) : account => {
+        function_arn   = module.access.account_function_arns[account]
+        authorizer_uri = module.access.account_invoke_arns[account]
+        alias          = local.account_aliases[account]
+      }
+    }
+  }
+
+  precondition {
+    condition     = length(local.tenant_problems) == 0
+    error_message = "Tenant files of ${var.tenant_configs_dir} have problems (run `tenant-authz validate`):\n${join("\n", local.tenant_problems)}"
+  }
+}
+
+output "account_aliases" {
+  description = "Alias of each tenant account of this group, by account id (from aliases.json)."
+  value       = local.account_aliases
+}
+
+output "ssm_parameters" {
+  description = "SSM parameter of each tenant account of this group, by account id."
+  value       = module.registry.parameter_names
+}
+
+output "ssm_document_bytes" {
+  description = "Size of each account's SSM document in bytes (limit 8,192)."
+  value       = module.registry.document_bytes
+}

@@ -1,0 +1,49 @@
+variable "tenant_configs_dir" {
+  description = <<-EOT
+    Directory of tenant files (`<tenant_id>.yaml`, one per tenant) this deployment onboards.
+    No default on purpose: this repository's tenant_configs/ holds sample tenants with
+    fictional accounts, which a real deployment must not grant (docs/decisions/0008).
+  EOT
+  type        = string
+
+  validation {
+    condition     = length(fileset(var.tenant_configs_dir, "*.yaml")) > 0
+    error_message = "tenant_configs_dir must be a directory holding at least one <tenant_id>.yaml file."
+  }
+}
+
+variable "allow_local_development_issuers" {
+  description = "Accept issuers with `local_development: true` (http:// issuers on 127.0.0.1). Only for local and test stacks."
+  type        = bool
+  default     = false
+}
+
+variable "aws_region" {
+  description = "Region of the platform; null takes it from the environment (AWS_REGION)."
+  type        = string
+  default     = null
+}
+
+variable "ssm_prefix" {
+  description = "SSM path prefix of the platform: {prefix}/accounts/* (written here) and {prefix}/secrets/* (written by operators)."
+  type        = string
+  default     = "/tenant-authorizer"
+}
+
+variable "source_region" {
+  description = "Region of the tenant APIs in the invoke permissions; null means the platform's region."
+  type        = string
+  default     = null
+}
+
+variable "tags" {
+  description = "Tags added to every resource."
+  type        = map(string)
+  default     = {}
+}
+
+variable "group" {
+  description = "The tenant group to apply in the default workspace (tests; a platform with one group needs none). In a group-NN workspace leave it unset: the workspace names the group."
+  type        = number
+  default     = null
+}
