@@ -15,6 +15,7 @@ import click
 
 from .dev.local.commands import local
 from .tools.release_commands import release, release_status, rollback
+from .tools.ssm_commands import keys, ssm
 
 DEFAULT_CONFIGS = Path("tenant_configs")
 
@@ -194,9 +195,11 @@ def package(
 )
 def aliases(directory: Path, alias_count: int, check: bool) -> None:
     """Give every bound account an alias in DIRECTORY/aliases.json (existing ones never move)."""
+    from .runtime.index import DEFAULT_LAYOUT, group_of, shard_of  # noqa: PLC0415
     from .tools import aliases as assignment  # noqa: PLC0415 - tools deps load lazily
     from .tools.validation import validate as run_validation  # noqa: PLC0415
 
+    groups_layout = DEFAULT_LAYOUT
     if not directory.is_dir():
         raise click.UsageError(f"no tenant directory {directory}/: name the tenant directory.")
     report = run_validation([directory], check_aliases=False)
@@ -225,7 +228,10 @@ def aliases(directory: Path, alias_count: int, check: bool) -> None:
     else:
         text = json.dumps(updated, indent=2, sort_keys=True) + "\n"
         (directory / assignment.ALIASES_FILE).write_text(text, encoding="utf-8")
-    sizes = assignment.policy_bytes(updated, report.accounts, "tenant-authorizer")
+    for account in removed:  # its document and permission go with its group's next apply
+        group = group_of(shard_of(account, groups_layout.shard_count), groups_layout.groups)
+        click.echo(f"removed {account} (group-{group:02d}): apply that group")
+    sizes = assignment.policy_bytes(updated, report.accounts, assignment.LONGEST_FUNCTION)
     largest = max(sizes, key=lambda a: sizes[a]) if sizes else None
     summary = f"{len(updated)} account(s): {len(added)} added, {len(removed)} removed"
     if largest is not None:
@@ -317,3 +323,5 @@ main.add_command(local)
 main.add_command(release)
 main.add_command(release_status)
 main.add_command(rollback)
+main.add_command(keys)
+main.add_command(ssm)

@@ -1,6 +1,6 @@
 # The platform root: the shared authorizer function, its key, logs and alarms, its
 # aliases, and the change-index layout (decision 0020). It reads no tenant file: a
-# release, an emergency setting (restart_epoch, runtime_settings) or a new alias is this
+# release, a setting (runtime_settings) or a new alias is this
 # apply alone, whatever state the tenant files are in. Tenants are onboarded by
 # terraform/tenants, one workspace per tenant group.
 
@@ -22,7 +22,6 @@ module "function" {
   reserved_concurrency   = var.reserved_concurrency
   ssm_prefix             = var.ssm_prefix
   runtime_settings       = var.runtime_settings
-  restart_epoch          = var.restart_epoch
   log_retention_days     = var.log_retention_days
   tracing_mode           = var.tracing_mode
   key_administrator_arns = var.key_administrator_arns

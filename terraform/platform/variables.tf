@@ -40,12 +40,6 @@ variable "ssm_prefix" {
   default     = "/tenant-authorizer"
 }
 
-variable "restart_epoch" {
-  description = "A new value publishes a version whose instances start with empty caches; `tenant-authz release --now` moves every alias to it (docs/runbooks/emergency-key-revocation.md)."
-  type        = string
-  default     = "0"
-}
-
 variable "runtime_settings" {
   description = "Cache and telemetry settings of the function (TENANT_AUTHZ_* environment variables)."
   type = object({
@@ -127,7 +121,7 @@ variable "secret_writer_arns" {
 }
 
 variable "index_shard_count" {
-  description = "Shards of the SSM change index (docs/decisions/0019): 128 holds about 25,000 tenant accounts. Changing it makes every warm instance re-read what it holds once."
+  description = "Shards of the SSM change index (docs/decisions/0019): 128 holds about 25,000 tenant accounts. Choose it once: after a change, every group's root is of the old layout and covers nothing (accounts are read by TTL, never unbound) until that group is applied again."
   type        = number
   default     = 128
 
@@ -144,13 +138,13 @@ variable "tags" {
 }
 
 variable "alias_count" {
-  description = "Aliases of the function (shard-000 ...), each holding the invoke permissions of about 50 tenant accounts (decision 0020). Only ever raise it."
+  description = "Aliases of the function (shard-000 ...), each holding the invoke permissions of up to about 45 tenant accounts (decision 0020). Only ever raise it, and only while every alias serves the released version: new aliases start on the newest published version."
   type        = number
   default     = 256
 }
 
 variable "tenant_groups" {
-  description = "Tenant groups: terraform/tenants workspaces group-00 ... each owning the accounts of shards n % tenant_groups (decision 0020). At most 9; changing it moves accounts between workspaces (a migration: see docs/decisions/0020)."
+  description = "Tenant groups: terraform/tenants workspaces group-00 ... each owning the accounts of shards n % tenant_groups (decision 0020). At most 9. Choose it once: changing it moves accounts between workspaces, a state migration (docs/decisions/0020)."
   type        = number
   default     = 8
 

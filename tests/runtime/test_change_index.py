@@ -452,3 +452,28 @@ def test_other_threads_wait_for_the_marks_of_a_root_check() -> None:
     during = version(registry, a)
     checker.join()
     assert during == "v2"
+
+
+@pytest.mark.parametrize(("groups", "shard_count"), [(9, 128), (4, 128), (8, 256)])
+def test_a_layout_change_never_makes_bound_accounts_unbound(
+    clock: FakeClock, groups: int, shard_count: int
+) -> None:
+    """terraform/platform writes a new layout before the groups are applied again: the old
+    roots speak of other shards, so they cover nothing and every account is read by TTL."""
+    accounts = [account(n) for n in range(40)]
+    source, registry = setup(clock, accounts)
+    for a in accounts:
+        assert version(registry, a) == "v1"
+    old_roots = dict(source.parameters)
+    new_layout = Layout(groups, shard_count)
+    source.parameters = {**old_roots, "index/layout": render_index({}, new_layout)["index/layout"]}
+    clock.now += 61
+    for a in accounts:
+        assert version(registry, a) == "v1", f"{a} is bound: never unbound by a stale root"
+    cold = TenantRegistry(source, ttl=60, stale_window=300, clock=clock, sleep=clock.sleep)
+    for a in accounts:
+        assert version(cold, a) == "v1", "a cold instance too"
+    publish(source, docs_for(accounts), new_layout)  # every group applied again
+    clock.now += 61
+    assert all(version(registry, a) == "v1" for a in accounts)
+    assert registry.mode == "index"

@@ -138,15 +138,21 @@ def test_deny_spike_query(dev_issuer: FaultyIssuer) -> None:
 
 
 def test_emergency_revocation_query(dev_issuer: FaultyIssuer) -> None:
-    """The revocation query finds tokens of the removed kid, refused as kid_unknown."""
-    harness = Harness([tenant_doc("acme", ACCOUNT, [issuer_entry(dev_issuer)])])
+    """The revocation query finds the tenant's tokens refused by the revocation, by kid."""
+    now = [1000.0]
+    entry = issuer_entry(dev_issuer)
+    harness = Harness([tenant_doc("acme", ACCOUNT, [entry])], config_clock=lambda: now[0])
     leaked = dev_issuer.current_kid()
     token = dev_issuer.mint()
-    dev_issuer.rotate("RS256", keep_old=False)
+    assert harness.evaluate(event("rest_token", token)).outcome == "allow"
+    harness.replace_docs(
+        [tenant_doc("acme", ACCOUNT, [{**entry, "revocation": {"kids": [leaked]}}])]
+    )
+    now[0] += 61  # the config TTL: the instance reads the revocation
     harness.evaluate(event("rest_token", token))
-    query = queries("emergency-key-revocation.md")[-1].replace("LEAKED_KID", leaked)
+    (query,) = [q for q in queries("emergency-key-revocation.md") if "key_revoked" in q]
     selected = _check(query, harness.records(), {"kid": leaked, "tenant_id": "acme"})
-    assert {line["reason"] for line in selected} == {"kid_unknown"}
+    assert {line["reason"] for line in selected} == {"key_revoked"}
 
 
 def test_ssm_outage_query(dev_issuer: FaultyIssuer) -> None:

@@ -189,3 +189,17 @@ def test_validate_refuses_a_change_index_marker_over_the_limit() -> None:
     (problem,) = index_problems(documents, "tenants")
     assert problem.field == "index/shard-005"
     assert "raise index_shard_count" in problem.reason
+
+
+def test_the_command_names_the_group_of_each_removed_account(tmp_path: Path) -> None:
+    """An unbound account leaves aliases.json, and the output names the group to apply."""
+    from tenant_authorizer.runtime.index import group_of, shard_of
+
+    runner = CliRunner()
+    write_tenant(tmp_path, "acme", {account(1): None, account(2): None})
+    assert runner.invoke(main, ["aliases", str(tmp_path)]).exit_code == 0
+    write_tenant(tmp_path, "acme", {account(1): None})
+    result = runner.invoke(main, ["aliases", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    group = group_of(shard_of(account(2), 128), 8)
+    assert f"removed {account(2)} (group-{group:02d}): apply that group" in result.output

@@ -149,3 +149,57 @@ def test_rollback_without_a_record_names_the_fix(aws: dict[str, Any]) -> None:
     with pytest.raises(ReleaseError, match="has no version 9"):
         release(aws).rollback("9")
     assert release(aws).rollback("1").status == "rolled-back"
+
+
+def test_now_needs_the_code_named_and_ignores_the_alarms(aws: dict[str, Any]) -> None:
+    """An emergency fix goes out while the alarms fire, but never whatever $LATEST holds."""
+    deploy(aws, "fix")
+    aws["cloudwatch"].set_alarm_state(
+        AlarmName=f"{FUNCTION}-fault-decisions", StateValue="ALARM", StateReason="incident"
+    )
+    with pytest.raises(ReleaseError, match="name the code with --expect-sha256"):
+        release(aws).release(now=True)
+    with pytest.raises(ReleaseError, match="is in ALARM"):
+        release(aws).release(bake_seconds=0)
+    code = aws["lambda"].get_function_configuration(FunctionName=FUNCTION)["CodeSha256"]
+    with pytest.raises(ReleaseError, match="apply terraform/platform with the zip"):
+        release(aws).release(now=True, expect_sha256="AAAA")
+    state = release(aws).release(now=True, expect_sha256=code)
+    assert state.status == "released"
+    assert {v for n, v in versions(aws).items() if n.startswith("shard-")} == {state.target}
+
+
+def test_a_rollback_during_the_bake_stops_the_release(aws: dict[str, Any]) -> None:
+    """On-call rolls back while the release bakes at 10 %: the release does not go on."""
+    deploy(aws, "v2")
+    ticks = iter(range(1000))
+    rolling = release(aws, clock=lambda: float(next(ticks)))
+
+    def operator(_: float) -> None:
+        release(aws).rollback()
+
+    rolling.sleep = operator
+    with pytest.raises(ReleaseError, match="the release record changed"):
+        rolling.release(bake_seconds=5, poll_seconds=1)
+    assert {v for n, v in versions(aws).items() if n.startswith("shard-")} == {"1"}
+
+
+def test_versions_and_records_are_checked(aws: dict[str, Any]) -> None:
+    """$LATEST or an unknown version is refused before anything moves; another function's
+    record is never rolled back to."""
+    with pytest.raises(ReleaseError, match="not a published version number"):
+        release(aws).release("$LATEST", bake_seconds=0)
+    with pytest.raises(ReleaseError, match="has no version 7"):
+        release(aws).release("7", bake_seconds=0)
+    with pytest.raises(ReleaseError, match="not a published version number"):
+        release(aws).rollback("$LATEST")
+    aws["ssm"].put_parameter(
+        Name="/p/release",
+        Type="String",
+        Value=json.dumps(
+            {"function": "other", "previous": "1", "target": "2", "status": "released"}
+        ),
+    )
+    with pytest.raises(ReleaseError, match="is of function other"):
+        release(aws).rollback()
+    assert set(versions(aws).values()) == {"1"}

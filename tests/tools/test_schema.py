@@ -129,6 +129,15 @@ BAD: dict[str, Callable[[Doc], None]] = {
         audiences=None, cognito={"token_use": "id", "client_ids": ["c"]}
     ),
     "unknown issuer field": issuer(audience=["api"]),
+    "revocation unknown field": issuer(revocation={"kid": ["k1"]}),
+    "revocation kid with a space": issuer(revocation={"kids": ["k 1"]}),
+    "revocation empty kids": issuer(revocation={"kids": []}),
+    "revocation duplicate kids": issuer(revocation={"kids": ["k1", "k1"]}),
+    "revocation instant without offset": issuer(
+        revocation={"issued_before": "2026-12-01T10:00:00"}
+    ),
+    "revocation date only": issuer(revocation={"issued_before": "2026-12-01"}),
+    "revocation epoch number": issuer(revocation={"issued_before": 1764583200}),
     "duplicate issuer field type": issuer(scope_claim=""),
     "token two sources": top(token={"header": "x-token", "query": "token"}),
     "token bad header name": top(token={"header": "bad header"}),
@@ -169,6 +178,11 @@ GOOD: dict[str, Callable[[Doc], None]] = {
     "HS with secret": issuer(**HS),
     "HS with discovery none": issuer(**HS, discovery="none"),
     "explicit jwks": issuer(jwks_uri="https://idp.example.com/keys", discovery="none"),
+    "revocation by kid and instant": issuer(
+        revocation={"kids": ["k1", "a-b_c.d"], "issued_before": "2026-12-01T10:00:00.5+01:00"}
+    ),
+    "revocation nulls": issuer(revocation={"kids": None, "issued_before": None}),
+    "revocation instant in Z": issuer(revocation={"issued_before": "2026-12-01T10:00:00Z"}),
     "cognito access without audiences": lambda d: d["issuers"][0].update(
         audiences=None, cognito={"client_ids": ["c"]}
     ),

@@ -39,6 +39,9 @@ class AccountDocument(NamedTuple):
     alias: str  # the function alias whose policy grants this account (Terraform writes it)
     bindings: tuple[Binding, ...]
     tenants: Mapping[str, TenantRuntime]
+    # Each tenant's part as read: a new document reuses the TenantRuntime of a part that
+    # did not change, so one tenant's edit (a revocation) keeps the others' warm answers.
+    sources: Mapping[str, Any]
 
     def resolve(self, api_id: str, stage: str) -> tuple[Binding, TenantRuntime] | None:
         """The binding for ``api_id``/``stage``, or None when no binding covers it.
@@ -74,8 +77,15 @@ class AccountDocument(NamedTuple):
         return f"no tenant bound to {where}"
 
 
-def parse_account_document(raw: str, source: str, account_id: str) -> AccountDocument:
-    """Parse an account document; raise :class:`ConfigError` naming the field and reason."""
+def parse_account_document(
+    raw: str, source: str, account_id: str, previous: AccountDocument | None = None
+) -> AccountDocument:
+    """Parse an account document; raise :class:`ConfigError` naming the field and reason.
+
+    ``previous`` is the account's document this one replaces: a tenant whose part is
+    unchanged keeps its parsed :class:`TenantRuntime` (the object the memo's entries and
+    the JWKS bookkeeping are bound to).
+    """
     # The parser is needed on the first read of an account only: not at every cold start.
     from .tenant_parser import parse_tenant  # noqa: PLC0415
 
@@ -97,6 +107,9 @@ def parse_account_document(raw: str, source: str, account_id: str) -> AccountDoc
         raise ConfigError(source, "tenants", "must be a non-empty object")
     tenants: dict[str, TenantRuntime] = {}
     for tenant_id, doc in tenants_raw.items():
+        if previous is not None and previous.sources.get(tenant_id) == doc:
+            tenants[tenant_id] = previous.tenants[tenant_id]
+            continue
         config = parse_tenant(doc, f"{source}#tenants.{tenant_id}", require_bindings=False)
         if config.tenant_id != tenant_id:
             raise ConfigError(source, f"tenants.{tenant_id}.tenant_id", "must equal its key")
@@ -108,7 +121,7 @@ def parse_account_document(raw: str, source: str, account_id: str) -> AccountDoc
         _parse_binding(item, source, f"bindings[{i}]", account_id, tenants)
         for i, item in enumerate(bindings_raw)
     )
-    return AccountDocument(account_id, alias, bindings, tenants)
+    return AccountDocument(account_id, alias, bindings, tenants, dict(tenants_raw))
 
 
 def _parse_binding(

@@ -49,6 +49,7 @@ class Account:
         "failures",
         "fresh_until",
         "hash",
+        "previous",
         "raw",
         "retry_at",
         "shard",
@@ -61,6 +62,7 @@ class Account:
         self.hash = None if raw is None else content_hash(raw)
         self.shard = shard  # its shard under the index
         self._document: AccountDocument | None = None  # parsed on first use
+        self.previous: AccountDocument | None = None  # the document this one replaces
         self.error: PlatformFault | None = None  # a remembered failure, raised anew each time
         self.failures = 0
         self.drifts = 0  # reads in a row whose hash was not the index's
@@ -72,7 +74,10 @@ class Account:
     def document(self, account_id: str) -> AccountDocument | None:
         """The parsed document; :class:`ConfigError` when it does not parse."""
         if self.raw is not None and self._document is None:
-            self._document = parse_account_document(self.raw, f"account {account_id}", account_id)
+            previous, self.previous = self.previous, None
+            self._document = parse_account_document(
+                self.raw, f"account {account_id}", account_id, previous
+            )
         return self._document
 
 
@@ -230,6 +235,8 @@ class AccountCache:
             entry.shard = self.index.shard(account_id)  # the shard count may have changed
         else:
             entry = Account(raw, self.index.shard(account_id))
+            if held is not None and held.error is None:
+                entry.previous = held._document or held.previous
         if self.index.covered(account_id):
             entry.fresh_until = entry.stale_until = math.inf
             if self.index.disagrees(account_id, entry.hash):

@@ -204,7 +204,7 @@ class ChangeIndex:
         try:
             layout = parse_layout(raw)
             read = {
-                g: parse_root(value, g) if value is not None else None
+                g: parse_root(value, g, layout) if value is not None else None
                 for g in range(layout.groups)
                 if (value := values.get(root_parameter(g), "")) != ""
             }

@@ -96,6 +96,25 @@ def check_times(claims: Mapping[str, Any], issuer: IssuerConfig, now: float) -> 
     return float(exp)
 
 
+def check_issued_before(claims: Mapping[str, Any], issuer: IssuerConfig) -> None:
+    """A token issued before the tenant's ``revocation.issued_before`` (or with no
+    ``iat`` to tell) is refused: the leaked batch it may belong to cannot be told apart."""
+    iat = claims.get("iat")
+    cutoff = issuer.issued_before or 0.0
+    if not _is_number(iat) or not isinstance(iat, int | float):
+        raise TokenRejected(
+            Reason.TOKEN_REVOKED,
+            "no iat, and tokens issued before revocation.issued_before are refused",
+            issuer=issuer.issuer,
+        )
+    if iat < cutoff:
+        raise TokenRejected(
+            Reason.TOKEN_REVOKED,
+            f"iat {iat} is before revocation.issued_before ({cutoff:.0f})",
+            issuer=issuer.issuer,
+        )
+
+
 def check_audience(claims: Mapping[str, Any], issuer: IssuerConfig) -> None:
     """One of the issuer's audiences is in ``aud`` (a string or a list)."""
     aud = claims.get("aud")

@@ -10,7 +10,8 @@ Written by Terraform (``docs/decisions/0019-change-index.md``, ``0020``):
   (``sha256(account)[:8] % shard_count``) with the content hash of each document,
   ``{"accounts":{"111122223333":"ab12cd34ef56"},"version":1}``; then the group's **root**,
   ``{prefix}/index/root-GG``, the content hash of each of its markers,
-  ``{"group":3,"shards":{"shard-011":"0f1e2d3c4b5a"},"version":1}``. Shard ``n`` belongs
+  ``{"group":3,"groups":8,"shard_count":128,"shards":{"shard-011":"0f1e2d3c4b5a"},"version":1}``
+  (a root built for another layout covers nothing). Shard ``n`` belongs
   to group ``n % groups``.
 
 A content hash is the first 12 hex digits of the SHA-256 of the parameter's value, so
@@ -103,13 +104,19 @@ def parse_layout(raw: str) -> Layout:
     return Layout(groups, count)
 
 
-def parse_root(raw: str, group: int) -> Mapping[str, str]:
-    """A group's root: shard name -> content hash of its marker."""
+def parse_root(raw: str, group: int, layout: Layout) -> Mapping[str, str] | None:
+    """A group's root: shard name -> content hash of its marker.
+
+    None when the root was built for another layout (a layout change not yet applied to
+    this group): its shard names mean other accounts, so it covers nothing.
+    """
     name = root_parameter(group)
     data = _object(raw, name)
     shards = data.get("shards")
     if data.get("group") != group:
         raise InvalidIndex(f"{name}: group must be {group}")
+    if data.get("groups") != layout.groups or data.get("shard_count") != layout.shard_count:
+        return None
     if not isinstance(shards, dict) or not all(
         isinstance(k, str) and _SHARD_RE.match(k) and isinstance(v, str) and _HASH_RE.match(v)
         for k, v in shards.items()

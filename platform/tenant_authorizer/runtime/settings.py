@@ -31,11 +31,7 @@ class Settings(NamedTuple):
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        """Read ``TENANT_AUTHZ_*``; raise ValueError naming the variable that is wrong.
-
-        ``TENANT_AUTHZ_RESTART_EPOCH`` is deliberately not read: Terraform changes it only
-        to make Lambda replace every warm instance (emergency key revocation runbook).
-        """
+        """Read ``TENANT_AUTHZ_*``; raise ValueError naming the variable that is wrong."""
         env = os.environ if env is None else env
 
         def number(name: str, default: float, low: float, high: float) -> float:

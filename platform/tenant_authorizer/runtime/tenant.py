@@ -53,6 +53,10 @@ class IssuerConfig(NamedTuple):
     forward_claims: tuple[str, ...] = ()
     cognito: CognitoRules | None = None
     local_development: bool = False
+    # Revocation (docs/runbooks/emergency-key-revocation.md): keys of this issuer refused
+    # for this tenant by kid, and the instant before which its tokens were issued refused.
+    revoked_kids: frozenset[str] = frozenset()
+    issued_before: float | None = None
 
     @property
     def is_hmac(self) -> bool:

@@ -10,6 +10,7 @@ an instance reads, never at cold start.
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Final
 
 from .tenant import (
@@ -38,6 +39,13 @@ from .tenant_fields import (
     TENANT_ID_RE,
     Node,
     url,
+)
+
+# A key id as JWKS publish them (printable ASCII, no spaces), and an RFC 3339 instant
+# with its offset (a revocation time without one would depend on the reader's zone).
+_KID_RE: Final = re.compile(r"^[\x21-\x7e]{1,256}$")
+_INSTANT_RE: Final = re.compile(
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})$"
 )
 
 
@@ -119,6 +127,7 @@ def _parse_issuer(node: Node) -> IssuerConfig:
     if audiences is None and not (cognito and cognito.token_use == "access"):
         raise node.error("audiences", "is required (except for Cognito access tokens)")
 
+    revoked_kids, issued_before = _parse_revocation(node)
     forward = node.strings("forward_claims", pattern=CLAIM_NAME_RE) or ()
     for index, name in enumerate(forward):
         if name in RESERVED_CONTEXT_KEYS:
@@ -141,9 +150,28 @@ def _parse_issuer(node: Node) -> IssuerConfig:
         forward_claims=forward,
         cognito=cognito,
         local_development=local,
+        revoked_kids=revoked_kids,
+        issued_before=issued_before,
     )
     node.done()
     return config
+
+
+def _parse_revocation(node: Node) -> tuple[frozenset[str], float | None]:
+    """``revocation: {kids: [...], issued_before: RFC 3339}`` of an issuer."""
+    revocation = node.node("revocation")
+    if revocation is None:
+        return frozenset(), None
+    kids = revocation.strings("kids", pattern=_KID_RE) or ()
+    stamp = revocation.optional_string("issued_before", pattern=_INSTANT_RE)
+    issued_before = None
+    if stamp is not None:
+        try:
+            issued_before = datetime.fromisoformat(stamp).timestamp()
+        except ValueError as exc:
+            raise revocation.error("issued_before", f"is not a date and time: {exc}") from exc
+    revocation.done()
+    return frozenset(kids), issued_before
 
 
 def _parse_static_token(node: Node) -> StaticToken:

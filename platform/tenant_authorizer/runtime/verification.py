@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
-from .claims import check_claims, client_id, scopes, show
+from .claims import check_claims, check_issued_before, client_id, scopes, show
 from .errors import AuthorizerError, PlatformFault, Reason, TokenRejected
 from .jwks import JwksCache
 from .jws import ALGORITHMS, HeaderCheck, b64decode, json_object, peek
@@ -153,6 +153,12 @@ class TokenVerifier:
                     issuer=issuer.issuer,
                 )
 
+        if kid in issuer.revoked_kids:
+            raise TokenRejected(
+                Reason.KEY_REVOKED,
+                f"kid {show(kid, 80)} is revoked for this tenant (revocation.kids)",
+                issuer=issuer.issuer,
+            )
         header_segment, payload_segment, signature_segment = segments
         signing_input = token[: len(header_segment) + 1 + len(payload_segment)].encode()
         try:
@@ -180,6 +186,8 @@ class TokenVerifier:
             )
 
         expires_at = check_claims(claims, issuer, self._clock())
+        if issuer.issued_before is not None:
+            check_issued_before(claims, issuer)
         principal = claims.get(issuer.principal_claim)
         if not isinstance(principal, str) or not principal:
             raise TokenRejected(Reason.CLAIM_MISSING, f"principal claim {issuer.principal_claim}")

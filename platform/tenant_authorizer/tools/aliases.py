@@ -31,6 +31,8 @@ HEADROOM: Final = 2048
 _ALIAS_RE: Final = re.compile(r"^shard-([0-9]{3})$")
 # The longest ARN parts a platform can have: partition aws-us-gov, a 14-character region.
 _PARTITION, _REGION, _PLATFORM_ACCOUNT = "aws-us-gov", "ap-southeast-5", "123456789012"
+# And the longest function name Lambda allows, whatever terraform/platform function_name is.
+LONGEST_FUNCTION: Final = "f" * 64
 _ENVELOPE: Final = len('{"Version":"2012-10-17","Id":"default","Statement":[]}')
 
 Accounts = Mapping[str, tuple[str, ...] | None]  # account -> API ids (None: every API)
@@ -107,7 +109,7 @@ def assign(
     accounts: Accounts,
     *,
     alias_count: int = DEFAULT_ALIAS_COUNT,
-    function: str = "tenant-authorizer",
+    function: str = LONGEST_FUNCTION,
 ) -> dict[str, str]:
     """The new assignment: bound accounts keep theirs, unbound ones leave, new ones join.
 
@@ -141,7 +143,7 @@ def problems(
     *,
     directory: Path,
     alias_count: int = DEFAULT_ALIAS_COUNT,
-    function: str = "tenant-authorizer",
+    function: str = LONGEST_FUNCTION,
 ) -> list[Problem]:
     """Accounts without an alias, aliases past ``alias_count``, policies over the limit.
 

@@ -143,6 +143,32 @@ def group_accounts(
     )
 
 
+def render_marker(accounts: Mapping[str, str]) -> str:
+    """A shard marker: account id -> its document's content hash (as Terraform writes it)."""
+    body = ",".join(f"{_string(a)}:{_string(h)}" for a, h in sorted(accounts.items()))
+    return f'{{"accounts":{{{body}}},"version":1}}'
+
+
+def render_root(group: int, shards: Mapping[str, str], layout: Layout = DEFAULT_LAYOUT) -> str:
+    """A group's root: shard -> its marker's content hash, and the layout it was built for."""
+    body = ",".join(f"{_string(s)}:{_string(h)}" for s, h in sorted(shards.items()))
+    return (
+        f'{{"group":{group},"groups":{layout.groups},"shard_count":{layout.shard_count},'
+        f'"shards":{{{body}}},"version":1}}'
+    )
+
+
+def render_account_document(
+    account_id: str, alias: str, bindings: Sequence[Any], tenants: Mapping[str, str]
+) -> str:
+    """An account document from its parts: bindings as values, tenants as rendered JSON."""
+    parts = ",".join(f"{_string(t)}:{tenants[t]}" for t in sorted(tenants))
+    return (
+        f'{{"account_id":{_string(account_id)},"alias":{_string(alias)},'
+        f'"bindings":{render_json(list(bindings))},"tenants":{{{parts}}},"version":1}}'
+    )
+
+
 def render_index(
     documents: Mapping[str, str], layout: Layout = DEFAULT_LAYOUT, group: int | None = None
 ) -> dict[str, str]:
@@ -156,20 +182,12 @@ def render_index(
     for account, document in documents.items():
         shard = shard_of(account, layout.shard_count)
         shards.setdefault(shard, {})[account] = content_hash(document)
-    markers = {
-        shard: '{"accounts":{'
-        + ",".join(f"{_string(a)}:{_string(h)}" for a, h in sorted(accounts.items()))
-        + '},"version":1}'
-        for shard, accounts in sorted(shards.items())
-    }
+    markers = {shard: render_marker(accounts) for shard, accounts in sorted(shards.items())}
     out: dict[str, str] = {}
     for g in range(layout.groups) if group is None else [group]:
         mine = {s: m for s, m in markers.items() if group_of(s, layout.groups) == g}
-        out[root_parameter(g)] = (
-            f'{{"group":{g},"shards":{{'
-            + ",".join(f"{_string(s)}:{_string(content_hash(m))}" for s, m in mine.items())
-            + '},"version":1}'
-        )
+        hashes = {s: content_hash(m) for s, m in mine.items()}
+        out[root_parameter(g)] = render_root(g, hashes, layout)
         out.update({shard_parameter(s): m for s, m in mine.items()})
     if group is None:
         out[LAYOUT] = render_layout(layout)

@@ -19,11 +19,25 @@ from __future__ import annotations
 import json
 import re
 import time
+import uuid
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Final
 
 ALIAS_RE: Final = re.compile(r"^shard-[0-9]{3}$")
+VERSION_RE: Final = re.compile(r"^[0-9]+$")
+# The function's alarms (terraform/modules/authorizer-function), by exact name: a prefix
+# would also match another function's ("tenant-authorizer-staging-...").
+ALARMS: Final = (
+    "fault-decisions",
+    "unexpected-errors",
+    "throttles",
+    "stale-key-serves",
+    "stale-config-serves",
+    "ssm-throttles",
+)
+_PARALLEL: Final = 8  # UpdateAlias calls in flight (the control plane allows ~15/s)
 DEFAULT_STEPS: Final = (10, 50)
 RELEASE_PARAMETER: Final = "release"  # under the SSM prefix
 
@@ -46,6 +60,7 @@ class State:
     status: str  # rolling, released, rolled-back
     weight: int = 0
     alarm: str | None = None
+    release_id: str = ""
 
     def to_json(self) -> str:
         """The parameter's value."""
@@ -72,7 +87,7 @@ class Release:
     ssm: Any
     function: str
     prefix: str = "/tenant-authorizer"
-    alarm_prefix: str | None = None  # None: the function name (its alarms' prefix)
+    alarm_names: Sequence[str] | None = None  # None: the function's own (ALARMS)
     echo: Callable[[str], None] = print
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
@@ -94,17 +109,16 @@ class Release:
 
     def alarming(self) -> list[str]:
         """The function's alarms now in ALARM."""
-        prefix = self.alarm_prefix if self.alarm_prefix is not None else self.function
-        names: list[str] = []
+        names = list(self.alarm_names or [f"{self.function}-{a}" for a in ALARMS])
+        found: list[str] = []
         for page in self.cloudwatch.get_paginator("describe_alarms").paginate(
-            AlarmNamePrefix=prefix,
-            StateValue="ALARM",
-            AlarmTypes=["MetricAlarm", "CompositeAlarm"],
+            AlarmNames=names, AlarmTypes=["MetricAlarm", "CompositeAlarm"]
         ):
             for alarm in [*page.get("MetricAlarms", []), *page.get("CompositeAlarms", [])]:
-                if alarm.get("StateValue") == "ALARM":  # not every API honours the filter
-                    names.append(alarm["AlarmName"])
-        return sorted(names)
+                # Not every API honours every filter: check the name and the state here.
+                if alarm.get("StateValue") == "ALARM" and alarm["AlarmName"] in names:
+                    found.append(alarm["AlarmName"])
+        return sorted(found)
 
     def state(self) -> State | None:
         """The recorded release, if any."""
@@ -140,52 +154,77 @@ class Release:
         bake_seconds: float = 300.0,
         poll_seconds: float = 15.0,
         expect_sha256: str | None = None,
+        now: bool = False,
     ) -> State:
-        """Move every alias to ``version`` (default: ``$LATEST``, published) step by step."""
+        """Move every alias to ``version`` (default: ``$LATEST``, published) step by step.
+
+        ``now``: every alias at once, no alarm gate before or after (an emergency fix, when
+        alarms may be firing for the very reason of the fix); the code must be named
+        (``expect_sha256``) so that it is never whatever ``$LATEST`` happens to hold.
+        """
         if any(not 0 < w < 100 for w in steps) or list(steps) != sorted(set(steps)):
             raise ReleaseError("--steps must be increasing percentages between 1 and 99")
+        if now and expect_sha256 is None:
+            raise ReleaseError(
+                "--now moves every alias at once: name the code with --expect-sha256 "
+                "(terraform -chdir=terraform/platform output -raw source_code_hash)"
+            )
+        if version is not None and not VERSION_RE.match(version):
+            raise ReleaseError(f"--version {version!r} is not a published version number")
         aliases = self.aliases()
         recorded = self.state()
-        if recorded is not None and recorded.status == "rolling":
+        if recorded is not None and recorded.status == "rolling" and not now:
             raise ReleaseError(
                 f"a release of version {recorded.target} did not finish: run "
                 "tenant-authz rollback (or release that version again after a rollback)"
             )
         routed = [a["Name"] for a in aliases if _weights(a)]
-        if routed:
+        if routed and not now:
             raise ReleaseError(
                 f"{len(routed)} alias(es) already route to a second version ({routed[0]} first): "
                 "run tenant-authz rollback first"
             )
         stable = {a["FunctionVersion"] for a in aliases}
-        if len(stable) != 1:
+        if len(stable) != 1 and not now:
             raise ReleaseError(
                 f"the aliases serve {len(stable)} versions ({', '.join(sorted(stable))}): "
                 "run tenant-authz rollback --to VERSION to bring them together first"
             )
-        (previous,) = stable
-        target = version or self._publish(expect_sha256)
-        if version is not None and expect_sha256 is not None:
+        previous = sorted(stable)[0]
+        if version is None:
+            target = self._publish(expect_sha256)
+        else:
             self._check_code(version, expect_sha256)
-        if target == previous:
+            target = version
+        if target == previous and len(stable) == 1 and not routed:
             self.echo(f"every alias already serves version {target}: nothing to release")
             return State(self.function, previous, target, "released", 100)
-        alarming = self.alarming()
-        if alarming:
-            raise ReleaseError(
-                f"alarm {alarming[0]} is in ALARM: a release does not start during an incident "
-                "(wait for OK, or roll back with tenant-authz rollback)"
-            )
-        state = State(self.function, previous, target, "rolling")
-        self._record(state)
+        if not now:
+            alarming = self.alarming()
+            if alarming:
+                raise ReleaseError(
+                    f"alarm {alarming[0]} is in ALARM: a release does not start during an "
+                    "incident (wait for OK, roll back with tenant-authz rollback, or ship a fix "
+                    "with --now)"
+                )
+        state = State(self.function, previous, target, "rolling", release_id=uuid.uuid4().hex)
+        self._record(state, tolerate=now)
         self.echo(f"releasing version {target} over {previous} to {len(aliases)} alias(es)")
-        for weight in (*steps, 100):
+        for weight in (100,) if now else (*steps, 100):
+            self._still_mine(state, tolerate=now)
             state.weight = weight
-            self._route(aliases, previous, target, weight)
-            self._record(state)
+            try:
+                self._route(aliases, previous, target, weight)
+            except Exception as exc:  # noqa: BLE001 - any failure leaves the aliases split
+                self._abandon(aliases, previous, state, weight, exc)
+            self._record(state, tolerate=now)
+            if now:
+                self.echo(f"  every alias on version {target} (--now: no bake)")
+                break
             self.echo(f"  {weight}% of every alias on version {target}; baking {bake_seconds:g} s")
             alarm = self._bake(bake_seconds, poll_seconds)
             if alarm is not None:
+                self._still_mine(state)
                 self._route(aliases, previous, previous, 100)
                 state.status, state.alarm, state.weight = "rolled-back", alarm, 0
                 self._record(state)
@@ -193,10 +232,50 @@ class Release:
                     f"alarm {alarm} went to ALARM at {weight}%: every alias is back on version "
                     f"{previous}; read docs/runbooks/rollback.md before releasing again"
                 )
+        self._still_mine(state, tolerate=now)
         state.status = "released"
-        self._record(state)
+        self._record(state, tolerate=now)
         self.echo(f"released: every alias serves version {target}")
         return state
+
+    def _still_mine(self, state: State, *, tolerate: bool = False) -> None:
+        """Stop when someone else changed the record (a rollback during the bake)."""
+        try:
+            recorded = self.state()
+        except Exception:  # with --now, SSM may be the outage itself
+            if tolerate:
+                return
+            raise
+        if recorded is None and tolerate:
+            return
+        if recorded is None or recorded.release_id != state.release_id:
+            raise ReleaseError(
+                f"the release record changed while releasing version {state.target} (a "
+                "rollback or another release): stopped, the aliases are left as that put them; "
+                "see tenant-authz release-status"
+            )
+
+    def _abandon(
+        self,
+        aliases: Sequence[dict[str, Any]],
+        previous: str,
+        state: State,
+        weight: int,
+        exc: Exception,
+    ) -> None:
+        try:
+            self._route(aliases, previous, previous, 100)
+        except Exception as again:  # noqa: BLE001
+            raise ReleaseError(
+                f"moving the aliases to {weight}% failed ({exc}) and so did moving them back "
+                f"({again}): the aliases may be split, run tenant-authz rollback"
+            ) from exc
+        state.status, state.weight = "rolled-back", 0
+        self._record(state, tolerate=True)
+        raise ReleaseError(
+            f"moving the aliases to {weight}% failed ({exc}): every alias is back on version "
+            f"{previous}; try the release again"
+        ) from exc
 
     def rollback(self, to: str | None = None) -> State:
         """Move every alias to ``to`` (default: the version the last release replaced)."""
@@ -208,6 +287,13 @@ class Release:
                     "with --to (tenant-authz release-status lists the versions)"
                 )
             to = recorded.previous
+        if recorded is not None and recorded.function != self.function:
+            raise ReleaseError(
+                f"the release record at {self._parameter()} is of function {recorded.function}, "
+                f"not {self.function}: check --function and --ssm-prefix"
+            )
+        if not VERSION_RE.match(to):
+            raise ReleaseError(f"--to {to!r} is not a published version number")
         try:
             self.lambda_client.get_function_configuration(FunctionName=self.function, Qualifier=to)
         except self.lambda_client.exceptions.ResourceNotFoundException as exc:
@@ -227,14 +313,19 @@ class Release:
     def _parameter(self) -> str:
         return f"{self.prefix.rstrip('/')}/{RELEASE_PARAMETER}"
 
-    def _record(self, state: State) -> None:
-        self.ssm.put_parameter(
-            Name=self._parameter(),
-            Value=state.to_json(),
-            Type="String",
-            Overwrite=True,
-            Description="Tenant authorizer release record. Written by tenant-authz release.",
-        )
+    def _record(self, state: State, *, tolerate: bool = False) -> None:
+        try:
+            self.ssm.put_parameter(
+                Name=self._parameter(),
+                Value=state.to_json(),
+                Type="String",
+                Overwrite=True,
+                Description="Tenant authorizer release record. Written by tenant-authz release.",
+            )
+        except Exception as exc:
+            if not tolerate:
+                raise
+            self.echo(f"  warning: the release record could not be written ({exc})")
 
     def _publish(self, expect_sha256: str | None) -> str:
         published = self.lambda_client.publish_version(FunctionName=self.function)
@@ -245,11 +336,16 @@ class Release:
             )
         return str(published["Version"])
 
-    def _check_code(self, version: str, expect_sha256: str) -> None:
-        found = self.lambda_client.get_function_configuration(
-            FunctionName=self.function, Qualifier=version
-        )["CodeSha256"]
-        if found != expect_sha256:
+    def _check_code(self, version: str, expect_sha256: str | None) -> None:
+        try:
+            found = self.lambda_client.get_function_configuration(
+                FunctionName=self.function, Qualifier=version
+            )["CodeSha256"]
+        except self.lambda_client.exceptions.ResourceNotFoundException as exc:
+            raise ReleaseError(
+                f"function {self.function} has no version {version}: name a published version"
+            ) from exc
+        if expect_sha256 is not None and found != expect_sha256:
             raise ReleaseError(
                 f"version {version} has code {found}, not {expect_sha256}: name the right version"
             )
@@ -257,19 +353,22 @@ class Release:
     def _route(
         self, aliases: Sequence[dict[str, Any]], previous: str, target: str, weight: int
     ) -> None:
-        for alias in aliases:
-            routing: dict[str, dict[str, float]]
-            if weight >= 100 or previous == target:
-                version, routing = target, {"AdditionalVersionWeights": {}}
-            else:
-                version = previous
-                routing = {"AdditionalVersionWeights": {target: weight / 100}}
+        routing: dict[str, dict[str, float]]
+        if weight >= 100 or previous == target:
+            version, routing = target, {"AdditionalVersionWeights": {}}
+        else:
+            version, routing = previous, {"AdditionalVersionWeights": {target: weight / 100}}
+
+        def move(alias: dict[str, Any]) -> None:
             self.lambda_client.update_alias(
                 FunctionName=self.function,
                 Name=alias["Name"],
                 FunctionVersion=version,
                 RoutingConfig=routing,
             )
+
+        with ThreadPoolExecutor(max_workers=_PARALLEL) as pool:
+            list(pool.map(move, aliases))  # re-raises the first failure
 
     def _bake(self, seconds: float, poll: float) -> str | None:
         deadline = self.clock() + seconds

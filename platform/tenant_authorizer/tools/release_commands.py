@@ -9,12 +9,10 @@ alias was rolled back.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
 
 import click
 
+from .aws_cli import aws_errors, clients
 from .release import DEFAULT_STEPS, Release, ReleaseError, RolledBack
 
 ROLLED_BACK_EXIT = 3
@@ -36,60 +34,8 @@ _prefix = click.option(
 )
 
 
-def _clients() -> tuple[Any, Any, Any]:
-    import boto3  # noqa: PLC0415 - only these commands talk to AWS
-    from botocore.config import Config  # noqa: PLC0415
-
-    config = Config(retries={"mode": "adaptive", "max_attempts": 10})
-    return (
-        boto3.client("lambda", config=config),
-        boto3.client("cloudwatch", config=config),
-        boto3.client("ssm", config=config),
-    )
-
-
-@contextmanager
-def _aws(function: str) -> Iterator[None]:
-    """AWS failures as one sentence with the fix."""
-    from botocore.exceptions import (  # noqa: PLC0415
-        BotoCoreError,
-        ClientError,
-        NoCredentialsError,
-        NoRegionError,
-    )
-
-    try:
-        yield
-    except RolledBack as exc:
-        click.echo(f"Error: {exc}", err=True)
-        raise SystemExit(ROLLED_BACK_EXIT) from exc
-    except ReleaseError as exc:
-        raise click.ClickException(str(exc)) from exc
-    except NoRegionError as exc:
-        raise click.ClickException(
-            "no AWS region: set AWS_DEFAULT_REGION (or a profile with a region in AWS_PROFILE)."
-        ) from exc
-    except NoCredentialsError as exc:
-        raise click.ClickException(
-            "no AWS credentials: set AWS_PROFILE or the AWS_ACCESS_KEY_ID variables."
-        ) from exc
-    except ClientError as exc:
-        error = exc.response.get("Error", {})
-        code, message = error.get("Code", "Error"), error.get("Message", "")
-        if code == "ResourceNotFoundException":
-            raise click.ClickException(
-                f"{message or 'not found'} (function {function}): check --function and the "
-                "region, and apply terraform/platform first."
-            ) from exc
-        raise click.ClickException(
-            f"AWS refused the call ({code}: {message}): check the role's permissions."
-        ) from exc
-    except BotoCoreError as exc:
-        raise click.ClickException(f"AWS could not be reached ({exc}): check the network.") from exc
-
-
 def _release(function: str, prefix: str) -> Release:
-    lam, cloudwatch, ssm = _clients()
+    lam, cloudwatch, ssm = clients("lambda", "cloudwatch", "ssm")
     return Release(lam, cloudwatch, ssm, function, prefix, echo=click.echo)
 
 
@@ -131,7 +77,7 @@ def _steps(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[in
 @click.option(
     "--now",
     is_flag=True,
-    help="Every alias at once, no steps, no bake (an emergency version, e.g. a restart_epoch).",
+    help="Every alias at once, no steps, no bake (an emergency fix; needs --expect-sha256).",
 )
 @click.option(
     "--expect-sha256",
@@ -156,13 +102,16 @@ def release(
     Publishes $LATEST (what the last terraform/platform apply deployed) unless --version
     names one. Exit 3: an alarm fired and every alias is back on the previous version.
     """
-    with _aws(function):
+    with aws_errors(
+        f"function {function}", exits={RolledBack: ROLLED_BACK_EXIT}, errors=(ReleaseError,)
+    ):
         _release(function, ssm_prefix).release(
             version,
-            steps=() if now else steps,
-            bake_seconds=0 if now else bake_seconds,
+            steps=steps,
+            bake_seconds=bake_seconds,
             poll_seconds=poll_seconds,
             expect_sha256=expect_sha256,
+            now=now,
         )
 
 
@@ -172,7 +121,9 @@ def release(
 @_prefix
 def release_status(as_json: bool, function: str, ssm_prefix: str) -> None:
     """Which version each alias serves, the recorded release, the alarms in ALARM."""
-    with _aws(function):
+    with aws_errors(
+        f"function {function}", exits={RolledBack: ROLLED_BACK_EXIT}, errors=(ReleaseError,)
+    ):
         status = _release(function, ssm_prefix).status()
     if as_json:
         click.echo(json.dumps(status, indent=2, sort_keys=True))
@@ -201,5 +152,7 @@ def release_status(as_json: bool, function: str, ssm_prefix: str) -> None:
 @_prefix
 def rollback(to: str | None, function: str, ssm_prefix: str) -> None:
     """Put every alias back on one version at once (no steps, no bake)."""
-    with _aws(function):
+    with aws_errors(
+        f"function {function}", exits={RolledBack: ROLLED_BACK_EXIT}, errors=(ReleaseError,)
+    ):
         _release(function, ssm_prefix).rollback(to)

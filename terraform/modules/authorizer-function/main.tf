@@ -35,7 +35,6 @@ locals {
     TENANT_AUTHZ_FETCH_TIMEOUT_SECONDS  = tostring(var.runtime_settings.fetch_timeout_seconds)
     TENANT_AUTHZ_METRICS_NAMESPACE      = var.runtime_settings.metrics_namespace
     TENANT_AUTHZ_LOG_LEVEL              = var.runtime_settings.log_level
-    TENANT_AUTHZ_RESTART_EPOCH          = var.restart_epoch
   }
 }
 

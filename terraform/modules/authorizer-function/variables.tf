@@ -95,12 +95,6 @@ variable "ssm_prefix" {
   }
 }
 
-variable "restart_epoch" {
-  description = "Set as TENANT_AUTHZ_RESTART_EPOCH; the function ignores it, but a new value publishes a new version and so replaces every warm instance."
-  type        = string
-  default     = "0"
-}
-
 variable "runtime_settings" {
   description = "Cache and telemetry settings passed to the function as TENANT_AUTHZ_* environment variables."
   type = object({

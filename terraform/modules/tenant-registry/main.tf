@@ -62,9 +62,14 @@ locals {
       join(",", [for a in sort(accounts) : format("%s:%s", jsonencode(a), jsonencode(substr(sha256(local.documents[a]), 0, 12)))]),
     )
   }
+  # The root names the layout it was built for: after a layout change, an instance treats
+  # a root of the old layout as absent (its accounts read by TTL) until this group is
+  # applied again, never as "these accounts do not exist".
   index_root = format(
-    "{\"group\":%d,\"shards\":{%s},\"version\":1}",
+    "{\"group\":%d,\"groups\":%d,\"shard_count\":%d,\"shards\":{%s},\"version\":1}",
     var.index_group,
+    var.index_groups,
+    var.index_shard_count,
     join(",", [for shard in sort(keys(local.index_markers)) : format("%s:%s", jsonencode(shard), jsonencode(substr(sha256(local.index_markers[shard]), 0, 12)))]),
   )
   index_root_name = format("index/root-%02d", var.index_group)

@@ -51,7 +51,6 @@ run "function_defaults" {
       TENANT_AUTHZ_FETCH_TIMEOUT_SECONDS  = "1.5"
       TENANT_AUTHZ_METRICS_NAMESPACE      = "TenantAuthorizer"
       TENANT_AUTHZ_LOG_LEVEL              = "INFO"
-      TENANT_AUTHZ_RESTART_EPOCH          = "0"
     })
     error_message = "The environment must carry every TENANT_AUTHZ_* setting with its default."
   }
@@ -330,15 +329,3 @@ run "alarm_thresholds_are_counts" {
   expect_failures = [var.alarm_thresholds]
 }
 
-run "restart_epoch_changes_the_environment" {
-  command = plan
-
-  variables {
-    restart_epoch = "1795341600"
-  }
-
-  assert {
-    condition     = aws_lambda_function.this.environment[0].variables["TENANT_AUTHZ_RESTART_EPOCH"] == "1795341600"
-    error_message = "A new restart_epoch must change the function's environment (new version, every warm instance replaced)."
-  }
-}

@@ -1,0 +1,225 @@
+"""``tenant-authz keys revoke``, ``ssm diff`` and ``ssm push`` (emergency-key-revocation.md).
+
+Exit codes: 0 done (``ssm diff``: SSM is what the tenant files say); 1 ``ssm diff`` found
+drift (printed), or the command could not run (one sentence on stderr with the fix); 2 a
+usage mistake.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .aws_cli import aws_errors, clients
+from .report import TenantFile
+from .ssm_sync import Parameters, SyncError, diff, push_tenant
+
+DEFAULT_CONFIGS = Path("tenant_configs")
+
+_directory = click.argument(
+    "directory",
+    required=False,
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_CONFIGS,
+)
+_prefix = click.option(
+    "--ssm-prefix",
+    default="/tenant-authorizer",
+    show_default=True,
+    envvar="TENANT_AUTHZ_SSM_PREFIX",
+    help="SSM prefix of the platform.",
+)
+
+
+def _parameters(prefix: str) -> Parameters:
+    (ssm,) = clients("ssm")
+    return Parameters(ssm, prefix)
+
+
+def _valid_files(directory: Path) -> tuple[dict[str, str], dict[str, TenantFile]]:
+    """The rendered documents and the tenant files of a directory that validates."""
+    from .validation import validate  # noqa: PLC0415 - tools deps load lazily
+
+    if not directory.is_dir():
+        raise click.UsageError(f"no tenant directory {directory}/: name the tenant directory.")
+    report = validate([directory])
+    if report.problems:
+        for problem in report.problems:
+            click.echo(str(problem), err=True)
+        raise click.ClickException(
+            f"{len(report.problems)} problem(s) in {directory}/: fix them first "
+            f"(tenant-authz validate {directory} shows the same)."
+        )
+    files = {str(t.data["tenant_id"]): t for t in report.files if t.config is not None}
+    return report.documents, files
+
+
+def _tenant(files: dict[str, TenantFile], tenant_id: str, directory: Path) -> TenantFile:
+    tenant = files.get(tenant_id)
+    if tenant is None:
+        raise click.ClickException(
+            f"no tenant {tenant_id} in {directory}/: name one of {', '.join(sorted(files))}."
+        )
+    return tenant
+
+
+def _accounts(tenant: TenantFile) -> list[str]:
+    bindings = tenant.config.bindings if tenant.config is not None else ()
+    return sorted({b.account_id for b in bindings})
+
+
+@click.group()
+def keys() -> None:
+    """Revoke a tenant's keys or tokens in SSM directly (emergencies)."""
+
+
+@keys.command()
+@_directory
+@click.option("--tenant", "tenant_id", required=True, help="The tenant whose key leaked.")
+@click.option("--kid", "kids", multiple=True, help="A key id to refuse (repeatable).")
+@click.option(
+    "--issued-before",
+    default=None,
+    help="Refuse tokens issued before this instant: RFC 3339 with offset, or 'now'.",
+)
+@click.option("--issuer", default=None, help="The issuer (iss) the keys belong to, if several.")
+@_prefix
+def revoke(
+    *,
+    directory: Path,
+    tenant_id: str,
+    kids: tuple[str, ...],
+    issued_before: str | None,
+    issuer: str | None,
+    ssm_prefix: str,
+) -> None:
+    """Refuse a tenant's key (--kid) or older tokens (--issued-before) on every warm instance
+    within the config TTL, by writing the tenant's part of its documents in SSM."""
+    if not kids and issued_before is None:
+        raise click.UsageError("name what to revoke: --kid KID and/or --issued-before WHEN.")
+    instant = _instant(issued_before) if issued_before is not None else None
+    _, files = _valid_files(directory)
+    tenant = _tenant(files, tenant_id, directory)
+    doc = copy.deepcopy(tenant.raw)
+    issuers = doc.get("issuers") or []
+    index = _issuer_index(issuers, issuer, tenant_id)
+    revocation = dict(issuers[index].get("revocation") or {})
+    if kids:
+        revocation["kids"] = list(dict.fromkeys([*(revocation.get("kids") or []), *kids]))
+    if instant is not None:
+        revocation["issued_before"] = instant
+    issuers[index]["revocation"] = revocation
+    _check(doc, tenant.display)
+    with aws_errors(f"SSM prefix {ssm_prefix}", errors=(SyncError,)):
+        changed = push_tenant(doc, _accounts(tenant), _parameters(ssm_prefix), echo=click.echo)
+    click.echo(
+        f"Revoked for tenant {tenant_id} in {len(changed)} account document(s)"
+        f"{' (' + ', '.join(changed) + ')' if changed else ' (already revoked)'}: warm "
+        "instances refuse within the config TTL (60 s by default)."
+    )
+    click.echo(f"Commit this to {tenant.display}, issuers[{index}] ({issuers[index]['issuer']}):")
+    click.echo("    revocation:")
+    if revocation.get("kids"):
+        click.echo(f"      kids: {json.dumps(revocation['kids'])}")
+    if revocation.get("issued_before"):
+        click.echo(f'      issued_before: "{revocation["issued_before"]}"')
+    click.echo(
+        "Until the file says so and its group is applied, `tenant-authz ssm diff` shows this "
+        "drift, and an apply of the old file would lift the revocation."
+    )
+
+
+def _instant(text: str) -> str:
+    if text == "now":
+        return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise click.BadParameter(
+            f"{text!r} is not an RFC 3339 instant (2026-12-01T10:00:00Z) or 'now'",
+            param_hint="--issued-before",
+        ) from exc
+    if parsed.tzinfo is None:
+        raise click.BadParameter(
+            f"{text!r} has no offset: add Z or +HH:MM", param_hint="--issued-before"
+        )
+    return text
+
+
+def _issuer_index(issuers: list[dict[str, Any]], issuer: str | None, tenant_id: str) -> int:
+    names = [str(i.get("issuer")) for i in issuers]
+    if issuer is not None:
+        if issuer not in names:
+            raise click.ClickException(
+                f"tenant {tenant_id} has no issuer {issuer}: name one of {', '.join(names)}."
+            )
+        return names.index(issuer)
+    if len(names) != 1:
+        raise click.ClickException(
+            f"tenant {tenant_id} has {len(names)} issuers: name one with --issuer "
+            f"({', '.join(names) or 'none'})."
+        )
+    return 0
+
+
+def _check(doc: dict[str, Any], display: str) -> None:
+    """The changed tenant must still be one the runtime accepts."""
+    from ..runtime.errors import ConfigError  # noqa: PLC0415
+    from ..runtime.tenant_parser import parse_tenant  # noqa: PLC0415
+    from .documents import as_terraform_value  # noqa: PLC0415
+
+    try:
+        parse_tenant(as_terraform_value(doc), display)
+    except ConfigError as exc:
+        raise click.ClickException(
+            f"the revocation is not valid: {exc.field}: {exc.reason}."
+        ) from exc
+
+
+@click.group()
+def ssm() -> None:
+    """Compare SSM with the tenant files, or write one tenant's part from its file."""
+
+
+@ssm.command("diff")
+@_directory
+@click.option("--json", "as_json", is_flag=True, help="Print the differences as JSON.")
+@_prefix
+def ssm_diff(directory: Path, as_json: bool, ssm_prefix: str) -> None:
+    """Every difference between DIRECTORY (as Terraform would write it) and SSM; exit 1 if any."""
+    documents, _ = _valid_files(directory)
+    with aws_errors(f"SSM prefix {ssm_prefix}", errors=(SyncError,)):
+        differences = diff(documents, _parameters(ssm_prefix))
+    if as_json:
+        rows = [{"name": d.name, "kind": d.kind, "details": list(d.details)} for d in differences]
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        for difference in differences:
+            click.echo(str(difference))
+        if not differences:
+            click.echo(f"no drift: SSM holds what {directory}/ says ({len(documents)} account(s)).")
+    if differences:
+        raise SystemExit(1)
+
+
+@ssm.command("push")
+@_directory
+@click.option("--tenant", "tenant_id", required=True, help="The tenant whose part to write.")
+@_prefix
+def ssm_push(directory: Path, tenant_id: str, ssm_prefix: str) -> None:
+    """Write one tenant's part of its account documents from its file (and the index)."""
+    _, files = _valid_files(directory)
+    tenant = _tenant(files, tenant_id, directory)
+    with aws_errors(f"SSM prefix {ssm_prefix}", errors=(SyncError,)):
+        changed = push_tenant(
+            tenant.raw, _accounts(tenant), _parameters(ssm_prefix), echo=click.echo
+        )
+    click.echo(
+        f"{tenant_id}: {len(changed)} account document(s) written"
+        f"{' (' + ', '.join(changed) + ')' if changed else ' (SSM already said the same)'}."
+    )

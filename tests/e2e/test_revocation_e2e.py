@@ -1,0 +1,106 @@
+"""Issue 13 end to end: `keys revoke` for one tenant reaches warm handlers within the TTL.
+
+Two tenants of one group applied by terraform/tenants on the shared moto deployment; the
+handler runs in-process against the same SSM. After the revocation, a warm handler
+refuses the revoked key's token once the config TTL (1 s here) passes, accepts a token of
+the new key, and answers the other tenant from its warm cache as before. `ssm diff`
+reports the drift until the tenant file says the same and its group is applied.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from support.deployment import ALIAS_COUNT, PREFIX, Deployment
+from support.tenants import assign_aliases
+from tenant_authorizer.dev.issuer import DevIssuer
+
+from .test_terraform_e2e import AUDIENCE, TENANTS, Tenant, account_in, apply_group, decide
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def two_issuers() -> Iterator[list[DevIssuer]]:
+    """Two development issuers on 127.0.0.1."""
+    started = [DevIssuer(port=0, audience=AUDIENCE).start() for _ in range(2)]
+    yield started
+    for issuer in started:
+        issuer.stop()
+
+
+def revocation_yaml(tenant: Tenant, kid: str) -> str:
+    """The tenant file with the lines `keys revoke` printed, committed."""
+    return tenant.yaml().replace(
+        f'    audiences: ["{AUDIENCE}"]\n',
+        f'    audiences: ["{AUDIENCE}"]\n    revocation:\n      kids: ["{kid}"]\n',
+    )
+
+
+def test_revoke_one_tenants_key_on_warm_handlers(
+    deployment: Deployment,
+    endpoint: str,
+    two_issuers: list[DevIssuer],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The revoked key is refused after the TTL; the new key and the other tenant pass."""
+    delta = Tenant("delta", account_in(0, skip=()), "d1e2f3a4b5", two_issuers[0])
+    omega = Tenant("omega", account_in(0, skip=(delta.account,)), "o1m2e3g4a5", two_issuers[1])
+    tenants_dir = deployment.root / "revocation-tenants"
+    tenants_dir.mkdir()
+    for tenant in (delta, omega):
+        (tenants_dir / f"{tenant.tenant_id}.yaml").write_text(tenant.yaml(), encoding="utf-8")
+    assign_aliases(tenants_dir, ALIAS_COUNT)
+    (deployment.root / TENANTS / "terraform.tfvars.json").write_text(
+        json.dumps(
+            {
+                "tenant_configs_dir": str(tenants_dir),
+                "allow_local_development_issuers": True,
+                "ssm_prefix": PREFIX,
+            }
+        ),
+        encoding="utf-8",
+    )
+    deployment.terraform(TENANTS, "init", "-input=false")
+    apply_group(deployment, 0)
+    diff = f".venv/bin/tenant-authz ssm diff {tenants_dir}"
+    assert deployment.shell(diff).returncode == 0
+
+    leaked = delta.issuer.current_kid()
+    old, other = delta.token(), omega.token()
+    delta.issuer.rotate("RS256")  # the IdP signs with a new key; the leaked one still published
+    new = delta.token()
+    for _ in range(2):  # warm: the second answers come from the handler's caches
+        assert decide(delta.event(old)) == decide(omega.event(other)) == "allow"
+    assert decide(delta.event(new)) == "allow"
+
+    revoked = deployment.shell(
+        f".venv/bin/tenant-authz keys revoke --tenant delta --kid {leaked} {tenants_dir}"
+    )
+    assert revoked.returncode == 0, revoked.stdout + revoked.stderr
+    assert f'kids: ["{leaked}"]' in revoked.stdout
+    time.sleep(1.2)  # the config TTL of the test's handler
+    capsys.readouterr()
+    assert decide(delta.event(old)) == "401"
+    line = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert (line["reason"], line["tenant_id"], line["kid"]) == ("key_revoked", "delta", leaked)
+    assert decide(delta.event(new)) == "allow", "a token of the new key passes"
+    assert decide(omega.event(other)) == "allow"
+    line = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert (line["tenant_id"], line["cache"]) == ("omega", "hit"), "omega's warm answer stays"
+
+    drift = deployment.shell(diff)
+    assert drift.returncode == 1
+    assert "tenant delta: issuers[0].revocation" in drift.stdout
+    (tenants_dir / "delta.yaml").write_text(revocation_yaml(delta, leaked), encoding="utf-8")
+    assert deployment.shell(diff).returncode == 0, "the file now says what SSM holds"
+    apply_group(deployment, 0)
+    clean = deployment.shell(diff)
+    assert clean.returncode == 0 and "no drift" in clean.stdout
+    assert decide(delta.event(old)) == "401"
+
+    deployment.terraform(TENANTS, "destroy", "-auto-approve", "-input=false")
