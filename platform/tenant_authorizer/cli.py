@@ -14,6 +14,8 @@ from pathlib import Path
 import click
 
 from .dev.local.commands import local
+from .tools.explain_command import token
+from .tools.issuer_commands import issuer, onboard
 from .tools.release_commands import release, release_status, rollback
 from .tools.ssm_commands import keys, ssm
 
@@ -324,4 +326,7 @@ main.add_command(release)
 main.add_command(release_status)
 main.add_command(rollback)
 main.add_command(keys)
+main.add_command(token)
+main.add_command(issuer)
+main.add_command(onboard)
 main.add_command(ssm)

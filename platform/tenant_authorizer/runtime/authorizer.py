@@ -80,6 +80,10 @@ class Authorizer:
         # The caches' counters: one object when they share it, as from_settings makes them.
         self._counters = tuple({id(c): c for c in (registry.counters, jwks.counters)}.values())
         self._last_snapshot: dict[str, int] = {}
+        # `tenant-authz token explain`: called with each step's object (the request, the
+        # resolution, the verified token, the decision). None in production: one `is None`
+        # test per step on a new token's path, nothing on a repeat's.
+        self.trace: Callable[[str, object], None] | None = None
 
     @classmethod
     def from_settings(
@@ -167,7 +171,12 @@ class Authorizer:
         caller = request.caller
         record.kind = request.kind
         record.caller = caller
+        trace = self.trace
+        if trace is not None:
+            trace("request", request)
         resolution = self.registry.lookup(caller, qualifier)
+        if trace is not None:
+            trace("resolution", resolution)
         runtime = resolution.tenant
         tenant = runtime.config
         record.tenant_id = tenant.tenant_id
@@ -196,8 +205,12 @@ class Authorizer:
         record.kid = verified.kid
         record.principal = verified.principal
         record.stale_key = stale_key
+        if trace is not None:
+            trace("verified", verified)
 
         decision = decide(runtime.rules, verified.grant, caller, resource)
+        if trace is not None:
+            trace("decision", decision)
         if simple:
             response = simple_response(decision, verified.context)
         else:
