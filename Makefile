@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PORT   ?= 8080
 
-.PHONY: run test lint typecheck validate pytest bench package lock tf-check tf-fmt tf-validate tf-test tf-require checkov clean
+.PHONY: run test lint typecheck validate pytest bench bench-terraform package lock tf-check tf-fmt tf-validate tf-test tf-require checkov clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -107,6 +107,10 @@ checkov: $(CHECKOV_VENV)/.installed
 bench: $(STAMP)
 	$(BIN)/python benchmarks/decision_bench.py
 	$(BIN)/python benchmarks/ssm_simulation.py
+
+## bench-terraform: plan time and memory of one tenant group at 1,000 and 10,000 tenants (moto, ~5 min)
+bench-terraform: $(STAMP) $(TFCLI)/terraformrc
+	$(BIN)/python benchmarks/terraform_scale.py
 
 clean:
 	rm -rf $(VENV) build dist .mypy_cache .ruff_cache .pytest_cache

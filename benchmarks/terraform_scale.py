@@ -19,7 +19,11 @@ platform facts, alias_count 256) and answering STS:
   group-00 with empty state: the first apply of that group, about N/G accounts;
 * (b) the same plan after one more tenant file (an account of group 00, with its alias
   assigned): still empty state, so this is the upper bound of an onboarding plan (with
-  ``-refresh=false`` a populated state only adds reading the state file).
+  ``-refresh=false`` a populated state only adds reading the state file);
+* (c) a diagnostic: the plan of (a) from a directory holding only group 00's tenant files
+  (and their aliases): the same resources, without reading the other groups' N - N/G
+  files, which separates the cost of reading every file from the cost of the group's
+  resources.
 
 Each terraform command runs in a fresh subprocess. Wall time is measured around it. Peak
 memory is measured twice: GNU ``/usr/bin/time -v`` ("Maximum resident set size", the
@@ -352,6 +356,17 @@ def main() -> None:
             plan, counts, show_s = plan_group(terraform, root, env, configs, f"plan-{n}-b.bin")
             rows.append(Row(n + 1, "b", mine + 1, plan, counts, show_s))
             print(f"  (b) {plan.seconds:.1f} s  {summary_line(plan.stdout)}")
+            # (c) where the time goes: the same accounts, without the other groups' files.
+            only = tmp / f"configs-{n}-group"
+            only.mkdir()
+            for i, account in enumerate(accounts):
+                if group_of(account, groups) == GROUP:
+                    write_tenant(only, i, account)
+            kept = {a: alias for a, alias in assignment.items() if group_of(a, groups) == GROUP}
+            (only / "aliases.json").write_text(json.dumps(kept, indent=2) + "\n", encoding="utf-8")
+            plan, counts, show_s = plan_group(terraform, root, env, only, f"plan-{n}-c.bin")
+            rows.append(Row(mine, "c", mine, plan, counts, show_s))
+            print(f"  (c) {plan.seconds:.1f} s  {summary_line(plan.stdout)}")
     print(f"\nload average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(
         f"\nterraform plan of workspace group-{GROUP:02d} (G={groups}, empty state, -refresh=false)"
@@ -375,7 +390,8 @@ def main() -> None:
     print(
         "peak MB: /usr/bin/time -v max RSS (largest single process); core / prov: polled VmHWM"
         " of terraform and of the provider plugin; sum: both (an upper bound of the total)."
-        " '+' after plan s: killed at the timeout."
+        " '+' after plan s: killed at the timeout. (c): only group 00's tenant files"
+        " (tenants = files read)."
     )
     for row in rows:
         if row.resources:

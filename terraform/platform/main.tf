@@ -69,3 +69,19 @@ resource "aws_ssm_parameter" "platform" {
   })
   tags = var.tags
 }
+
+data "aws_region" "current" {}
+
+# What on-call looks at: a dashboard, Contributor Insights rules per tenant, the runbooks'
+# saved queries (issue 14).
+module "observability" {
+  source = "../modules/observability"
+
+  function_name     = module.function.function_name
+  log_group_name    = module.function.log_group_name
+  metrics_namespace = var.runtime_settings.metrics_namespace
+  region            = data.aws_region.current.name
+  saved_queries     = var.observability.saved_queries
+  insight_rules     = var.observability.insight_rules
+  tags              = var.tags
+}

@@ -37,3 +37,13 @@ output "alarm_names" {
   description = "Alarms of the function, by purpose."
   value       = module.function.alarm_names
 }
+
+output "dashboard_name" {
+  description = "The CloudWatch dashboard of the platform."
+  value       = module.observability.dashboard_name
+}
+
+output "insight_rule_names" {
+  description = "Contributor Insights rules (top tenants by denials and faults, top reasons per tenant)."
+  value       = module.observability.insight_rule_names
+}

@@ -153,3 +153,12 @@ variable "tenant_groups" {
     error_message = "tenant_groups must be a whole number from 1 to 9 (the runtime reads the layout and every group root in one call)."
   }
 }
+
+variable "observability" {
+  description = "What on-call sees beyond the alarms: Contributor Insights rules (billed per matched log event) and the runbooks' saved Logs Insights queries. The dashboard is always created."
+  type = object({
+    insight_rules = optional(bool, true)
+    saved_queries = optional(bool, true)
+  })
+  default = {}
+}

@@ -72,15 +72,17 @@ locals {
   aliases      = try(jsondecode(file(local.aliases_file)), null)
 
   # An account belongs to group (shard % groups), its shard sha256(account)[:8] % shard_count.
+  # keys() of a grouping map, not distinct(): distinct is quadratic, and at 10,000
+  # accounts it was most of a plan (benchmarks/terraform_scale.py).
   group_of = {
-    for account in distinct(flatten([for t in local.tenants : [for b in t.bindings : b.account_id]])) :
+    for account in keys({ for a in flatten([for t in local.tenants : [for b in t.bindings : b.account_id]]) : a => a... }) :
     account => (parseint(substr(sha256(account), 0, 8), 16) % local.layout.shard_count) % local.layout.groups
   }
   group_tenants = {
     for id, t in local.tenants : id => {
       document = t.document
-      bindings = [for b in t.bindings : b if lookup(local.group_of, b.account_id, -1) == local.group]
-    } if anytrue([for b in t.bindings : lookup(local.group_of, b.account_id, -1) == local.group])
+      bindings = [for b in t.bindings : b if try(local.group_of[b.account_id], -1) == local.group]
+    } if anytrue([for b in t.bindings : try(local.group_of[b.account_id], -1) == local.group])
   }
   group_accounts = toset([for account, g in local.group_of : account if g == local.group])
   account_aliases = {

@@ -135,8 +135,12 @@ def assert_nothing_left(deployed: Deployment) -> None:
         logGroupNamePrefix=f"/aws/lambda/{FUNCTION}"
     )
     assert groups["logGroups"] == []
-    alarms = deployed.client("cloudwatch").describe_alarms(AlarmNamePrefix=FUNCTION)
+    cloudwatch = deployed.client("cloudwatch")
+    alarms = cloudwatch.describe_alarms(AlarmNamePrefix=FUNCTION)
     assert alarms["MetricAlarms"] == [] and alarms["CompositeAlarms"] == []
+    assert cloudwatch.list_dashboards(DashboardNamePrefix=FUNCTION)["DashboardEntries"] == []
+    rules = cloudwatch.describe_insight_rules().get("InsightRules", [])
+    assert not [r for r in rules if r["Name"].startswith(FUNCTION)]
     kms = deployed.client("kms")
     assert not [a for a in kms.list_aliases()["Aliases"] if a["AliasName"] == f"alias/{FUNCTION}"]
     states = {

@@ -44,7 +44,7 @@ resource "aws_lambda_permission" "tenant" {
     # Also orders the writes: the account's SSM document exists before API Gateway may
     # call, and the permission goes before the document on removal.
     precondition {
-      condition     = contains(keys(var.account_parameters), each.value.account)
+      condition     = can(var.account_parameters[each.value.account])
       error_message = "Account ${each.value.account} has no SSM document in account_parameters: grant only accounts that tenant-registry wrote."
     }
     precondition {

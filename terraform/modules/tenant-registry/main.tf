@@ -102,7 +102,7 @@ resource "aws_ssm_parameter" "account" {
 
   lifecycle {
     precondition {
-      condition     = contains(keys(var.account_aliases), each.key)
+      condition     = can(var.account_aliases[each.key])
       error_message = "Account ${each.key} has no alias in account_aliases: every account document names the alias that serves it."
     }
     precondition {
