@@ -8,6 +8,7 @@ PORT   ?= 8080
 .PHONY: run test lint typecheck validate pytest bench bench-terraform package lock tf-check tf-fmt tf-validate tf-test tf-require checkov clean
 
 $(STAMP): pyproject.toml
+	@echo "Creating $(VENV) and installing the dev dependencies (about a minute, once)..."
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'

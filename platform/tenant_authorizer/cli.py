@@ -89,6 +89,12 @@ def validate(
         click.echo(f"{len(report.problems)} problem(s) in {len(report.files)} file(s).", err=True)
         raise SystemExit(1)
     if not report.files:
+        if any((p / "aliases.json").is_file() for p in targets if p.is_dir()):
+            click.echo(
+                "OK: no tenant left (aliases.json only): applying the groups removes the last "
+                "tenants' documents and permissions."
+            )
+            return
         raise click.UsageError("no *.yaml tenant file found: add one or name the files to check.")
     sizes = {account: report.document_bytes(account) for account in report.documents}
     largest = max(sizes, key=lambda a: sizes[a])

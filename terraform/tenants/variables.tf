@@ -6,9 +6,11 @@ variable "tenant_configs_dir" {
   EOT
   type        = string
 
+  # An existing tenant directory: tenant files, or at least aliases.json (what is left
+  # when the last tenant is offboarded, so that its apply can remove it).
   validation {
-    condition     = length(fileset(var.tenant_configs_dir, "*.yaml")) > 0
-    error_message = "tenant_configs_dir must be a directory holding at least one <tenant_id>.yaml file."
+    condition     = length(fileset(var.tenant_configs_dir, "*.yaml")) > 0 || fileexists("${var.tenant_configs_dir}/aliases.json")
+    error_message = "tenant_configs_dir must be a tenant directory: <tenant_id>.yaml files and aliases.json (run tenant-authz aliases on it)."
   }
 }
 

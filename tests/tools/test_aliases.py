@@ -203,3 +203,16 @@ def test_the_command_names_the_group_of_each_removed_account(tmp_path: Path) -> 
     assert result.exit_code == 0, result.output
     group = group_of(shard_of(account(2), 128), 8)
     assert f"removed {account(2)} (group-{group:02d}): apply that group" in result.output
+
+
+def test_the_last_tenant_can_be_offboarded(tmp_path: Path) -> None:
+    """With every tenant file removed, aliases empties and validate accepts the directory."""
+    runner = CliRunner()
+    write_tenant(tmp_path, "acme", {account(1): None})
+    assert runner.invoke(main, ["aliases", str(tmp_path)]).exit_code == 0
+    (tmp_path / "acme.yaml").unlink()
+    result = runner.invoke(main, ["aliases", str(tmp_path)])
+    assert result.exit_code == 0 and "1 removed" in result.output
+    assert json.loads((tmp_path / "aliases.json").read_text(encoding="utf-8")) == {}
+    validated = runner.invoke(main, ["validate", str(tmp_path)])
+    assert validated.exit_code == 0 and "no tenant left" in validated.output

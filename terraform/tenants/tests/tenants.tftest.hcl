@@ -213,3 +213,16 @@ run "an_account_without_alias_is_refused" {
 
   expect_failures = [terraform_data.guard]
 }
+
+run "the_last_tenant_can_be_offboarded" {
+  command = plan
+
+  variables {
+    tenant_configs_dir = "tests/fixtures/offboarded"
+  }
+
+  assert {
+    condition     = length(output.ssm_parameters) == 0 && length(module.access.statements) == 0
+    error_message = "A tenant directory left with aliases.json only plans no document and no permission (the apply removes the last tenant's)."
+  }
+}
