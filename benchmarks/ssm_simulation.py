@@ -128,8 +128,9 @@ def _runtime(tree: Path) -> dict[str, Any]:
     parse = account.parse_account_document
     parsed: dict[tuple[str, str], Any] = {}
 
-    def shared(raw: str, source: str, account_id: str) -> Any:
+    def shared(raw: str, source: str, account_id: str, *_: Any) -> Any:
         # Each instance would parse its own copy; what is measured here is SSM.
+        # (The base commit's parser takes three arguments, this tree's a fourth.)
         if (raw, account_id) not in parsed:
             parsed[raw, account_id] = parse(raw, source, account_id)
         return parsed[raw, account_id]

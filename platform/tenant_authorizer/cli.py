@@ -14,12 +14,11 @@ from pathlib import Path
 import click
 
 from .dev.local.commands import local
+from .tools.cli_options import DEFAULT_CONFIGS, tenant_directory
 from .tools.explain_command import token
 from .tools.issuer_commands import issuer, onboard
 from .tools.release_commands import release, release_status, rollback
 from .tools.ssm_commands import keys, ssm
-
-DEFAULT_CONFIGS = Path("tenant_configs")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -185,12 +184,7 @@ def package(
 
 
 @main.command()
-@click.argument(
-    "directory",
-    required=False,
-    type=click.Path(file_okay=False, path_type=Path),
-    default=DEFAULT_CONFIGS,
-)
+@tenant_directory
 @click.option(
     "--alias-count",
     type=click.IntRange(1, 1000),
@@ -248,12 +242,7 @@ def aliases(directory: Path, alias_count: int, check: bool) -> None:
 
 
 @main.command()
-@click.argument(
-    "directory",
-    required=False,
-    type=click.Path(file_okay=False, path_type=Path),
-    default=DEFAULT_CONFIGS,
-)
+@tenant_directory
 @click.option("--tenant", "tenant_ids", multiple=True, help="Only this tenant (repeatable).")
 @click.option(
     "--groups",

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from support.deployment import ALIAS_COUNT, PREFIX, Deployment
+from support.deployment import ALIAS_COUNT, Deployment
 from support.tenants import assign_aliases
 from tenant_authorizer.dev.issuer import DevIssuer
 
@@ -55,16 +55,7 @@ def test_revoke_one_tenants_key_on_warm_handlers(
     for tenant in (delta, omega):
         (tenants_dir / f"{tenant.tenant_id}.yaml").write_text(tenant.yaml(), encoding="utf-8")
     assign_aliases(tenants_dir, ALIAS_COUNT)
-    (deployment.root / TENANTS / "terraform.tfvars.json").write_text(
-        json.dumps(
-            {
-                "tenant_configs_dir": str(tenants_dir),
-                "allow_local_development_issuers": True,
-                "ssm_prefix": PREFIX,
-            }
-        ),
-        encoding="utf-8",
-    )
+    deployment.use_tenants(tenants_dir)
     deployment.terraform(TENANTS, "init", "-input=false")
     apply_group(deployment, 0)
     diff = f".venv/bin/tenant-authz ssm diff {tenants_dir}"

@@ -153,16 +153,7 @@ def test_onboard_serve_offboard_per_group(
     for tenant in (alpha, beta):
         (tenants_dir / f"{tenant.tenant_id}.yaml").write_text(tenant.yaml(), encoding="utf-8")
     assign_aliases(tenants_dir, ALIAS_COUNT)
-    (deployment.root / TENANTS / "terraform.tfvars.json").write_text(
-        json.dumps(
-            {
-                "tenant_configs_dir": str(tenants_dir),
-                "allow_local_development_issuers": True,
-                "ssm_prefix": PREFIX,
-            }
-        ),
-        encoding="utf-8",
-    )
+    deployment.use_tenants(tenants_dir)
     ssm, lam = deployment.client("ssm"), deployment.client("lambda")
     function = lam.get_function(FunctionName=FUNCTION)["Configuration"]
     assert function["CodeSha256"] == deployment.package.base64sha256

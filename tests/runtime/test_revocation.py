@@ -130,3 +130,30 @@ def test_a_bad_revocation_names_its_field(revocation: dict[str, Any], field: str
 
 def _caller(api_id: str) -> Caller:
     return parse_arn(f"arn:aws:execute-api:us-east-1:{ACCOUNT}:{api_id}/prod/GET/orders/42")
+
+
+def test_a_token_without_kid_cannot_slip_past_a_revoked_kid(issuers: dict[str, DevIssuer]) -> None:
+    """The JWKS's only RS256 key answers a kid-less token: revoked, it is refused too."""
+    now = [1000.0]
+    harness = Harness(docs(issuers), config_clock=lambda: now[0])
+    leaked = issuers["alpha"].current_kid()
+    harness.replace_docs(docs(issuers, kids=[leaked]))
+    kidless = issuers["alpha"].mint(kid=None)
+    result = harness.evaluate(ev("alpha", kidless))
+    assert (result.outcome, result.reason) == ("unauthorized", Reason.KEY_REVOKED)
+
+
+def test_a_changed_part_is_never_taken_for_the_same(issuers: dict[str, DevIssuer]) -> None:
+    """true and 1 are equal to Python, not to the rules: the new part is parsed anew."""
+    from tenant_authorizer.runtime.account import parse_account_document
+    from tenant_authorizer.tools.documents import render_account_documents
+
+    def document(value: Any) -> str:
+        entry = {**issuer_entry(issuers["alpha"]), "required_claims": {"mfa": [value]}}
+        (rendered,) = render_account_documents([tenant_doc("alpha", ACCOUNT, [entry])]).values()
+        return rendered
+
+    first = parse_account_document(document(1), "s", ACCOUNT)
+    second = parse_account_document(document(True), "s", ACCOUNT, first)
+    assert second.tenants["alpha"] is not first.tenants["alpha"]
+    assert second.tenants["alpha"].config.issuers[0].required_claims["mfa"] == (True,)

@@ -116,6 +116,17 @@ class Deployment:
             check=False,
         )
 
+    def use_tenants(self, directory: Path) -> None:
+        """Point terraform/tenants of the working copy at ``directory``."""
+        variables = {
+            "tenant_configs_dir": str(directory),
+            "allow_local_development_issuers": True,
+            "ssm_prefix": PREFIX,
+        }
+        (self.root / "terraform/tenants/terraform.tfvars.json").write_text(
+            json.dumps(variables), encoding="utf-8"
+        )
+
     def client(self, service: str) -> Any:
         """A boto3 client on the moto server."""
         return client(service, self.endpoint)

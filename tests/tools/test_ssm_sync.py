@@ -214,3 +214,71 @@ def test_push_refuses_what_only_terraform_may_do(tenants: Path, ssm: Any) -> Non
     result = CliRunner().invoke(main, ["ssm", "push", "--tenant", "delta", str(tenants)])
     assert result.exit_code == 1
     assert "onboarding is an apply of terraform/tenants" in result.output
+
+
+def test_token_explain_reads_the_deployed_documents_from_ssm(tenants: Path, ssm: Any) -> None:
+    """`token explain --ssm` decides on what SSM holds: here a binding the files lack."""
+    import base64
+
+    def part(data: dict[str, Any]) -> str:
+        raw = json.dumps(data).encode()
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    token = f"{part({'alg': 'RS256', 'kid': 'k'})}.{part({'iss': 'https://x.example'})}.c2ln"
+    arn = f"arn:aws:execute-api:us-east-1:{SHARED}:aaaaaaaaaa/prod/GET/orders"
+    result = CliRunner().invoke(main, ["token", "explain", "--ssm", "--json", "--arn", arn, token])
+    assert result.exit_code == 1, result.output
+    data = json.loads(result.output)
+    steps = {s["name"]: s for s in data["steps"]}
+    assert steps["binding"]["verdict"] == "ok" and "tenant alpha" in steps["binding"]["detail"]
+    assert steps["issuer"]["verdict"] == "refused"
+    assert data["reason"] == "issuer_not_allowed"
+    assert "c2ln" not in result.output, "never the signature"
+
+
+def test_a_second_revocation_keeps_the_first(tenants: Path, ssm: Any) -> None:
+    """Two on-call engineers from clean checkouts: k1 and then k2 are both revoked."""
+    runner = CliRunner()
+    for kid in ("k1", "k2"):
+        result = runner.invoke(
+            main, ["keys", "revoke", "--tenant", "alpha", "--kid", kid, str(tenants)]
+        )
+        assert result.exit_code == 0, result.output
+    assert 'kids: ["k1", "k2"]' in result.output
+    after = parse_account_document(value(ssm, f"accounts/{SHARED}"), "ssm", SHARED)
+    assert after.tenants["alpha"].config.issuers[0].revoked_kids == {"k1", "k2"}
+
+
+def test_nothing_is_written_unless_every_document_can_be(tenants: Path, ssm: Any) -> None:
+    """A tenant whose second account has no document yet: no document is half-revoked."""
+    before = value(ssm, f"accounts/{SHARED}")
+    text = (tenants / "alpha.yaml").read_text(encoding="utf-8")
+    (tenants / "alpha.yaml").write_text(text + '  - account_id: "777788889999"\n', encoding="utf-8")
+    result = CliRunner().invoke(
+        main, ["keys", "revoke", "--tenant", "alpha", "--kid", "k", str(tenants)]
+    )
+    assert result.exit_code == 1 and "no document in SSM" in result.output
+    assert value(ssm, f"accounts/{SHARED}") == before
+
+
+def test_a_root_of_another_layout_is_left_alone(tenants: Path, ssm: Any) -> None:
+    """After a layout change a push writes the document, never an old root under the new
+    layout (which would make it cover shards it never listed)."""
+    from tenant_authorizer.runtime.index import Layout, group_of, root_parameter, shard_of
+    from tenant_authorizer.tools.documents import render_layout
+
+    new = Layout(4, 128)
+    ssm.put_parameter(Name=f"{PREFIX}/index/layout", Value=render_layout(new), Overwrite=True)
+    group = group_of(shard_of(SHARED, 128), 4)
+    root = f"{PREFIX}/{root_parameter(group)}"
+    with_root = {
+        p["Name"] for p in ssm.get_parameters_by_path(Path=f"{PREFIX}/index")["Parameters"]
+    }
+    before = value(ssm, root_parameter(group)) if root in with_root else None
+    result = CliRunner().invoke(
+        main, ["keys", "revoke", "--tenant", "alpha", "--kid", "k", str(tenants)]
+    )
+    assert result.exit_code == 0, result.output
+    after = value(ssm, root_parameter(group)) if before is not None else None
+    assert after == before
+    assert "index/root" not in result.output

@@ -41,7 +41,7 @@ class AccountDocument(NamedTuple):
     tenants: Mapping[str, TenantRuntime]
     # Each tenant's part as read: a new document reuses the TenantRuntime of a part that
     # did not change, so one tenant's edit (a revocation) keeps the others' warm answers.
-    sources: Mapping[str, Any]
+    sources: Mapping[str, str]
 
     def resolve(self, api_id: str, stage: str) -> tuple[Binding, TenantRuntime] | None:
         """The binding for ``api_id``/``stage``, or None when no binding covers it.
@@ -106,8 +106,12 @@ def parse_account_document(
     if not isinstance(tenants_raw, Mapping) or not tenants_raw:
         raise ConfigError(source, "tenants", "must be a non-empty object")
     tenants: dict[str, TenantRuntime] = {}
+    sources: dict[str, str] = {}
     for tenant_id, doc in tenants_raw.items():
-        if previous is not None and previous.sources.get(tenant_id) == doc:
+        # Compared as canonical JSON: Python's == takes true for 1, the rules do not.
+        canonical = json.dumps(doc, sort_keys=True)
+        sources[tenant_id] = canonical
+        if previous is not None and previous.sources.get(tenant_id) == canonical:
             tenants[tenant_id] = previous.tenants[tenant_id]
             continue
         config = parse_tenant(doc, f"{source}#tenants.{tenant_id}", require_bindings=False)
@@ -121,7 +125,7 @@ def parse_account_document(
         _parse_binding(item, source, f"bindings[{i}]", account_id, tenants)
         for i, item in enumerate(bindings_raw)
     )
-    return AccountDocument(account_id, alias, bindings, tenants, dict(tenants_raw))
+    return AccountDocument(account_id, alias, bindings, tenants, sources)
 
 
 def _parse_binding(

@@ -173,6 +173,13 @@ class TokenVerifier:
             resolved = self._jwks.get_key(
                 issuer, kid, alg, tenant_id=tenant.tenant_id, budget=budget
             )
+            if resolved.kid is not None and resolved.kid in issuer.revoked_kids:
+                # A token without kid still resolves to the JWKS's only key for its alg.
+                raise TokenRejected(
+                    Reason.KEY_REVOKED,
+                    f"the key (kid {show(resolved.kid, 80)}) is revoked for this tenant",
+                    issuer=issuer.issuer,
+                )
             key = resolved.key
             jwks_uri, generation = resolved.jwks_uri, resolved.generation
             stale = resolved.stale

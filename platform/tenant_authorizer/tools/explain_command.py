@@ -15,11 +15,10 @@ from typing import TYPE_CHECKING
 import click
 
 from .aws_cli import aws_errors
+from .cli_options import DEFAULT_CONFIGS
 
 if TYPE_CHECKING:
     from ..runtime.sources import ConfigSource
-
-DEFAULT_CONFIGS = Path("tenant_configs")
 
 
 @click.group()
@@ -77,9 +76,17 @@ def explain_command(
 
     text = token_text if token_text not in (None, "-") else sys.stdin.read()
     text = (text or "").strip()
+    scheme, _, rest = text.partition(" ")
+    if rest and scheme.lower() in ("bearer", "dpop"):
+        text = rest.strip()  # a header value pasted whole: the scheme is added back as needed
     if not text:
         raise click.UsageError("give the token as the argument, or on stdin with -.")
     source, documents = _source(directory, from_ssm, ssm_prefix)
+    if arn is None and from_ssm and tenant_id is not None and not (account and api_id and stage):
+        raise click.UsageError(
+            "with --ssm, name the route by --arn or --account/--api-id/--stage "
+            "(--tenant reads its binding from the tenant files)."
+        )
     if arn is None:
         arn = _arn(
             account=account,

@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from .cli_options import DEFAULT_CONFIGS
 from .issuers import (
     ASYMMETRIC,
     Finding,
@@ -22,7 +23,6 @@ from .issuers import (
     metadata,
 )
 
-DEFAULT_CONFIGS = Path("tenant_configs")
 _tenants_option = click.option(
     "--tenants",
     "directory",
@@ -87,7 +87,7 @@ def _check_issuer(config: Any, budget: float) -> list[Finding]:
     local = bool(config.local_development)
     jwks_uri = config.jwks_uri
     if config.discovery != "none":
-        kind, got, tries = metadata(config.issuer, local_development=local)
+        kind, got, tries = metadata(config.issuer, local_development=local, mode=config.discovery)
         if got is None:
             out += [Finding("fail", "metadata", f"{t.url}: {t.error}") for t in tries]
             return out
@@ -158,6 +158,10 @@ def onboard(
             f"no tenant directory {directory}/: create it or name it with --tenants."
         )
     tenant_id = tenant_id or _tenant_from(issuer_url)
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,61}[a-z0-9]", tenant_id):
+        raise click.BadParameter(
+            "must be a tenant id: 2-63 lower-case letters, digits and '-'", param_hint="--tenant"
+        )
     target = directory / f"{tenant_id}.yaml"
     if target.exists():
         raise click.ClickException(f"{target} exists: edit it, or choose another --tenant.")
@@ -175,10 +179,12 @@ def onboard(
             "use that exact string."
         )
     jwks_uri = body.get("jwks_uri")
-    keys: list[dict[str, Any]] = []
-    if isinstance(jwks_uri, str):
-        jwks = fetch(jwks_uri, local_development=local_development)
-        keys = (jwks.body or {}).get("keys") or []
+    if not isinstance(jwks_uri, str):
+        raise click.ClickException("the metadata names no jwks_uri: its keys cannot be read.")
+    jwks = fetch(jwks_uri, local_development=local_development)
+    if jwks.body is None:
+        raise click.ClickException(f"{jwks_uri} could not be read ({jwks.error}): nothing written.")
+    keys: list[dict[str, Any]] = [k for k in jwks.body.get("keys") or [] if isinstance(k, dict)]
     algorithms = _algorithms(body, keys)
     if not algorithms:
         raise click.ClickException(
@@ -245,13 +251,15 @@ def _tenant_from(issuer_url: str) -> str:
 
 
 def _algorithms(body: dict[str, Any], keys: list[dict[str, Any]]) -> list[str]:
-    published = body.get("id_token_signing_alg_values_supported") or []
-    from_keys = [k.get("alg") for k in keys if k.get("use") in (None, "sig")]
+    """What the published signing keys can verify (an algorithm the metadata lists with
+    no key for it is not proposed)."""
+    del body  # the metadata's alg lists name what the IdP can do, the keys what it does
+    signing = [k for k in keys if k.get("use") in (None, "sig")]
+    from_keys = [k.get("alg") for k in signing]
     if not any(from_keys):
-        from_keys = [
-            {"RSA": "RS256", "EC": "ES256", "OKP": "EdDSA"}.get(str(k.get("kty"))) for k in keys
-        ]
-    return [a for a in ASYMMETRIC if a in from_keys] or [a for a in ASYMMETRIC if a in published]
+        kinds = {"RSA": "RS256", "EC": "ES256", "OKP": "EdDSA"}
+        from_keys = [kinds.get(str(k.get("kty"))) for k in signing]
+    return [a for a in ASYMMETRIC if a in from_keys]
 
 
 def _audience_guess(issuer_url: str) -> list[str]:

@@ -85,13 +85,15 @@ def fetch(url: str, *, local_development: bool, timeout: float = DEFAULT_FETCH_T
     try:
         import requests  # noqa: PLC0415 - tools only
 
-        plain = requests.get(
-            url,
-            timeout=timeout,
-            allow_redirects=False,
-            stream=True,
-            headers={"Accept-Encoding": "gzip"},
-        )
+        with requests.Session() as session:
+            session.trust_env = False  # no proxy or netrc: the runtime uses neither
+            plain = session.get(
+                url,
+                timeout=timeout,
+                allow_redirects=False,
+                stream=True,
+                headers={"Accept-Encoding": "gzip"},
+            )
         headers = {k.lower(): v for k, v in plain.headers.items()}
         size = len(plain.raw.read(MAX_BYTES + 1, decode_content=False))
         plain.close()
@@ -101,11 +103,17 @@ def fetch(url: str, *, local_development: bool, timeout: float = DEFAULT_FETCH_T
 
 
 def metadata(
-    issuer: str, *, local_development: bool
+    issuer: str, *, local_development: bool, mode: str | None = None
 ) -> tuple[str | None, Fetched | None, list[Fetched]]:
-    """The first metadata document that answers: its kind, the answer, and every try."""
+    """The first metadata document that answers: its kind, the answer, and every try.
+
+    ``mode`` (oidc, oauth) reads only that document, as the runtime does for a tenant
+    whose file names it; None tries both (onboarding).
+    """
     tries = []
     for kind, url in metadata_urls(issuer):
+        if mode is not None and kind != mode:
+            continue
         got = fetch(url, local_development=local_development)
         tries.append(got)
         if got.body is not None:

@@ -7,8 +7,8 @@ usage mistake.
 
 from __future__ import annotations
 
-import copy
 import json
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,17 +16,11 @@ from typing import Any
 import click
 
 from .aws_cli import aws_errors, clients
+from .cli_options import tenant_directory
 from .report import TenantFile
-from .ssm_sync import Parameters, SyncError, diff, push_tenant
+from .ssm_sync import Parameters, SyncError, diff, push_tenant, revoke_part, rewrite_part
 
-DEFAULT_CONFIGS = Path("tenant_configs")
-
-_directory = click.argument(
-    "directory",
-    required=False,
-    type=click.Path(file_okay=False, path_type=Path),
-    default=DEFAULT_CONFIGS,
-)
+_directory = tenant_directory
 _prefix = click.option(
     "--ssm-prefix",
     default="/tenant-authorizer",
@@ -59,12 +53,23 @@ def _valid_files(directory: Path) -> tuple[dict[str, str], dict[str, TenantFile]
     return report.documents, files
 
 
-def _tenant(files: dict[str, TenantFile], tenant_id: str, directory: Path) -> TenantFile:
-    tenant = files.get(tenant_id)
-    if tenant is None:
+def _tenant_file(directory: Path, tenant_id: str) -> TenantFile:
+    """The tenant's own file, valid: other files' problems do not block an emergency."""
+    from .validation import validate  # noqa: PLC0415
+
+    path = directory / f"{tenant_id}.yaml"
+    if not path.is_file():
+        names = sorted(p.stem for p in directory.glob("*.yaml")) if directory.is_dir() else []
         raise click.ClickException(
-            f"no tenant {tenant_id} in {directory}/: name one of {', '.join(sorted(files))}."
+            f"no tenant {tenant_id} in {directory}/ (no {path.name}): name one of "
+            f"{', '.join(names) or 'none'}."
         )
+    report = validate([path], check_aliases=False)
+    tenant = next((t for t in report.files if t.config is not None), None)
+    if report.problems or tenant is None:
+        for problem in report.problems:
+            click.echo(str(problem), err=True)
+        raise click.ClickException(f"{path} has problems: fix them first.")
     return tenant
 
 
@@ -103,35 +108,69 @@ def revoke(
     if not kids and issued_before is None:
         raise click.UsageError("name what to revoke: --kid KID and/or --issued-before WHEN.")
     instant = _instant(issued_before) if issued_before is not None else None
-    _, files = _valid_files(directory)
-    tenant = _tenant(files, tenant_id, directory)
-    doc = copy.deepcopy(tenant.raw)
-    issuers = doc.get("issuers") or []
-    index = _issuer_index(issuers, issuer, tenant_id)
-    revocation = dict(issuers[index].get("revocation") or {})
-    if kids:
-        revocation["kids"] = list(dict.fromkeys([*(revocation.get("kids") or []), *kids]))
-    if instant is not None:
-        revocation["issued_before"] = instant
-    issuers[index]["revocation"] = revocation
-    _check(doc, tenant.display)
+    tenant = _tenant_file(directory, tenant_id)
+    names = [str(i.get("issuer")) for i in tenant.raw.get("issuers") or []]
+    if issuer is not None and issuer not in names:
+        raise click.ClickException(
+            f"tenant {tenant_id} has no issuer {issuer}: name one of {', '.join(names)}."
+        )
+    if instant is not None and _epoch(instant) > time.time() + 300:
+        raise click.BadParameter(
+            f"{instant} is in the future: every token of the tenant would be refused until then",
+            param_hint="--issued-before",
+        )
+    targets = [issuer] if issuer is not None else None
+    revoked: dict[str, Any] = {}
+
+    def new_part(_account: str, part: Any) -> str:
+        text, revocation = revoke_part(part, targets, kids, instant)
+        revoked.update(revocation)
+        if not revocation:
+            raise SyncError(
+                f"tenant {tenant_id} has no issuer a kid can be revoked for (HS issuers: "
+                "rotate hmac_secret_parameter, or use --issued-before)"
+            )
+        return _check_part(text, tenant.display)
+
     with aws_errors(f"SSM prefix {ssm_prefix}", errors=(SyncError,)):
-        changed = push_tenant(doc, _accounts(tenant), _parameters(ssm_prefix), echo=click.echo)
+        changed = rewrite_part(
+            tenant_id, _accounts(tenant), _parameters(ssm_prefix), new_part, click.echo
+        )
     click.echo(
         f"Revoked for tenant {tenant_id} in {len(changed)} account document(s)"
         f"{' (' + ', '.join(changed) + ')' if changed else ' (already revoked)'}: warm "
         "instances refuse within the config TTL (60 s by default)."
     )
-    click.echo(f"Commit this to {tenant.display}, issuers[{index}] ({issuers[index]['issuer']}):")
-    click.echo("    revocation:")
-    if revocation.get("kids"):
-        click.echo(f"      kids: {json.dumps(revocation['kids'])}")
-    if revocation.get("issued_before"):
-        click.echo(f'      issued_before: "{revocation["issued_before"]}"')
+    for index, name in enumerate(names):
+        revocation = revoked.get(name)
+        if not revocation:
+            continue
+        click.echo(f"Commit this to {tenant.display}, issuers[{index}] ({name}):")
+        click.echo("    revocation:")
+        if revocation.get("kids"):
+            click.echo(f"      kids: {json.dumps(revocation['kids'])}")
+        if revocation.get("issued_before"):
+            click.echo(f'      issued_before: "{revocation["issued_before"]}"')
     click.echo(
         "Until the file says so and its group is applied, `tenant-authz ssm diff` shows this "
         "drift, and an apply of the old file would lift the revocation."
     )
+
+
+def _epoch(text: str) -> float:
+    return datetime.fromisoformat(text).timestamp()
+
+
+def _check_part(text: str, display: str) -> str:
+    """The new part must still be one the runtime accepts."""
+    from ..runtime.errors import ConfigError  # noqa: PLC0415
+    from ..runtime.tenant_parser import parse_tenant  # noqa: PLC0415
+
+    try:
+        parse_tenant(json.loads(text), display, require_bindings=False)
+    except ConfigError as exc:
+        raise SyncError(f"the revocation is not valid: {exc.field}: {exc.reason}") from exc
+    return text
 
 
 def _instant(text: str) -> str:
@@ -149,36 +188,6 @@ def _instant(text: str) -> str:
             f"{text!r} has no offset: add Z or +HH:MM", param_hint="--issued-before"
         )
     return text
-
-
-def _issuer_index(issuers: list[dict[str, Any]], issuer: str | None, tenant_id: str) -> int:
-    names = [str(i.get("issuer")) for i in issuers]
-    if issuer is not None:
-        if issuer not in names:
-            raise click.ClickException(
-                f"tenant {tenant_id} has no issuer {issuer}: name one of {', '.join(names)}."
-            )
-        return names.index(issuer)
-    if len(names) != 1:
-        raise click.ClickException(
-            f"tenant {tenant_id} has {len(names)} issuers: name one with --issuer "
-            f"({', '.join(names) or 'none'})."
-        )
-    return 0
-
-
-def _check(doc: dict[str, Any], display: str) -> None:
-    """The changed tenant must still be one the runtime accepts."""
-    from ..runtime.errors import ConfigError  # noqa: PLC0415
-    from ..runtime.tenant_parser import parse_tenant  # noqa: PLC0415
-    from .documents import as_terraform_value  # noqa: PLC0415
-
-    try:
-        parse_tenant(as_terraform_value(doc), display)
-    except ConfigError as exc:
-        raise click.ClickException(
-            f"the revocation is not valid: {exc.field}: {exc.reason}."
-        ) from exc
 
 
 @click.group()
@@ -213,8 +222,7 @@ def ssm_diff(directory: Path, as_json: bool, ssm_prefix: str) -> None:
 @_prefix
 def ssm_push(directory: Path, tenant_id: str, ssm_prefix: str) -> None:
     """Write one tenant's part of its account documents from its file (and the index)."""
-    _, files = _valid_files(directory)
-    tenant = _tenant(files, tenant_id, directory)
+    tenant = _tenant_file(directory, tenant_id)
     with aws_errors(f"SSM prefix {ssm_prefix}", errors=(SyncError,)):
         changed = push_tenant(
             tenant.raw, _accounts(tenant), _parameters(ssm_prefix), echo=click.echo

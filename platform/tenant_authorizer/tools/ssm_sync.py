@@ -92,9 +92,13 @@ class Parameters:
         return value
 
     def put(self, name: str, value: str) -> None:
-        """Overwrite one parameter (it exists: Terraform created it)."""
+        """Overwrite one parameter (it exists: Terraform created it), as Terraform tiers it."""
         self.client.put_parameter(
-            Name=f"{self.prefix}/{name}", Value=value, Type="String", Overwrite=True
+            Name=f"{self.prefix}/{name}",
+            Value=value,
+            Type="String",
+            Overwrite=True,
+            Tier="Intelligent-Tiering",
         )
 
     def layout(self) -> Layout | None:
@@ -195,6 +199,9 @@ def _leaf_differences(a: Any, b: Any, path: str) -> Iterable[tuple[str, str, str
 # ---------------------------------------------------------------------- push
 
 
+Part = Callable[[str, Any], str]  # (account, SSM's current part, parsed) -> the new part JSON
+
+
 def push_tenant(
     tenant_doc: Mapping[str, Any],
     accounts: Sequence[str],
@@ -202,14 +209,27 @@ def push_tenant(
     *,
     echo: Callable[[str], None] = lambda _: None,
 ) -> list[str]:
-    """Write ``tenant_doc``'s part into each of ``accounts``' documents; then the index.
-
-    Only the tenant's part changes: other tenants' parts, the bindings and the alias stay
-    as SSM has them. Returns the accounts whose document changed.
-    """
-    tenant_id = str(tenant_doc["tenant_id"])
+    """Write ``tenant_doc``'s part (from its file) into each of ``accounts``' documents."""
     part = embedded_tenant_json(tenant_doc)
-    written: dict[str, str] = {}
+    return rewrite_part(str(tenant_doc["tenant_id"]), accounts, ssm, lambda _a, _p: part, echo)
+
+
+def rewrite_part(
+    tenant_id: str,
+    accounts: Sequence[str],
+    ssm: Parameters,
+    new_part: Part,
+    echo: Callable[[str], None] = lambda _: None,
+) -> list[str]:
+    """Replace the tenant's part of each account document by ``new_part``; then the index.
+
+    Every document is read and checked before the first write (a missing document or
+    tenant writes nothing); other tenants' parts, the bindings and the alias stay as SSM
+    has them. The shard markers and group roots of every one of the accounts are then
+    brought in line with the documents SSM holds, so a run cut short by a failure is
+    completed by the next. Returns the accounts whose document changed.
+    """
+    current: dict[str, tuple[str, Any]] = {}
     for account in accounts:
         name = account_parameter(account)
         raw = ssm.get(name)
@@ -218,47 +238,119 @@ def push_tenant(
                 f"account {account} has no document in SSM ({ssm.prefix}/{name}): onboarding "
                 "is an apply of terraform/tenants, not a push"
             )
-        current = _loads(raw)
-        tenants = current.get("tenants") or {}
+        try:
+            data = _loads(raw)
+            tenants = data["tenants"]
+            str(data["alias"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise SyncError(
+                f"{ssm.prefix}/{name} is not an account document ({exc}): apply its group"
+            ) from exc
         if tenant_id not in tenants:
             raise SyncError(
                 f"the document of account {account} has no tenant {tenant_id}: a new binding "
                 "is an apply of terraform/tenants, not a push"
             )
-        parts = {t: (part if t == tenant_id else render_json(v)) for t, v in tenants.items()}
+        current[account] = (raw, data)
+    written: list[str] = []
+    held: dict[str, str] = {}
+    for account, (raw, data) in current.items():
+        tenants = data["tenants"]
+        parts = {t: render_json(v) for t, v in tenants.items()}
+        parts[tenant_id] = new_part(account, tenants[tenant_id])
         document = render_account_document(
-            account, str(current["alias"]), current.get("bindings") or [], parts
+            account, str(data["alias"]), data.get("bindings") or [], parts
         )
+        held[account] = document
         if document != raw:
-            ssm.put(name, document)
-            written[account] = document
-            echo(f"wrote {ssm.prefix}/{name}")
-    if written:
-        _update_index(written, ssm, echo)
+            ssm.put(account_parameter(account), document)
+            written.append(account)
+            echo(f"wrote {ssm.prefix}/{account_parameter(account)}")
+    _update_index(held, ssm, echo)
     return sorted(written)
 
 
-def _update_index(written: Mapping[str, str], ssm: Parameters, echo: Callable[[str], None]) -> None:
+def _update_index(held: Mapping[str, str], ssm: Parameters, echo: Callable[[str], None]) -> None:
     layout = ssm.layout()
     if layout is None:
         return  # no index: instances re-read each document by its TTL
-    moved: dict[str, dict[str, str]] = {}
-    for account, document in written.items():
+    shards: dict[str, dict[str, str]] = {}
+    roots: dict[int, dict[str, str] | None] = {}
+    for account in held:
         shard = shard_of(account, layout.shard_count)
-        if shard not in moved:
-            marker = ssm.get(shard_parameter(shard))
-            moved[shard] = dict(_loads(marker)["accounts"]) if marker else {}
-        moved[shard][account] = content_hash(document)
-    roots: dict[int, dict[str, str]] = {}
-    for shard, hashes in sorted(moved.items()):
-        marker = render_marker({a: str(h) for a, h in hashes.items()})
-        ssm.put(shard_parameter(shard), marker)
-        echo(f"wrote {ssm.prefix}/{shard_parameter(shard)}")
         group = group_of(shard, layout.groups)
         if group not in roots:
-            raw = ssm.get(root_parameter(group))
-            roots[group] = {k: str(v) for k, v in _loads(raw)["shards"].items()} if raw else {}
-        roots[group][shard] = content_hash(marker)
-    for group, shards in sorted(roots.items()):
-        ssm.put(root_parameter(group), render_root(group, shards, layout))
+            roots[group] = _root_of(ssm, group, layout)
+        if roots[group] is None or shard in shards:
+            continue
+        marker = ssm.get(shard_parameter(shard))
+        shards[shard] = {k: str(v) for k, v in _loads(marker)["accounts"].items()} if marker else {}
+    changed_roots: set[int] = set()
+    for shard, hashes in sorted(shards.items()):
+        before = render_marker(hashes)
+        for account, document in held.items():
+            if shard_of(account, layout.shard_count) == shard:
+                hashes[account] = content_hash(document)
+        marker = render_marker(hashes)
+        group = group_of(shard, layout.groups)
+        root = roots[group]
+        if root is None:
+            continue
+        if marker != before or root.get(shard) != content_hash(marker):
+            if marker != before:
+                ssm.put(shard_parameter(shard), marker)
+                echo(f"wrote {ssm.prefix}/{shard_parameter(shard)}")
+            root[shard] = content_hash(marker)
+            changed_roots.add(group)
+    for group in sorted(changed_roots):
+        ssm.put(root_parameter(group), render_root(group, roots[group] or {}, layout))
         echo(f"wrote {ssm.prefix}/{root_parameter(group)}")
+
+
+def _root_of(ssm: Parameters, group: int, layout: Layout) -> dict[str, str] | None:
+    """A group's root shards, or None when there is none of this layout: then the group's
+    accounts are read by TTL, and writing a root would make it cover shards it never saw."""
+    raw = ssm.get(root_parameter(group))
+    if raw is None:
+        return None
+    try:
+        data = _loads(raw)
+    except ValueError:
+        return None
+    if data.get("groups") != layout.groups or data.get("shard_count") != layout.shard_count:
+        return None
+    return {k: str(v) for k, v in (data.get("shards") or {}).items()}
+
+
+def revoke_part(
+    part: Any, issuers: Sequence[str] | None, kids: Sequence[str], issued_before: str | None
+) -> tuple[str, dict[str, Any]]:
+    """SSM's part of a tenant with the revocation added to ``issuers`` (None: every one).
+
+    Kids are added to what is revoked already; an instant replaces the one in force only
+    when later. Returns the new part's JSON and the revocation per issuer (for the lines
+    to commit).
+    """
+    revoked: dict[str, Any] = {}
+    for entry in part.get("issuers") or []:
+        name = str(entry.get("issuer"))
+        if issuers is not None and name not in issuers:
+            continue
+        if entry.get("hmac_secret_parameter") is not None and not issued_before:
+            continue  # a kid means nothing to an HS issuer
+        revocation = dict(entry.get("revocation") or {})
+        if kids and entry.get("hmac_secret_parameter") is None:
+            revocation["kids"] = list(dict.fromkeys([*(revocation.get("kids") or []), *kids]))
+        if issued_before is not None:
+            held = revocation.get("issued_before")
+            if held is None or _instant(issued_before) > _instant(str(held)):
+                revocation["issued_before"] = issued_before
+        entry["revocation"] = revocation
+        revoked[name] = revocation
+    return render_json(part), revoked
+
+
+def _instant(text: str) -> float:
+    from datetime import datetime  # noqa: PLC0415
+
+    return datetime.fromisoformat(text).timestamp()
