@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tenant_authorizer.runtime.errors import Reason
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "reason-codes.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "troubleshooting.md"
 
 
 def test_reason_table_matches_enum() -> None:

@@ -129,3 +129,29 @@ def test_onboard_mistakes_are_one_sentence(tmp_path: Path, dev_issuer: FaultyIss
     assert not (tmp_path / "acme.yaml").exists(), "nothing written on a failure"
     for result in (no_audience, bad_account, down):
         assert "Traceback" not in result.output
+
+
+def test_the_key_rotation_runbook_step_shows_the_rotation(
+    tmp_path: Path, dev_issuer: FaultyIssuer
+) -> None:
+    """docs/runbooks/key-rotation.md step 1, pasted from the repository root."""
+    import re
+    import subprocess
+
+    repo = Path(__file__).resolve().parents[2]
+    page = (repo / "docs" / "runbooks" / "key-rotation.md").read_text(encoding="utf-8")
+    (command,) = re.findall(r"^```sh\n(.*?)^```", page, flags=re.DOTALL | re.MULTILINE)
+    tenant_file(tmp_path, dev_issuer, discovery=False)
+    dev_issuer.rotate("RS256")
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", command],
+        cwd=repo,
+        env={"PATH": "/usr/bin:/bin", "TENANTS": str(tmp_path), "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("key ") >= 3 and "rotation" in result.stdout
+    assert "fail" not in result.stdout

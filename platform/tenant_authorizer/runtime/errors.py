@@ -10,7 +10,7 @@ Two branches, never mixed (as in PyJWT and aws-jwt-verify):
   API Gateway answers 500, a metric is emitted and an alarm fires. Never Allow.
 
 Every error carries a :class:`Reason`, the one code that is logged, counted in a
-metric and documented in ``docs/reason-codes.md``.
+metric and documented in ``docs/troubleshooting.md``.
 """
 
 from __future__ import annotations

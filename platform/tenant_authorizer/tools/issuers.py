@@ -70,12 +70,23 @@ def metadata_urls(issuer: str) -> list[tuple[str, str]]:
     return [("oidc", oidc), ("oauth", oauth)]
 
 
-def fetch(url: str, *, local_development: bool, timeout: float = DEFAULT_FETCH_TIMEOUT) -> Fetched:
-    """``url`` as the runtime fetches it, plus the headers of a second, plain read."""
+def fetch(
+    url: str,
+    *,
+    local_development: bool,
+    timeout: float = DEFAULT_FETCH_TIMEOUT,
+    private_ok: bool = True,
+) -> Fetched:
+    """``url`` as the runtime fetches it, plus the headers of a second, plain read.
+
+    ``private_ok`` as the runtime decides it: True for URLs a tenant file names (or the
+    metadata derived from its issuer URL), False for a ``jwks_uri`` the metadata points
+    to on another host.
+    """
     started = time.perf_counter()
     try:
         result = HttpFetcher(timeout=timeout).get_json(
-            url, local_development=local_development, private_ok=True
+            url, local_development=local_development, private_ok=private_ok
         )
     except FetchError as exc:
         return Fetched(url, None, str(exc), time.perf_counter() - started)
