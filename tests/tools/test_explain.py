@@ -134,3 +134,46 @@ def test_mistakes_are_one_sentence(tenants: Path) -> None:
     assert unknown.exit_code == 1 and "no binding of tenant nope" in unknown.output
     for result in (no_route, no_token, unknown):
         assert "Traceback" not in result.output
+
+
+def test_a_simple_binding_is_decided_as_an_http_api_asks(tmp_path: Path, issuer: DevIssuer) -> None:
+    """response: simple: a 2.0 event, the simple answer, and $default decided for all paths."""
+    (tmp_path / "web.yaml").write_text(
+        f"""\
+tenant_id: web
+issuers:
+  - issuer: {issuer.issuer}
+    local_development: true
+    jwks_uri: {issuer.jwks_uri}
+    audiences: ["{AUDIENCE}"]
+routes:
+  rules:
+    - path: /admin/*
+      scopes_any: [admin]
+bindings:
+  - account_id: "{ACCOUNT}"
+    api_ids: [h1t2t3p4a5]
+    response: simple
+""",
+        encoding="utf-8",
+    )
+    assign_aliases(tmp_path)
+    token = issuer.mint()
+    code, result, _ = explain(tmp_path, token, "--tenant", "web", "--path", "/public")
+    assert code == 1, "under $default the rule for /admin/* denies every path"
+    assert steps(result)["event"][1].startswith("HTTP API 2.0 event, route key $default")
+    assert result["response"]["isAuthorized"] is False  # type: ignore[index]
+    code, result, _ = explain(
+        tmp_path, token, "--tenant", "web", "--path", "/public", "--route-key", "GET /public"
+    )
+    assert code == 0 and result["response"]["isAuthorized"] is True  # type: ignore[index]
+
+
+def test_the_alias_check_can_be_replayed(tenants: Path, issuer: DevIssuer) -> None:
+    """--alias: a call through an alias that does not serve the account is a 500."""
+    token = issuer.mint(scope="orders:read")
+    code, result, _ = explain(
+        tenants, token, "--tenant", "acme", "--path", "/orders/1", "--alias", "shard-999"
+    )
+    assert code == 1
+    assert result["reason"] == "alias_mismatch"

@@ -105,8 +105,45 @@ def request_event(arn: str, token: str, source: TokenSource) -> dict[str, Any]:
     }
 
 
-def explain(source: ConfigSource, arn: str, token: str) -> Explanation:
-    """Decide for ``token`` on ``arn`` as the handler would, and say why at each step."""
+def http_v2_event(
+    arn: str, token: str, source: TokenSource, route_key: str = "$default"
+) -> dict[str, Any]:
+    """An HTTP API payload 2.0 event for ``arn`` (``routeArn``) carrying ``token``."""
+    event = request_event(arn, token, source)
+    caller = parse_arn(arn)
+    cookie = event["headers"].pop("cookie", None)
+    return {
+        "version": "2.0",
+        "type": "REQUEST",
+        "routeArn": arn,
+        "routeKey": route_key,
+        "rawPath": caller.path or "/",
+        "headers": event["headers"],
+        "queryStringParameters": event["queryStringParameters"],
+        "cookies": [cookie] if cookie else None,
+        "requestContext": {
+            "accountId": caller.account_id,
+            "apiId": caller.api_id,
+            "stage": caller.stage,
+            "http": {"method": caller.method, "path": caller.path or "/"},
+        },
+    }
+
+
+def explain(
+    source: ConfigSource,
+    arn: str,
+    token: str,
+    *,
+    route_key: str = "$default",
+    alias: str | None = None,
+) -> Explanation:
+    """Decide for ``token`` on ``arn`` as the handler would, and say why at each step.
+
+    A binding with ``response: simple`` is decided as API Gateway asks for it, with an
+    HTTP API 2.0 event for ``route_key``; any other with a REST REQUEST event. ``alias``
+    is the alias the call comes through (None: unqualified, no alias check).
+    """
     out = Explanation()
     lines: list[str] = []
     registry = TenantRegistry(source, ttl=60)
@@ -125,10 +162,11 @@ def explain(source: ConfigSource, arn: str, token: str) -> Explanation:
         f"account {caller.account_id}, API {caller.api_id}, stage {caller.stage}, {caller.route}",
     )
     try:
-        resolution = registry.lookup(caller)
+        resolution = registry.lookup(caller, alias)
     except AuthorizerError as exc:
         out.add("binding", "refused", f"{exc.reason.value}: {exc.detail}")
-        return _finish(out, authorizer.evaluate(request_event(arn, token, TokenSource())), lines)
+        fallback = request_event(arn, token, TokenSource())
+        return _finish(out, authorizer.evaluate(fallback, alias), lines)
     tenant = resolution.tenant.config
     binding = resolution.binding
     out.add(
@@ -137,7 +175,11 @@ def explain(source: ConfigSource, arn: str, token: str) -> Explanation:
         f"tenant {tenant.tenant_id} (APIs {', '.join(binding.api_ids or ('every API',))}; "
         f"stages {', '.join(binding.stages or ('every stage',))}; response {binding.response})",
     )
-    event = request_event(arn, token, tenant.token)
+    simple = binding.response == "simple"
+    if simple:
+        event = http_v2_event(arn, token, tenant.token, route_key)
+    else:
+        event = request_event(arn, token, tenant.token)
     where = tenant.token
     out.add(
         "token",
@@ -145,11 +187,14 @@ def explain(source: ConfigSource, arn: str, token: str) -> Explanation:
         f"sent in {where.kind} {where.name}"
         + (f" with the {where.scheme} scheme" if where.scheme else " (bare)"),
     )
-    evaluation = authorizer.evaluate(event)
+    if simple:
+        out.add("event", "info", f"HTTP API 2.0 event, route key {route_key} (simple response)")
+    evaluation = authorizer.evaluate(event, alias)
     _token_steps(out, token, resolution, seen)
     decision = seen.get("decision")
     if isinstance(decision, Decision):
-        _rule_steps(out, resolution, decision, caller.resource)
+        resource = "$default" if simple and route_key == "$default" else caller.resource
+        _rule_steps(out, resolution, decision, resource)
     return _finish(out, evaluation, lines)
 
 

@@ -50,6 +50,13 @@ def token() -> None:
     show_default=True,
     envvar="TENANT_AUTHZ_SSM_PREFIX",
 )
+@click.option(
+    "--route-key",
+    default="$default",
+    show_default=True,
+    help="HTTP API route key, for bindings with response: simple.",
+)
+@click.option("--alias", default=None, help="The alias the call comes through (shard-NNN).")
 @click.option("--json", "as_json", is_flag=True, help="Print the steps as JSON.")
 def explain_command(
     *,
@@ -64,6 +71,8 @@ def explain_command(
     directory: Path,
     from_ssm: bool,
     ssm_prefix: str,
+    route_key: str,
+    alias: str | None,
     as_json: bool,
 ) -> None:
     """Run the real decision for a token on a route and print each step with its verdict.
@@ -99,7 +108,7 @@ def explain_command(
             region=default_region(),
         )
     with aws_errors(f"SSM prefix {ssm_prefix}"):
-        result = explain(source, arn, text)
+        result = explain(source, arn, text, route_key=route_key, alias=alias)
     if as_json:
         click.echo(json.dumps(result.as_json(), indent=2, sort_keys=True, default=str))
     else:
