@@ -15,8 +15,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 ## run: the product on this machine: local API Gateway + development issuer + tenant_configs/
+ISSUER_PORT ?=
+ARGS ?=
 run: $(STAMP)
-	$(BIN)/tenant-authz local --port $(PORT)
+	$(BIN)/tenant-authz local --port $(PORT) $(if $(ISSUER_PORT),--issuer-port $(ISSUER_PORT)) $(ARGS)
 
 ## test: lint, format check, type check, tenant-config validation, Terraform checks, the test suite
 test: lint typecheck validate tf-check checkov pytest

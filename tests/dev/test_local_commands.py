@@ -245,6 +245,7 @@ def test_an_issuer_port_in_use_exits_4_with_one_sentence(tenants: Path, issuer_p
     assert len(lines) == 1
     assert f"port {issuer_port} on 127.0.0.1 (development issuer) is already in use" in lines[0]
     assert "--issuer-port" in lines[0]
+    assert "make run ISSUER_PORT=" in lines[0], "the fix make run users can pass"
 
 
 def test_a_broken_tenant_file_exits_3_listing_every_problem(tmp_path: Path) -> None:
@@ -392,3 +393,31 @@ def test_the_same_port_for_gateway_and_issuer_is_refused(tenants: Path) -> None:
         "Error: the gateway and the development issuer cannot share port 18555: "
         "give --port and --issuer-port different values"
     ]
+
+
+def test_an_hs_tenant_from_files_is_announced_as_it_will_answer() -> None:
+    """Served from files there is no HS* secret: the banner says 500, and it is 500."""
+    import jwt
+
+    repo = Path(__file__).resolve().parents[2]
+    started = start_local(
+        LocalOptions(
+            port=0, tenants_dir=repo / "tenant_configs", tenant="hello-hmac", no_issuer=True
+        ),
+        out=lambda _: None,
+    )
+    try:
+        first = started.examples[0]
+        assert first.status == 500 and "secret_unavailable" in first.says
+        assert "--ssm" in first.says
+        token = jwt.encode(
+            {"iss": "https://auth.hello.example", "aud": "hello-api", "sub": "u",
+             "iat": int(time.time()), "exp": int(time.time()) + 60},
+            "s" * 32, algorithm="HS256",
+        )  # fmt: skip
+        answer = requests.get(
+            started.server.url + "/hello", headers={"Authorization": f"Bearer {token}"}, timeout=5
+        )
+        assert answer.status_code == 500
+    finally:
+        started.stop()

@@ -459,3 +459,20 @@ def test_one_problem_per_field_with_the_root_cause(tmp_path: Path) -> None:
     assert "quote it" in reasons["bindings[0].stages[1]"]
     assert "quote it" in reasons["bindings[0].account_id"]
     assert reasons["issuers[0].algorithms"] == "must be a list of strings"
+
+
+def test_an_unquoted_account_id_says_quote_it(tmp_path: Path) -> None:
+    """The one mistake onboarding.md warns about gets the one message that fixes it."""
+    (tmp_path / "acme.yaml").write_text(
+        "tenant_id: acme\nissuers:\n  - issuer: https://idp.example.com\n    audiences: [api]\n"
+        "bindings:\n  - account_id: 111122223333\n",
+        encoding="utf-8",
+    )
+    problems = list(validate([tmp_path], check_aliases=False).problems)
+    assert [(p.field, p.reason) for p in problems] == [
+        (
+            "bindings[0].account_id",
+            'is the number 111122223333, not an account id: quote it (account_id: "111122223333"); '
+            "YAML reads unquoted digits as a number",
+        )
+    ]

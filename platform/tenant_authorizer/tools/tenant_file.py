@@ -52,6 +52,7 @@ def check_file(
             Problem(display, "(document)", str(exc)),
         ]
 
+    problems.extend(_unquoted_accounts(data, display))
     config: TenantConfig | None = None
     try:
         config = parse_tenant(data, display)
@@ -185,3 +186,22 @@ def _without_bindings(config: TenantConfig) -> TenantConfig:
 
 
 # --------------------------------------------------------------------------- across files
+
+
+def _unquoted_accounts(data: Any, display: str) -> list[Problem]:
+    """An account id YAML read as a number: the one mistake onboarding.md warns about."""
+    bindings = data.get("bindings") if isinstance(data, Mapping) else None
+    out = []
+    for index, binding in enumerate(bindings if isinstance(bindings, list) else []):
+        account = binding.get("account_id") if isinstance(binding, Mapping) else None
+        if isinstance(account, int | float) and not isinstance(account, bool):
+            digits = f"{account:.0f}" if isinstance(account, float) else str(account)
+            out.append(
+                Problem(
+                    display,
+                    f"bindings[{index}].account_id",
+                    f"is the number {digits}, not an account id: quote it "
+                    f'(account_id: "{digits.zfill(12)}"); YAML reads unquoted digits as a number',
+                )
+            )
+    return out

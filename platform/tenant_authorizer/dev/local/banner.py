@@ -56,8 +56,14 @@ def examples_for(
     issuer: DevIssuer | None,
     base_url: str,
     upstream_url: str | None = None,
+    *,
+    secrets: bool = True,
 ) -> list[Example]:
-    """Two curl lines that behave as they say: one passes, one is refused."""
+    """Two curl lines that behave as they say: one passes, one is refused.
+
+    ``secrets``: whether HS* secrets can be read (from SSM); served from files, an HS-only
+    tenant's tokens are answered 500 ``secret_unavailable``, and the banner says so.
+    """
     from ...runtime.caller import parse_arn  # noqa: PLC0415
     from ...runtime.rules import compile_rules, decide, grant_for  # noqa: PLC0415
 
@@ -106,12 +112,20 @@ def examples_for(
             if upstream_url is None
             else f"passes the authorizer: {upstream_url} answers it"
         )
+        status = 200
         if token == "$TOKEN":
             says = "passes: 200, given a token of the tenant's IdP in $TOKEN"
+        hmac_only = bool(config.issuers) and all(i.is_hmac for i in config.issuers)
+        if hmac_only and not secrets and not config.static_tokens:
+            status = 500
+            says = (
+                "answers 500 secret_unavailable here: HS* secrets are read from SSM "
+                "(run with --ssm against moto or AWS to get 200)"
+            )
         examples.append(
             Example(
                 _curl(api, tenant, base_url=base_url, method=route[0], path=route[1], token=token),
-                200,
+                status,
                 says,
             )
         )

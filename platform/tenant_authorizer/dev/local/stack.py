@@ -18,6 +18,7 @@ from .banner import banner, examples_for
 from .errors import LocalUsageError, PortInUse, SsmError, TenantsError
 from .options import (
     DEFAULT_ISSUER_PORT,
+    DEFAULT_TENANT,
     TOKEN_LIFETIME,
     Example,
     LocalOptions,
@@ -153,6 +154,8 @@ def start_local(
         source = loaded.source
 
     tenant = tenants.get(options.tenant)
+    if tenant is None and options.ssm and options.tenant == DEFAULT_TENANT and len(tenants) == 1:
+        (tenant,) = tenants.values()  # a deployment's only tenant, not the sample local-dev
     if tenant is None:
         known = ", ".join(sorted(tenants)) or "none"
         raise LocalUsageError(
@@ -195,7 +198,11 @@ def start_local(
             issuer.start()
         except OSError as exc:
             raise _port_error(
-                exc, "development issuer", issuer.host, port, "pass --issuer-port or --no-issuer"
+                exc,
+                "development issuer",
+                issuer.host,
+                port,
+                "pick another with --issuer-port (make run ISSUER_PORT=8091), or --no-issuer",
             ) from exc
 
     try:
@@ -222,7 +229,9 @@ def start_local(
                 "pick another with --port (make run PORT=8081)",
             ) from exc
         try:
-            examples = tuple(examples_for(tenant, api, issuer, server.url, options.upstream))
+            examples = tuple(
+                examples_for(tenant, api, issuer, server.url, options.upstream, secrets=options.ssm)
+            )
         except BaseException:
             server.stop()
             raise
