@@ -177,3 +177,48 @@ def test_the_alias_check_can_be_replayed(tenants: Path, issuer: DevIssuer) -> No
     )
     assert code == 1
     assert result["reason"] == "alias_mismatch"
+
+
+def test_the_deny_spike_runbook_step_explains_a_deployed_refusal(
+    tmp_path: Path, tenants: Path, issuer: DevIssuer
+) -> None:
+    """docs/runbooks/deny-spike.md's command, pasted from the repository root, against SSM
+    (a moto server) holding what Terraform writes."""
+    import re
+    import subprocess
+
+    from support.aws import aws_env, moto_server, ssm_client
+    from tenant_authorizer.runtime.index import DEFAULT_LAYOUT
+    from tenant_authorizer.tools.documents import render_parameters
+    from tenant_authorizer.tools.validation import validate
+
+    repo = Path(__file__).resolve().parents[2]
+    page = (repo / "docs" / "runbooks" / "deny-spike.md").read_text(encoding="utf-8")
+    (command,) = re.findall(r"^```sh\n(.*?)^```", page, flags=re.DOTALL | re.MULTILINE)
+    (tmp_path / "token.txt").write_text(issuer.mint(audience="https://other.example"))
+    arn = f"arn:aws:execute-api:us-east-1:{ACCOUNT}:{API}/prod/GET/orders/1"
+    with moto_server() as endpoint:
+        ssm = ssm_client(endpoint)
+        prefix = "/deny-spike-walk"
+        documents = validate([tenants]).documents
+        for name, value in render_parameters(documents, DEFAULT_LAYOUT).items():
+            ssm.put_parameter(Name=f"{prefix}/{name}", Value=value, Type="String", Overwrite=True)
+        result = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", command],
+            cwd=repo,
+            env={
+                "TOKEN_FILE": str(tmp_path / "token.txt"),
+                **aws_env(endpoint),
+                "PATH": "/usr/bin:/bin",
+                "HOME": str(tmp_path),
+                "METHOD_ARN": arn,
+                "TENANT_AUTHZ_SSM_PREFIX": prefix,
+            },
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 1, result.stdout + result.stderr  # refused, as the runbook says
+    assert re.search(r"audience +refused +audience_mismatch", result.stdout), result.stdout
+    assert "decision   refused  unauthorized (401, audience_mismatch)" in result.stdout
