@@ -14,8 +14,8 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
+from ..runtime.discovery import metadata_url
 from ..runtime.errors import FetchError
 from ..runtime.fetch import DEFAULT_FETCH_TIMEOUT, HttpFetcher
 
@@ -60,14 +60,8 @@ class Fetched:
 
 
 def metadata_urls(issuer: str) -> list[tuple[str, str]]:
-    """Where an issuer publishes its metadata: OIDC discovery, then RFC 8414."""
-    parts = urlsplit(issuer.rstrip("/"))
-    oidc = issuer.rstrip("/") + "/.well-known/openid-configuration"
-    path = parts.path
-    oauth = urlunsplit(
-        (parts.scheme, parts.netloc, "/.well-known/oauth-authorization-server" + path, "", "")
-    )
-    return [("oidc", oidc), ("oauth", oauth)]
+    """Where an issuer publishes its metadata, as the runtime reads it: OIDC, then RFC 8414."""
+    return [(mode, metadata_url(issuer, mode)) for mode in ("oidc", "oauth")]
 
 
 def fetch(
