@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from .dev.local.commands import local
-from .tools.cli_options import DEFAULT_CONFIGS, tenant_directory
+from .tools.cli_options import DEFAULT_CONFIGS, index_shards, tenant_directory, tenant_groups
 from .tools.explain_command import token
 from .tools.issuer_commands import issuer, onboard
 from .tools.release_commands import release, release_status, rollback
@@ -195,15 +195,19 @@ def package(
 @click.option(
     "--check", is_flag=True, help="Change nothing; exit 1 if aliases.json is not current."
 )
-def aliases(directory: Path, alias_count: int, check: bool) -> None:
+@tenant_groups
+@index_shards
+def aliases(directory: Path, alias_count: int, check: bool, groups: int, shard_count: int) -> None:
     """Give every bound account an alias in DIRECTORY/aliases.json (existing ones never move)."""
-    from .runtime.index import DEFAULT_LAYOUT, group_of, shard_of  # noqa: PLC0415
+    from .runtime.index import Layout, group_of, shard_of  # noqa: PLC0415
     from .tools import aliases as assignment  # noqa: PLC0415 - tools deps load lazily
     from .tools.validation import validate as run_validation  # noqa: PLC0415
 
-    groups_layout = DEFAULT_LAYOUT
     if not directory.is_dir():
         raise click.UsageError(f"no tenant directory {directory}/: name the tenant directory.")
+    if shard_count < groups:
+        raise click.UsageError("--shard-count must be at least --groups.")
+    groups_layout = Layout(groups, shard_count)
     report = run_validation([directory], check_aliases=False)
     if report.problems:
         for problem in report.problems:
@@ -244,20 +248,8 @@ def aliases(directory: Path, alias_count: int, check: bool) -> None:
 @main.command()
 @tenant_directory
 @click.option("--tenant", "tenant_ids", multiple=True, help="Only this tenant (repeatable).")
-@click.option(
-    "--groups",
-    type=click.IntRange(1, 9),
-    default=8,
-    show_default=True,
-    help="Tenant groups of the platform (terraform/platform tenant_groups).",
-)
-@click.option(
-    "--shard-count",
-    type=click.IntRange(1, 256),
-    default=128,
-    show_default=True,
-    help="Index shards of the platform (terraform/platform index_shard_count).",
-)
+@tenant_groups
+@index_shards
 @click.option("--json", "as_json", is_flag=True, help="Print workspace -> accounts as JSON.")
 def groups(
     directory: Path, tenant_ids: tuple[str, ...], groups: int, shard_count: int, as_json: bool

@@ -65,6 +65,9 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
             # What the runbooks ask of a platform whose names are not the defaults.
             "TENANT_AUTHZ_FUNCTION": FUNCTION,
             "TENANT_AUTHZ_SSM_PREFIX": PREFIX,
+            "TENANT_AUTHZ_TENANT_GROUPS": str(GROUPS),
+            # The runbooks' `aws` is the venv's AWS CLI (pyproject's dev extra).
+            "PATH": f"{REPO / '.venv' / 'bin'}:{os.environ.get('PATH', '/usr/bin:/bin')}",
         }
         env.pop("TF_DATA_DIR", None)
         env.pop("TF_WORKSPACE", None)

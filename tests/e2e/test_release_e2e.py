@@ -9,7 +9,6 @@ changed copy of the deployed one: a new code hash, as a real change would give).
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 import threading
@@ -21,18 +20,12 @@ from typing import Any
 import pytest
 
 from support.deployment import ALIAS_COUNT, FUNCTION, PACKAGE, REPO, Deployment
+from support.runbooks import blocks
 
 pytestmark = pytest.mark.e2e
 
-RUNBOOKS = REPO / "docs" / "runbooks"
 FAST = {"TENANT_AUTHZ_RELEASE_BAKE_SECONDS": "1", "TENANT_AUTHZ_RELEASE_POLL_SECONDS": "0.1"}
 ALARM = f"{FUNCTION}-fault-decisions"
-
-
-def blocks(page: str) -> list[str]:
-    """The commands of a runbook: its fenced ``sh`` blocks, in order."""
-    text = (RUNBOOKS / page).read_text(encoding="utf-8")
-    return re.findall(r"^```sh\n(.*?)^```", text, flags=re.DOTALL | re.MULTILINE)
 
 
 def changed_package(deployed: Deployment, marker: str) -> None:

@@ -1,4 +1,5 @@
-"""Issue 13 end to end: `keys revoke` for one tenant reaches warm handlers within the TTL.
+"""Issue 13 end to end: docs/runbooks/emergency-key-revocation.md, walked block by block:
+`keys revoke` for one tenant reaches warm handlers within the TTL.
 
 Two tenants of one group applied by terraform/tenants on the shared moto deployment; the
 handler runs in-process against the same SSM. After the revocation, a warm handler
@@ -16,6 +17,8 @@ from collections.abc import Iterator
 import pytest
 
 from support.deployment import ALIAS_COUNT, Deployment
+from support.recorder import recorder
+from support.runbooks import blocks
 from support.tenants import assign_aliases
 from tenant_authorizer.dev.issuer import DevIssuer
 
@@ -58,8 +61,9 @@ def test_revoke_one_tenants_key_on_warm_handlers(
     deployment.use_tenants(tenants_dir)
     deployment.terraform(TENANTS, "init", "-input=false")
     apply_group(deployment, 0)
-    diff = f".venv/bin/tenant-authz ssm diff {tenants_dir}"
-    assert deployment.shell(diff).returncode == 0
+    revoke, flush_rest, flush_http, diff = blocks("emergency-key-revocation.md")
+    walker = {"TENANTS": str(tenants_dir), "TENANT": "delta"}
+    assert deployment.shell(diff, **walker).returncode == 0
 
     leaked = delta.issuer.current_kid()
     old, other = delta.token(), omega.token()
@@ -69,9 +73,7 @@ def test_revoke_one_tenants_key_on_warm_handlers(
         assert decide(delta.event(old)) == decide(omega.event(other)) == "allow"
     assert decide(delta.event(new)) == "allow"
 
-    revoked = deployment.shell(
-        f".venv/bin/tenant-authz keys revoke --tenant delta --kid {leaked} {tenants_dir}"
-    )
+    revoked = deployment.shell(revoke, **walker, LEAKED_KID=leaked)  # step 2
     assert revoked.returncode == 0, revoked.stdout + revoked.stderr
     assert f'kids: ["{leaked}"]' in revoked.stdout
     time.sleep(1.2)  # the config TTL of the test's handler
@@ -84,13 +86,28 @@ def test_revoke_one_tenants_key_on_warm_handlers(
     line = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert (line["tenant_id"], line["cache"]) == ("omega", "hit"), "omega's warm answer stays"
 
-    drift = deployment.shell(diff)
+    with recorder() as gateway:  # step 3, in the tenant's account (moto has no such API)
+        stage = {"API_ID": "a1b2c3d4e5", "STAGE": "prod"}
+        for block in (flush_rest, flush_http):
+            flushed = deployment.shell(
+                block,
+                **stage,
+                AWS_ENDPOINT_URL_API_GATEWAY=gateway.url,
+                AWS_ENDPOINT_URL_APIGATEWAYV2=gateway.url,
+            )
+            assert flushed.returncode == 0 and not flushed.stdout, flushed.stderr
+    assert [(r.method, r.path) for r in gateway.requests] == [
+        ("DELETE", "/restapis/a1b2c3d4e5/stages/prod/cache/authorizers"),
+        ("DELETE", "/v2/apis/a1b2c3d4e5/stages/prod/cache/authorizers"),
+    ]
+
+    drift = deployment.shell(diff, **walker)  # step 4, before the file says it
     assert drift.returncode == 1
     assert "tenant delta: issuers[0].revocation" in drift.stdout
     (tenants_dir / "delta.yaml").write_text(revocation_yaml(delta, leaked), encoding="utf-8")
-    assert deployment.shell(diff).returncode == 0, "the file now says what SSM holds"
+    assert deployment.shell(diff, **walker).returncode == 0, "the file now says what SSM holds"
     apply_group(deployment, 0)
-    clean = deployment.shell(diff)
+    clean = deployment.shell(diff, **walker)
     assert clean.returncode == 0 and "no drift" in clean.stdout
     assert decide(delta.event(old)) == "401"
 

@@ -205,6 +205,29 @@ def test_the_command_names_the_group_of_each_removed_account(tmp_path: Path) -> 
     assert f"removed {account(2)} (group-{group:02d}): apply that group" in result.output
 
 
+def test_a_platform_with_other_groups_names_its_own_workspaces(tmp_path: Path) -> None:
+    """TENANT_AUTHZ_TENANT_GROUPS (as the runbooks export it) sets the layout of both commands."""
+    from tenant_authorizer.runtime.index import group_of, shard_of
+
+    runner = CliRunner(env={"TENANT_AUTHZ_TENANT_GROUPS": "2", "TENANT_AUTHZ_INDEX_SHARDS": "64"})
+
+    def group(a: str, groups: int, shards: int) -> str:
+        return f"group-{group_of(shard_of(a, shards), groups):02d}"
+
+    moved = next(a for a in map(account, range(1, 99)) if group(a, 2, 64) != group(a, 8, 128))
+    expected = group(moved, 2, 64)
+    write_tenant(tmp_path, "acme", {moved: None, account(200): None})
+    named = runner.invoke(main, ["groups", str(tmp_path), "--json"])
+    assert named.exit_code == 0, named.output
+    assert moved in json.loads(named.output)[expected]
+    assert runner.invoke(main, ["aliases", str(tmp_path)]).exit_code == 0
+    write_tenant(tmp_path, "acme", {account(200): None})
+    removed = runner.invoke(main, ["aliases", str(tmp_path)])
+    assert f"removed {moved} ({expected}): apply that group" in removed.output
+    wrong = runner.invoke(main, ["aliases", str(tmp_path), "--groups", "9", "--shard-count", "4"])
+    assert wrong.exit_code == 2 and "--shard-count must be at least --groups" in wrong.output
+
+
 def test_the_last_tenant_can_be_offboarded(tmp_path: Path) -> None:
     """With every tenant file removed, aliases empties and validate accepts the directory."""
     runner = CliRunner()

@@ -185,16 +185,14 @@ def test_the_deny_spike_runbook_step_explains_a_deployed_refusal(
     """docs/runbooks/deny-spike.md's command, pasted from the repository root, against SSM
     (a moto server) holding what Terraform writes."""
     import re
-    import subprocess
 
+    from support import runbooks
     from support.aws import aws_env, moto_server, ssm_client
     from tenant_authorizer.runtime.index import DEFAULT_LAYOUT
     from tenant_authorizer.tools.documents import render_parameters
     from tenant_authorizer.tools.validation import validate
 
-    repo = Path(__file__).resolve().parents[2]
-    page = (repo / "docs" / "runbooks" / "deny-spike.md").read_text(encoding="utf-8")
-    (command,) = re.findall(r"^```sh\n(.*?)^```", page, flags=re.DOTALL | re.MULTILINE)
+    (command,) = runbooks.blocks("deny-spike.md")
     (tmp_path / "token.txt").write_text(issuer.mint(audience="https://other.example"))
     arn = f"arn:aws:execute-api:us-east-1:{ACCOUNT}:{API}/prod/GET/orders/1"
     with moto_server() as endpoint:
@@ -203,10 +201,10 @@ def test_the_deny_spike_runbook_step_explains_a_deployed_refusal(
         documents = validate([tenants]).documents
         for name, value in render_parameters(documents, DEFAULT_LAYOUT).items():
             ssm.put_parameter(Name=f"{prefix}/{name}", Value=value, Type="String", Overwrite=True)
-        result = subprocess.run(
-            ["bash", "-euo", "pipefail", "-c", command],
-            cwd=repo,
-            env={
+        result = runbooks.run(
+            command,
+            runbooks.REPO,
+            {
                 "TOKEN_FILE": str(tmp_path / "token.txt"),
                 **aws_env(endpoint),
                 "PATH": "/usr/bin:/bin",
@@ -214,10 +212,7 @@ def test_the_deny_spike_runbook_step_explains_a_deployed_refusal(
                 "METHOD_ARN": arn,
                 "TENANT_AUTHZ_SSM_PREFIX": prefix,
             },
-            capture_output=True,
-            text=True,
             timeout=60,
-            check=False,
         )
     assert result.returncode == 1, result.stdout + result.stderr  # refused, as the runbook says
     assert re.search(r"audience +refused +audience_mismatch", result.stdout), result.stdout

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from support import runbooks
 from support.issuers import FaultyIssuer
 from support.tenants import assign_aliases
 from tenant_authorizer.cli import main
@@ -131,27 +132,42 @@ def test_onboard_mistakes_are_one_sentence(tmp_path: Path, dev_issuer: FaultyIss
         assert "Traceback" not in result.output
 
 
+def walk_env(tenants: Path) -> dict[str, str]:
+    """What a runbook's reader has set: the tenant directory and the tenant (acme)."""
+    return {
+        "PATH": "/usr/bin:/bin",
+        "TENANTS": str(tenants),
+        "TENANT": "acme",
+        "HOME": str(tenants),
+    }
+
+
 def test_the_key_rotation_runbook_step_shows_the_rotation(
     tmp_path: Path, dev_issuer: FaultyIssuer
 ) -> None:
     """docs/runbooks/key-rotation.md step 1, pasted from the repository root."""
-    import re
-    import subprocess
-
-    repo = Path(__file__).resolve().parents[2]
-    page = (repo / "docs" / "runbooks" / "key-rotation.md").read_text(encoding="utf-8")
-    (command,) = re.findall(r"^```sh\n(.*?)^```", page, flags=re.DOTALL | re.MULTILINE)
+    (command,) = runbooks.blocks("key-rotation.md")
     tenant_file(tmp_path, dev_issuer, discovery=False)
     dev_issuer.rotate("RS256")
-    result = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", command],
-        cwd=repo,
-        env={"PATH": "/usr/bin:/bin", "TENANTS": str(tmp_path), "HOME": str(tmp_path)},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = runbooks.run(command, runbooks.REPO, walk_env(tmp_path), timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.count("key ") >= 3 and "rotation" in result.stdout
     assert "fail" not in result.stdout
+
+
+@pytest.mark.parametrize("outage", ["down", "refuse", "garbage", "not_jwks"])
+def test_the_idp_outage_runbook_names_the_cause_and_the_recovery(
+    tmp_path: Path, dev_issuer: FaultyIssuer, outage: str
+) -> None:
+    """docs/runbooks/idp-outage.md steps 2 and 5: exit 1 and a fail line while the IdP is
+    broken, exit 0 with every key ok once it is back."""
+    check_step, recovery_step = runbooks.blocks("idp-outage.md")
+    tenant_file(tmp_path, dev_issuer)
+    dev_issuer.set_mode(outage)  # type: ignore[arg-type]
+    broken = runbooks.run(check_step, runbooks.REPO, walk_env(tmp_path), timeout=60)
+    assert broken.returncode == 1, broken.stdout + broken.stderr
+    assert "fail" in broken.stdout and "Traceback" not in broken.stdout + broken.stderr
+    dev_issuer.set_mode("ok")
+    back = runbooks.run(recovery_step, runbooks.REPO, walk_env(tmp_path), timeout=60)
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert "fail" not in back.stdout and back.stdout.count("key ") >= 2
