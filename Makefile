@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PORT   ?= 8080
 
-.PHONY: run test lint typecheck validate pytest bench bench-terraform package lock tf-check tf-fmt tf-validate tf-test tf-require checkov clean
+.PHONY: run test lint typecheck validate pytest bench bench-terraform package lock tf-check tf-fmt tf-validate tf-test tf-unlock-modules tf-require checkov clean
 
 $(STAMP): pyproject.toml
 	@echo "Creating $(VENV) and installing the dev dependencies (about a minute, once)..."
@@ -87,12 +87,20 @@ tf-validate: tf-require $(TFCLI)/terraformrc
 	  { TF_DATA_DIR=$$data terraform -chdir=$$dir init -backend=false -input=false -no-color \
 	    && TF_DATA_DIR=$$data terraform -chdir=$$dir validate -no-color; } >$$data.validate.log 2>&1 \
 	  && echo "terraform validate: $$dir: ok" || { cat $$data.validate.log; exit 1; }'
+	@$(MAKE) --no-print-directory tf-unlock-modules
 
 tf-test: tf-validate
 	@! command -v terraform >/dev/null 2>&1 || printf '%s\n' $(TF_TESTS) | xargs -P $(TF_JOBS) -I{} sh -c '\
 	  dir={}; data=$(TFCLI)/data/$$(echo $$dir | tr / _); \
-	  TF_DATA_DIR=$$data terraform -chdir=$$dir test -no-color >$$data.test.log 2>&1 \
-	  && echo "terraform test: $$dir: $$(tail -n 1 $$data.test.log)" || { cat $$data.test.log; exit 1; }'
+	  { TF_DATA_DIR=$$data terraform -chdir=$$dir init -backend=false -input=false -no-color >/dev/null \
+	    && TF_DATA_DIR=$$data terraform -chdir=$$dir test -no-color; } >$$data.test.log 2>&1 \
+	  && echo "terraform test: $$dir: $$(tail -n 1 $$data.test.log)" \
+	  || { cat $$data.test.log; $(MAKE) --no-print-directory tf-unlock-modules; exit 1; }'
+	@$(MAKE) --no-print-directory tf-unlock-modules
+
+# Reusable modules keep no lock file (only the roots do): init writes one, this removes it.
+tf-unlock-modules:
+	@find terraform/modules -name .terraform.lock.hcl -delete
 
 ## checkov: static analysis of terraform/ (its own venv: checkov pins conflicting dependencies)
 CHECKOV_VENV    := .venv-checkov

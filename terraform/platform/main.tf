@@ -12,23 +12,37 @@ locals {
 module "function" {
   source = "../modules/authorizer-function"
 
-  function_name          = var.function_name
-  package_path           = local.package_path
-  package_base64sha256   = local.package_hash
-  architecture           = var.architecture
-  python_version         = var.python_version
-  memory_size            = var.memory_size
-  timeout_seconds        = var.timeout_seconds
-  reserved_concurrency   = var.reserved_concurrency
-  ssm_prefix             = var.ssm_prefix
-  runtime_settings       = var.runtime_settings
-  log_retention_days     = var.log_retention_days
-  tracing_mode           = var.tracing_mode
-  key_administrator_arns = var.key_administrator_arns
-  secret_writer_arns     = var.secret_writer_arns
-  alarm_actions          = var.alarm_actions
-  alarm_thresholds       = var.alarm_thresholds
-  tags                   = var.tags
+  function_name            = var.function_name
+  package_path             = local.package_path
+  package_base64sha256     = local.package_hash
+  architecture             = var.architecture
+  python_version           = var.python_version
+  memory_size              = var.memory_size
+  timeout_seconds          = var.timeout_seconds
+  reserved_concurrency     = var.reserved_concurrency
+  ssm_prefix               = var.ssm_prefix
+  runtime_settings         = var.runtime_settings
+  log_retention_days       = var.log_retention_days
+  tracing_mode             = var.tracing_mode
+  key_administrator_arns   = var.key_administrator_arns
+  secret_writer_arns       = var.secret_writer_arns
+  alarm_actions            = var.alarm_actions
+  alarm_thresholds         = var.alarm_thresholds
+  alarm_topic              = var.alarm_topic
+  existing_role_arn        = var.existing_role_arn
+  permissions_boundary_arn = var.permissions_boundary_arn
+  existing_kms_key_arn     = var.existing_kms_key_arn
+  existing_log_group_name  = var.existing_log_group_name
+  code_signing             = var.code_signing
+  tags                     = var.tags
+}
+
+# An alarm that notifies no one is silence: plan and apply warn until it reaches someone.
+check "alarms_reach_someone" {
+  assert {
+    condition     = length(module.function.alarm_actions) > 0
+    error_message = "No alarm notifies anyone: set alarm_topic (an encrypted SNS topic with subscriptions) or alarm_actions."
+  }
 }
 
 module "aliases" {
@@ -80,7 +94,7 @@ module "observability" {
   function_name     = module.function.function_name
   log_group_name    = module.function.log_group_name
   metrics_namespace = var.runtime_settings.metrics_namespace
-  region            = data.aws_region.current.name
+  region            = data.aws_region.current.id
   saved_queries     = var.observability.saved_queries
   insight_rules     = var.observability.insight_rules
   tags              = var.tags

@@ -47,3 +47,8 @@ output "insight_rule_names" {
   description = "Contributor Insights rules (top tenants by denials and faults, top reasons per tenant)."
   value       = module.observability.insight_rule_names
 }
+
+output "alarm_topic_arn" {
+  description = "The alarm topic (alarm_topic), or null."
+  value       = module.function.alarm_topic_arn
+}

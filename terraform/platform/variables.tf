@@ -104,8 +104,55 @@ variable "alarm_thresholds" {
     stale_key_serves    = optional(number, 0)
     stale_config_serves = optional(number, 0)
     ssm_throttles       = optional(number, 0)
+    concurrency_percent = optional(number, 80)
+    duration_p99_ms     = optional(number, 3000)
   })
   default = {}
+}
+
+variable "alarm_topic" {
+  description = "Create an SNS topic (encrypted with the platform key) that every alarm notifies, e.g. { subscriptions = [{ protocol = \"email\", endpoint = \"oncall@example.com\" }] }. null: only alarm_actions are notified."
+  type = object({
+    name = optional(string)
+    subscriptions = optional(list(object({
+      protocol = string
+      endpoint = string
+    })), [])
+  })
+  default = null
+}
+
+variable "existing_role_arn" {
+  description = "Bring your own execution role (modules/authorizer-function/README.md lists what it needs); null creates one."
+  type        = string
+  default     = null
+}
+
+variable "permissions_boundary_arn" {
+  description = "Permissions boundary for the execution role this root creates."
+  type        = string
+  default     = null
+}
+
+variable "existing_kms_key_arn" {
+  description = "Bring your own KMS key (HS* secrets, logs, alarm topic); null creates one."
+  type        = string
+  default     = null
+}
+
+variable "existing_log_group_name" {
+  description = "Bring your own log group for the function; null creates /aws/lambda/<function_name>."
+  type        = string
+  default     = null
+}
+
+variable "code_signing" {
+  description = "Require zips signed by these AWS Signer profile versions; null (default) deploys unsigned zips."
+  type = object({
+    signing_profile_version_arns     = list(string)
+    untrusted_artifact_on_deployment = optional(string, "Enforce")
+  })
+  default = null
 }
 
 variable "key_administrator_arns" {

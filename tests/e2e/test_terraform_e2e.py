@@ -181,7 +181,7 @@ def test_onboard_serve_offboard_per_group(
         if alpha.account in s["Sid"]
     } == {
         (
-            f"tenant-{alpha.account}-{alpha.api_id}",
+            f"tenant-{alpha.account}-{alpha.api_id}-{aliases[alpha.account]}",
             f"arn:aws:execute-api:{REGION}:{alpha.account}:{alpha.api_id}/authorizers/*",
         )
     }
@@ -282,3 +282,35 @@ def test_onboard_serve_offboard_per_group(
         f"{PREFIX}/index/layout",
         f"{PREFIX}/platform",
     ]
+
+
+def test_moving_an_account_to_another_alias_never_leaves_it_without_permission(
+    deployment: Deployment, endpoint: str, issuers: list[DevIssuer]
+) -> None:
+    """The replaced invoke statement is created on the new alias before the old goes."""
+    kappa = Tenant("kappa", account_in(0), "k1a2p3p4a5", issuers[0])
+    tenants_dir = deployment.root / "move-tenants"
+    tenants_dir.mkdir()
+    (tenants_dir / "kappa.yaml").write_text(kappa.yaml(), encoding="utf-8")
+    assign_aliases(tenants_dir, ALIAS_COUNT)
+    deployment.use_tenants(tenants_dir)
+    deployment.terraform(TENANTS, "init", "-input=false")
+    apply_group(deployment, 0)
+    aliases_file = tenants_dir / "aliases.json"
+    old = json.loads(aliases_file.read_text(encoding="utf-8"))[kappa.account]
+    new = next(f"shard-{n:03d}" for n in range(ALIAS_COUNT) if f"shard-{n:03d}" != old)
+    aliases_file.write_text(json.dumps({kappa.account: new}), encoding="utf-8")
+
+    permission = f'module.access.aws_lambda_permission.tenant["{kappa.account}/{kappa.api_id}"]'
+    changes = {c["address"]: c["change"]["actions"] for c in planned_changes(deployment, 0)}
+    assert changes[permission] == ["create", "delete"], "create before destroy, never the reverse"
+    deployment.terraform(TENANTS, "apply", "-input=false", "onboard.tfplan")
+    sid = f"tenant-{kappa.account}-{kappa.api_id}"
+    assert f"{sid}-{new}" in {s["Sid"] for s in policy_statements(deployment, new)}
+    # (moto keeps one policy per version, shared by its aliases: look in both.)
+    left = {s["Sid"] for alias in (old, new) for s in policy_statements(deployment, alias)}
+    assert f"{sid}-{old}" not in left, "the old statement is gone"
+    time.sleep(1.2)
+    arn = f"arn:aws:lambda:{REGION}:123456789012:function:{FUNCTION}:{new}"
+    assert decide(kappa.event(kappa.token()), arn) == "allow", "the document names the new alias"
+    deployment.terraform(TENANTS, "destroy", "-auto-approve", "-input=false")

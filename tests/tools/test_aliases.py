@@ -80,7 +80,7 @@ def test_the_projection_bounds_what_lambda_stores() -> None:
     """policy_bytes uses the longest ARNs a platform can have: a real policy is no larger."""
     source = f"arn:aws:execute-api:us-east-1:{account(1)}:??????????/authorizers/*"
     statement = {
-        "Sid": f"tenant-{account(1)}",
+        "Sid": f"tenant-{account(1)}-shard-000",
         "Effect": "Allow",
         "Principal": {"Service": "apigateway.amazonaws.com"},
         "Action": "lambda:InvokeFunction",

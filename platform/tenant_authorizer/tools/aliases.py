@@ -53,7 +53,7 @@ def statements(account: str, api_ids: tuple[str, ...] | None, alias: str, functi
     function_arn = f"arn:{_PARTITION}:lambda:{_REGION}:{_PLATFORM_ACCOUNT}:function:{function}"
     total = 0
     for api in api_ids or ("*",):
-        sid = f"tenant-{account}" if api == "*" else f"tenant-{account}-{api}"
+        sid = f"tenant-{account}-{alias}" if api == "*" else f"tenant-{account}-{api}-{alias}"
         source = (
             f"arn:{_PARTITION}:execute-api:{_REGION}:{account}:"
             f"{'??????????' if api == '*' else api}/authorizers/*"

@@ -20,22 +20,22 @@ output "source_code_hash" {
 
 output "role_arn" {
   description = "Execution role of the function."
-  value       = aws_iam_role.this.arn
+  value       = local.role_arn
 }
 
 output "kms_key_arn" {
   description = "The platform's KMS key: encrypt HS* secrets with it (`aws ssm put-parameter --type SecureString --key-id <alias>`)."
-  value       = aws_kms_key.this.arn
+  value       = local.key_arn
 }
 
 output "kms_key_alias" {
   description = "Alias of the platform's KMS key."
-  value       = aws_kms_alias.this.name
+  value       = one(aws_kms_alias.this[*].name)
 }
 
 output "log_group_name" {
   description = "The function's log group."
-  value       = aws_cloudwatch_log_group.this.name
+  value       = local.log_group_name
 }
 
 output "environment" {
@@ -48,5 +48,17 @@ output "alarm_names" {
   value = merge(
     { for k, a in aws_cloudwatch_metric_alarm.simple : k => a.alarm_name },
     { unexpected-errors = aws_cloudwatch_metric_alarm.unexpected_errors.alarm_name },
+    { duration-p99 = aws_cloudwatch_metric_alarm.duration_p99.alarm_name },
+    { for a in aws_cloudwatch_metric_alarm.concurrency : "concurrency" => a.alarm_name },
   )
+}
+
+output "alarm_topic_arn" {
+  description = "The alarm topic this module created (alarm_topic), or null."
+  value       = one(aws_sns_topic.alarms[*].arn)
+}
+
+output "alarm_actions" {
+  description = "Where every alarm notifies: alarm_actions plus the alarm topic."
+  value       = local.alarm_actions
 }

@@ -216,8 +216,15 @@ variable "alarm_thresholds" {
     stale_key_serves    = optional(number, 0)
     stale_config_serves = optional(number, 0)
     ssm_throttles       = optional(number, 0)
+    concurrency_percent = optional(number, 80)
+    duration_p99_ms     = optional(number, 3000)
   })
   default = {}
+
+  validation {
+    condition     = var.alarm_thresholds.concurrency_percent >= 1 && var.alarm_thresholds.concurrency_percent <= 100
+    error_message = "alarm_thresholds.concurrency_percent must be 1 to 100 (percent of reserved_concurrency)."
+  }
 
   validation {
     condition = alltrue([
@@ -231,4 +238,79 @@ variable "tags" {
   description = "Tags for every resource of the module."
   type        = map(string)
   default     = {}
+}
+
+variable "alarm_topic" {
+  description = "Create an SNS topic (encrypted with the platform key) that every alarm notifies, with these subscriptions. null creates none: then alarm_actions must name where alarms go."
+  type = object({
+    name = optional(string)
+    subscriptions = optional(list(object({
+      protocol = string
+      endpoint = string
+    })), [])
+  })
+  default = null
+
+  validation {
+    condition     = var.alarm_topic == null || try(alltrue([for s in var.alarm_topic.subscriptions : contains(["email", "email-json", "https", "sqs", "lambda", "sms", "firehose"], s.protocol)]), false)
+    error_message = "alarm_topic.subscriptions: protocol must be email, email-json, https, sqs, lambda, sms or firehose."
+  }
+}
+
+variable "existing_role_arn" {
+  description = "Bring your own execution role (it needs the statements of aws_iam_role_policy.this: docs/architecture.md). null creates one."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.existing_role_arn == null || can(regex("^arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:role/.+$", var.existing_role_arn))
+    error_message = "existing_role_arn must be an IAM role ARN."
+  }
+}
+
+variable "permissions_boundary_arn" {
+  description = "Permissions boundary of the role this module creates (ignored with existing_role_arn)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.permissions_boundary_arn == null || can(regex("^arn:aws(-cn|-us-gov)?:iam::([0-9]{12}|aws):policy/.+$", var.permissions_boundary_arn))
+    error_message = "permissions_boundary_arn must be an IAM policy ARN."
+  }
+}
+
+variable "existing_kms_key_arn" {
+  description = "Bring your own KMS key for HS* secrets, logs and the alarm topic (its policy must allow what aws_kms_key.this allows). null creates one."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.existing_kms_key_arn == null || can(regex("^arn:aws(-cn|-us-gov)?:kms:[a-z0-9-]+:[0-9]{12}:key/.+$", var.existing_kms_key_arn))
+    error_message = "existing_kms_key_arn must be a KMS key ARN (arn:PARTITION:kms:REGION:ACCOUNT:key/ID)."
+  }
+}
+
+variable "existing_log_group_name" {
+  description = "Bring your own log group (the function logs there through logging_config; its retention and key are yours). null creates /aws/lambda/<function_name>."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.existing_log_group_name == null || can(regex("^[A-Za-z0-9_./#-]{1,512}$", var.existing_log_group_name))
+    error_message = "existing_log_group_name must be a CloudWatch Logs group name."
+  }
+}
+
+variable "code_signing" {
+  description = "Require zips signed by these AWS Signer profile versions (a code signing config). null (the default) deploys unsigned zips."
+  type = object({
+    signing_profile_version_arns     = list(string)
+    untrusted_artifact_on_deployment = optional(string, "Enforce")
+  })
+  default = null
+
+  validation {
+    condition     = var.code_signing == null || try(length(var.code_signing.signing_profile_version_arns) > 0 && contains(["Enforce", "Warn"], var.code_signing.untrusted_artifact_on_deployment), false)
+    error_message = "code_signing needs at least one signing profile version ARN; untrusted_artifact_on_deployment is Enforce or Warn."
+  }
 }

@@ -11,7 +11,7 @@ locals {
   is_http      = var.api.kind == "HTTP"
   is_websocket = var.api.kind == "WEBSOCKET"
 
-  authorizer_uri = "arn:${data.aws_partition.current.partition}:apigateway:${data.aws_region.current.name}:lambda:path/2015-03-31/functions/${var.authorizer_function_arn}/invocations"
+  authorizer_uri = "arn:${data.aws_partition.current.partition}:apigateway:${data.aws_region.current.id}:lambda:path/2015-03-31/functions/${var.authorizer_function_arn}/invocations"
 
   rest_identity_source = coalesce(var.rest.identity_source, "method.request.header.Authorization")
 

@@ -10,8 +10,8 @@ data "aws_caller_identity" "current" {}
 
 locals {
   partition     = data.aws_partition.current.partition
-  source_region = coalesce(var.source_region, data.aws_region.current.name)
-  function_arn  = "arn:${local.partition}:lambda:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:function:${var.function_name}"
+  source_region = coalesce(var.source_region, data.aws_region.current.id)
+  function_arn  = "arn:${local.partition}:lambda:${data.aws_region.current.id}:${data.aws_caller_identity.current.account_id}:function:${var.function_name}"
 
   # One statement per account (every API) or per account and API id. An authorizer's ARN
   # is API_ID/authorizers/AUTHORIZER_ID, and API ids are 10 characters: "??????????", not
@@ -23,7 +23,7 @@ locals {
       (api == "*" ? account : "${account}/${api}") => {
         account      = account
         alias        = var.account_aliases[account]
-        statement_id = api == "*" ? "tenant-${account}" : "tenant-${account}-${api}"
+        statement_id = api == "*" ? "tenant-${account}-${var.account_aliases[account]}" : "tenant-${account}-${api}-${var.account_aliases[account]}"
         source_arn   = "arn:${local.partition}:execute-api:${local.source_region}:${account}:${api == "*" ? "??????????" : api}/authorizers/*"
       }
     }
@@ -41,6 +41,11 @@ resource "aws_lambda_permission" "tenant" {
   source_arn    = each.value.source_arn
 
   lifecycle {
+    # Moving an account to another alias replaces its statement (the qualifier is part of
+    # it): the new one exists before the old goes, so the account is never without an
+    # invoke permission. The statement id can repeat: the two live in different aliases'
+    # policies.
+    create_before_destroy = true
     # Also orders the writes: the account's SSM document exists before API Gateway may
     # call, and the permission goes before the document on removal.
     precondition {

@@ -6,7 +6,7 @@ output "account_function_arns" {
 output "account_invoke_arns" {
   description = "The authorizer URI (API Gateway invoke ARN of the alias) of each tenant account, by account id."
   value = {
-    for account in keys(var.accounts) : account => "arn:${local.partition}:apigateway:${data.aws_region.current.name}:lambda:path/2015-03-31/functions/${local.function_arn}:${var.account_aliases[account]}/invocations"
+    for account in keys(var.accounts) : account => "arn:${local.partition}:apigateway:${data.aws_region.current.id}:lambda:path/2015-03-31/functions/${local.function_arn}:${var.account_aliases[account]}/invocations"
   }
 }
 

@@ -6,7 +6,7 @@ mock_provider "aws" {
     defaults = { partition = "aws", dns_suffix = "amazonaws.com" }
   }
   mock_data "aws_region" {
-    defaults = { name = "us-east-1" }
+    defaults = { id = "us-east-1" }
   }
   mock_data "aws_caller_identity" {
     defaults = { account_id = "999999999999" }
@@ -16,6 +16,7 @@ mock_provider "aws" {
 variables {
   lambda_package_path         = "../../build/lambda-arm64-py3.12.zip"
   lambda_package_base64sha256 = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+  alarm_actions               = ["arn:aws:sns:us-east-1:999999999999:oncall"]
 }
 
 run "the_layout_and_platform_facts_are_written" {
@@ -61,4 +62,28 @@ run "at_most_nine_groups" {
   }
 
   expect_failures = [var.tenant_groups]
+}
+
+run "alarms_that_reach_no_one_warn" {
+  command = plan
+
+  variables {
+    alarm_actions = []
+  }
+
+  expect_failures = [check.alarms_reach_someone]
+}
+
+run "an_alarm_topic_reaches_someone" {
+  command = plan
+
+  variables {
+    alarm_actions = []
+    alarm_topic   = { subscriptions = [{ protocol = "email", endpoint = "oncall@example.com" }] }
+  }
+
+  assert {
+    condition     = length(module.function.alarm_actions) == 1
+    error_message = "The topic is where every alarm goes."
+  }
 }

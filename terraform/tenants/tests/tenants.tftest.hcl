@@ -7,7 +7,7 @@ mock_provider "aws" {
     defaults = { partition = "aws", dns_suffix = "amazonaws.com" }
   }
   mock_data "aws_region" {
-    defaults = { name = "us-east-1" }
+    defaults = { id = "us-east-1" }
   }
   mock_data "aws_caller_identity" {
     defaults = { account_id = "999999999999" }
@@ -97,7 +97,7 @@ run "partition_aws_cn" {
   }
   override_data {
     target = module.access.data.aws_region.current
-    values = { name = "cn-northwest-1" }
+    values = { id = "cn-northwest-1" }
   }
 
   assert {
@@ -115,7 +115,7 @@ run "partition_aws_us_gov" {
   }
   override_data {
     target = module.access.data.aws_region.current
-    values = { name = "us-gov-east-1" }
+    values = { id = "us-gov-east-1" }
   }
 
   assert {

@@ -5,7 +5,7 @@ mock_provider "aws" {
     defaults = { partition = "aws", dns_suffix = "amazonaws.com" }
   }
   mock_data "aws_region" {
-    defaults = { name = "us-east-1" }
+    defaults = { id = "us-east-1" }
   }
   mock_data "aws_caller_identity" {
     defaults = { account_id = "999999999999" }
@@ -61,23 +61,23 @@ run "function_defaults" {
   }
 
   assert {
-    condition     = aws_kms_key.this.enable_key_rotation && aws_cloudwatch_log_group.this.retention_in_days == 365
+    condition     = aws_kms_key.this[0].enable_key_rotation && aws_cloudwatch_log_group.this[0].retention_in_days == 365
     error_message = "The key rotates and the logs are kept a year by default."
   }
 
   assert {
-    condition     = jsondecode(aws_iam_role_policy.this.policy).Statement[1].Resource == "arn:aws:ssm:us-east-1:999999999999:parameter/tenant-authorizer/*" && jsondecode(aws_iam_role_policy.this.policy).Statement[1].Action == ["ssm:GetParameter", "ssm:GetParameters"]
+    condition     = jsondecode(aws_iam_role_policy.this[0].policy).Statement[1].Resource == "arn:aws:ssm:us-east-1:999999999999:parameter/tenant-authorizer/*" && jsondecode(aws_iam_role_policy.this[0].policy).Statement[1].Action == ["ssm:GetParameter", "ssm:GetParameters"]
     error_message = "The role may only read its own SSM prefix."
   }
 
   assert {
-    condition     = jsondecode(aws_iam_role_policy.this.policy).Statement[2].Resource == "arn:aws:kms:us-east-1:999999999999:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+    condition     = jsondecode(aws_iam_role_policy.this[0].policy).Statement[2].Resource == "arn:aws:kms:us-east-1:999999999999:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
     error_message = "The role may only decrypt with its own key."
   }
 
   assert {
-    condition     = toset(keys(output.alarm_names)) == toset(["fault-decisions", "throttles", "stale-key-serves", "stale-config-serves", "ssm-throttles", "unexpected-errors"])
-    error_message = "Alarms: fault decisions, throttles, stale keys, stale configs and errors without a decision."
+    condition     = toset(keys(output.alarm_names)) == toset(["fault-decisions", "throttles", "stale-key-serves", "stale-config-serves", "ssm-throttles", "unexpected-errors", "concurrency", "duration-p99"])
+    error_message = "Alarms: fault decisions, throttles, stale keys, stale configs, errors without a decision, concurrency against the reservation, p99 duration."
   }
 
   assert {
@@ -114,21 +114,21 @@ run "partition_aws_cn" {
   }
   override_data {
     target = data.aws_region.current
-    values = { name = "cn-north-1" }
+    values = { id = "cn-north-1" }
   }
 
   assert {
-    condition     = jsondecode(aws_iam_role_policy.this.policy).Statement[1].Resource == "arn:aws-cn:ssm:cn-north-1:999999999999:parameter/tenant-authorizer/*"
+    condition     = jsondecode(aws_iam_role_policy.this[0].policy).Statement[1].Resource == "arn:aws-cn:ssm:cn-north-1:999999999999:parameter/tenant-authorizer/*"
     error_message = "SSM ARNs must use the aws-cn partition."
   }
 
   assert {
-    condition     = jsondecode(aws_iam_role_policy.this.policy).Statement[2].Condition.StringEquals["kms:ViaService"] == ["ssm.cn-north-1.amazonaws.com.cn", "lambda.cn-north-1.amazonaws.com.cn"]
+    condition     = jsondecode(aws_iam_role_policy.this[0].policy).Statement[2].Condition.StringEquals["kms:ViaService"] == "ssm.cn-north-1.amazonaws.com.cn"
     error_message = "Service endpoints in China end in amazonaws.com.cn."
   }
 
   assert {
-    condition     = jsondecode(aws_kms_key.this.policy).Statement[0].Principal.AWS == ["arn:aws-cn:iam::999999999999:root"]
+    condition     = jsondecode(aws_kms_key.this[0].policy).Statement[0].Principal.AWS == ["arn:aws-cn:iam::999999999999:root"]
     error_message = "The key administrator defaults to the account root of the aws-cn partition."
   }
 }
@@ -142,11 +142,11 @@ run "partition_aws_us_gov" {
   }
   override_data {
     target = data.aws_region.current
-    values = { name = "us-gov-west-1" }
+    values = { id = "us-gov-west-1" }
   }
 
   assert {
-    condition     = jsondecode(aws_iam_role_policy.this.policy).Statement[0].Resource == "arn:aws-us-gov:logs:us-gov-west-1:999999999999:log-group:/aws/lambda/tenant-authorizer:*"
+    condition     = jsondecode(aws_iam_role_policy.this[0].policy).Statement[0].Resource == "arn:aws-us-gov:logs:us-gov-west-1:999999999999:log-group:/aws/lambda/tenant-authorizer:*"
     error_message = "Log ARNs must use the aws-us-gov partition."
   }
 }
@@ -329,3 +329,178 @@ run "alarm_thresholds_are_counts" {
   expect_failures = [var.alarm_thresholds]
 }
 
+
+# -- issue 16: traps a platform team would find in production
+
+run "environment_uses_lambdas_own_key" {
+  command = plan
+
+  assert {
+    condition     = aws_lambda_function.this.kms_key_arn == null
+    error_message = "The environment holds no secret: with a customer key, deployers without kms:Decrypt see it change on every plan and every apply moves the aliases."
+  }
+
+  assert {
+    condition     = alltrue([for s in jsondecode(aws_kms_key.this[0].policy).Statement : !contains(flatten([try(s.Condition.StringEquals["kms:ViaService"], [])]), "lambda.us-east-1.amazonaws.com")])
+    error_message = "No key statement is for Lambda: the function's environment does not use the platform key."
+  }
+
+  assert {
+    condition     = !strcontains(aws_iam_role_policy.this[0].policy, "lambda.us-east-1.amazonaws.com")
+    error_message = "The role decrypts only through SSM."
+  }
+}
+
+run "key_administrators_cannot_use_or_grant_the_key" {
+  command = plan
+
+  variables {
+    key_administrator_arns = ["arn:aws:iam::999999999999:role/key-admins"]
+  }
+
+  assert {
+    condition = alltrue([
+      for s in jsondecode(aws_kms_key.this[0].policy).Statement :
+      length(setintersection(toset(flatten([s.Action])), toset(["kms:CreateGrant", "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKey*", "kms:ReEncrypt*"]))) == 0
+      if contains(flatten([try(s.Principal.AWS, [])]), "arn:aws:iam::999999999999:role/key-admins")
+    ])
+    error_message = "Key administrators may neither use the key nor create grants for it."
+  }
+
+  assert {
+    condition     = contains(jsondecode(aws_kms_key.this[0].policy).Statement[0].Action, "kms:PutKeyPolicy")
+    error_message = "KMS requires someone to hold PutKeyPolicy: the administrators (docs/security.md names them)."
+  }
+}
+
+run "alarms_reach_a_topic" {
+  command = plan
+
+  variables {
+    alarm_topic = { subscriptions = [{ protocol = "email", endpoint = "oncall@example.com" }] }
+  }
+
+  assert {
+    condition     = aws_sns_topic.alarms[0].name == "tenant-authorizer-alarms" && aws_sns_topic.alarms[0].kms_master_key_id == "arn:aws:kms:us-east-1:999999999999:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+    error_message = "The alarm topic is encrypted with the platform key."
+  }
+
+  assert {
+    condition     = length(aws_sns_topic_subscription.alarms) == 1 && contains([for s in jsondecode(aws_kms_key.this[0].policy).Statement : s.Sid], "CloudWatchAlarmsPublishToTheAlarmTopic")
+    error_message = "The subscription exists and CloudWatch may encrypt for the topic."
+  }
+
+  assert {
+    condition     = alltrue([for a in aws_cloudwatch_metric_alarm.simple : length(a.alarm_actions) == 1]) && length(aws_cloudwatch_metric_alarm.duration_p99.alarm_actions) == 1 && length(aws_cloudwatch_metric_alarm.concurrency[0].ok_actions) == 1
+    error_message = "Every alarm notifies the topic, when it fires and when it recovers."
+  }
+}
+
+run "no_topic_by_default" {
+  command = plan
+
+  assert {
+    condition     = length(aws_sns_topic.alarms) == 0 && !contains([for s in jsondecode(aws_kms_key.this[0].policy).Statement : s.Sid], "CloudWatchAlarmsPublishToTheAlarmTopic")
+    error_message = "No topic, and no key statement for one, unless alarm_topic is set."
+  }
+}
+
+run "concurrency_and_duration_alarms" {
+  command = plan
+
+  variables {
+    reserved_concurrency = 200
+    alarm_thresholds     = { concurrency_percent = 75, duration_p99_ms = 2500 }
+  }
+
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.concurrency[0].threshold == 150 && aws_cloudwatch_metric_alarm.concurrency[0].metric_name == "ConcurrentExecutions" && aws_cloudwatch_metric_alarm.concurrency[0].statistic == "Maximum"
+    error_message = "The concurrency alarm fires above the percentage of the reservation."
+  }
+
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.duration_p99.threshold == 2500 && aws_cloudwatch_metric_alarm.duration_p99.extended_statistic == "p99"
+    error_message = "The duration alarm watches p99."
+  }
+}
+
+run "no_concurrency_alarm_without_a_reservation" {
+  command = plan
+
+  variables {
+    reserved_concurrency = -1
+  }
+
+  assert {
+    condition     = length(aws_cloudwatch_metric_alarm.concurrency) == 0
+    error_message = "Without a reservation there is nothing to compare against."
+  }
+}
+
+run "bring_your_own_role_key_and_log_group" {
+  command = plan
+
+  variables {
+    existing_role_arn       = "arn:aws:iam::999999999999:role/platform-authorizer"
+    existing_kms_key_arn    = "arn:aws:kms:us-east-1:999999999999:key/11111111-2222-3333-4444-555555555555"
+    existing_log_group_name = "/platform/authorizer"
+  }
+
+  assert {
+    condition     = length(aws_iam_role.this) == 0 && length(aws_iam_role_policy.this) == 0 && aws_lambda_function.this.role == "arn:aws:iam::999999999999:role/platform-authorizer"
+    error_message = "A brought role is used as is."
+  }
+
+  assert {
+    condition     = length(aws_kms_key.this) == 0 && length(aws_kms_alias.this) == 0 && output.kms_key_arn == "arn:aws:kms:us-east-1:999999999999:key/11111111-2222-3333-4444-555555555555"
+    error_message = "A brought key is used as is."
+  }
+
+  assert {
+    condition     = length(aws_cloudwatch_log_group.this) == 0 && aws_lambda_function.this.logging_config[0].log_group == "/platform/authorizer"
+    error_message = "A brought log group receives the function's logs."
+  }
+}
+
+run "permissions_boundary" {
+  command = plan
+
+  variables {
+    permissions_boundary_arn = "arn:aws:iam::999999999999:policy/platform-boundary"
+  }
+
+  assert {
+    condition     = aws_iam_role.this[0].permissions_boundary == "arn:aws:iam::999999999999:policy/platform-boundary"
+    error_message = "The created role carries the boundary."
+  }
+}
+
+run "code_signing_is_an_option" {
+  command = plan
+
+  variables {
+    code_signing = { signing_profile_version_arns = ["arn:aws:signer:us-east-1:999999999999:/signing-profiles/authorizer/abcdef1234"] }
+  }
+
+  assert {
+    condition     = aws_lambda_code_signing_config.this[0].policies[0].untrusted_artifact_on_deployment == "Enforce"
+    error_message = "Signed zips only, enforced, when code_signing is set."
+  }
+}
+
+run "code_signing_off_by_default" {
+  command = plan
+
+  assert {
+    condition     = length(aws_lambda_code_signing_config.this) == 0 && aws_lambda_function.this.code_signing_config_arn == null
+    error_message = "No code signing unless asked."
+  }
+}
+
+run "code_signing_needs_a_profile" {
+  command = plan
+  variables {
+    code_signing = { signing_profile_version_arns = [] }
+  }
+  expect_failures = [var.code_signing]
+}

@@ -6,7 +6,7 @@ mock_provider "aws" {
     defaults = { partition = "aws" }
   }
   mock_data "aws_region" {
-    defaults = { name = "eu-west-1" }
+    defaults = { id = "eu-west-1" }
   }
 }
 
@@ -154,7 +154,7 @@ run "partition_aws_cn" {
   }
   override_data {
     target = data.aws_region.current
-    values = { name = "cn-north-1" }
+    values = { id = "cn-north-1" }
   }
 
   assert {
@@ -176,7 +176,7 @@ run "partition_aws_us_gov" {
   }
   override_data {
     target = data.aws_region.current
-    values = { name = "us-gov-west-1" }
+    values = { id = "us-gov-west-1" }
   }
 
   assert {
