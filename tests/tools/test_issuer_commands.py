@@ -128,7 +128,13 @@ def test_onboard_mistakes_are_one_sentence(tmp_path: Path, dev_issuer: FaultyIss
     )
     assert down.exit_code == 1 and "check the issuer URL" in down.output
     assert not (tmp_path / "acme.yaml").exists(), "nothing written on a failure"
-    for result in (no_audience, bad_account, down):
+    dev_issuer.set_mode("ok")
+    unnamed = runner.invoke(  # 127.0.0.1 names no tenant (it gave "127", a YAML number)
+        main,
+        [*base[:-2], "--issuer", dev_issuer.issuer, "--account", ACCOUNT, "--audience", "a"],
+    )
+    assert unnamed.exit_code == 2 and "pass --tenant" in unnamed.output, unnamed.output
+    for result in (no_audience, bad_account, down, unnamed):
         assert "Traceback" not in result.output
 
 

@@ -55,7 +55,7 @@ def check(tenant_id: str, directory: Path, as_json: bool) -> None:
     tenant = tenants.get(tenant_id)
     if tenant is None or tenant.config is None:
         raise click.ClickException(
-            f"no valid tenant {tenant_id} in {directory}/: run tenant-authz validate {directory}."
+            f"no valid tenant {tenant_id} in {directory}/: run .venv/bin/tenant-authz validate {directory}."
         )
     budget = Settings.from_env({}).network_budget
     results: dict[str, list[Finding]] = {}
@@ -242,15 +242,20 @@ def onboard(
         f"{', '.join(proposed)}; scope claim {scope_claim})"
     )
     click.echo(
-        f"next: review it, then tenant-authz validate {directory} and apply its group "
+        f"next: review it, then .venv/bin/tenant-authz validate {directory} and apply its group "
         "(docs/onboarding.md)"
     )
 
 
 def _tenant_from(issuer_url: str) -> str:
+    """A tenant id from the issuer's first host label (``login`` of login.acme.com)."""
     host = (re.sub(r"^https?://", "", issuer_url).split("/")[0].split(":")[0]).lower()
-    label = re.sub(r"[^a-z0-9-]+", "-", host.split(".")[0]).strip("-")
-    return (label if len(label) >= 2 else "tenant")[:63]
+    label = re.sub(r"[^a-z0-9-]+", "-", host.split(".")[0]).strip("-")[:63].rstrip("-")
+    if not re.fullmatch(r"[a-z][a-z0-9-]*[a-z0-9]", label):
+        raise click.UsageError(
+            f"cannot derive a tenant id from the host {host!r}: pass --tenant NAME."
+        )
+    return label
 
 
 def _algorithms(body: dict[str, Any], keys: list[dict[str, Any]]) -> list[str]:

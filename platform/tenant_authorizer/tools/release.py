@@ -176,19 +176,19 @@ class Release:
         if recorded is not None and recorded.status == "rolling" and not now:
             raise ReleaseError(
                 f"a release of version {recorded.target} did not finish: run "
-                "tenant-authz rollback (or release that version again after a rollback)"
+                ".venv/bin/tenant-authz rollback (or release that version again after a rollback)"
             )
         routed = [a["Name"] for a in aliases if _weights(a)]
         if routed and not now:
             raise ReleaseError(
                 f"{len(routed)} alias(es) already route to a second version ({routed[0]} first): "
-                "run tenant-authz rollback first"
+                "run .venv/bin/tenant-authz rollback first"
             )
         stable = {a["FunctionVersion"] for a in aliases}
         if len(stable) != 1 and not now:
             raise ReleaseError(
                 f"the aliases serve {len(stable)} versions ({', '.join(sorted(stable))}): "
-                "run tenant-authz rollback --to VERSION to bring them together first"
+                "run .venv/bin/tenant-authz rollback --to VERSION to bring them together first"
             )
         previous = sorted(stable)[0]
         if version is None:
@@ -268,7 +268,7 @@ class Release:
         except Exception as again:  # noqa: BLE001
             raise ReleaseError(
                 f"moving the aliases to {weight}% failed ({exc}) and so did moving them back "
-                f"({again}): the aliases may be split, run tenant-authz rollback"
+                f"({again}): the aliases may be split, run .venv/bin/tenant-authz rollback"
             ) from exc
         state.status, state.weight = "rolled-back", 0
         self._record(state, tolerate=True)

@@ -47,7 +47,7 @@ def _valid_files(directory: Path) -> tuple[dict[str, str], dict[str, TenantFile]
             click.echo(str(problem), err=True)
         raise click.ClickException(
             f"{len(report.problems)} problem(s) in {directory}/: fix them first "
-            f"(tenant-authz validate {directory} shows the same)."
+            f"(.venv/bin/tenant-authz validate {directory} shows the same)."
         )
     files = {str(t.data["tenant_id"]): t for t in report.files if t.config is not None}
     return report.documents, files

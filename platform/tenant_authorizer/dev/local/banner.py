@@ -216,7 +216,7 @@ def _token_hint(
             where += f" --tenants-dir {shlex.quote(str(options.tenants_dir))}"
     minted = any("$TOKEN" not in e.curl and e.status != 401 for e in examples)
     lifetime = f"token valid {TOKEN_LIFETIME // 60} min; " if minted else ""
-    return f" ({lifetime}another: tenant-authz local token {where} --scope S)"
+    return f" ({lifetime}another: .venv/bin/tenant-authz local token {where} --scope S)"
 
 
 def banner(

@@ -270,7 +270,7 @@ def start_local(
 def tenants_error(directory: Path, problems: Sequence[str]) -> TenantsError:
     return TenantsError(
         f"{len(problems)} problem(s) in the tenant files of {directory}/: fix them "
-        f"(tenant-authz validate {directory}) and start again",
+        f"(.venv/bin/tenant-authz validate {directory}) and start again",
         problems,
     )
 
