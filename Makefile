@@ -49,12 +49,12 @@ lock: $(STAMP)
 # Terraform runs offline: the AWS provider comes from the filesystem mirror /opt/tf-plugins.
 TFCLI    := $(CURDIR)/.tfcli
 TF_ROOTS := terraform/platform terraform/tenants $(sort $(wildcard terraform/modules/*)) $(sort $(wildcard terraform/modules/*/examples/*))
-TF_TESTS := $(patsubst %/tests,%,$(sort $(wildcard terraform/platform/tests terraform/tenants/tests terraform/modules/*/tests)))
+TF_TESTS := $(patsubst %/tests,%,$(sort $(wildcard terraform/platform/tests terraform/tenants/tests terraform/modules/*/tests terraform/modules/*/examples/*/tests)))
 export TF_CLI_CONFIG_FILE := $(TFCLI)/terraformrc
 export TF_IN_AUTOMATION   := 1
 export CHECKPOINT_DISABLE := 1
 
-$(TFCLI)/terraformrc:
+.tfcli/terraformrc:
 	@mkdir -p $(TFCLI)
 	@printf '%s\n' 'provider_installation {' \
 	  '  filesystem_mirror {' \
@@ -75,13 +75,13 @@ tf-require:
 	  if [ "$$CI" = "true" ]; then echo "terraform is not on PATH: CI must run the Terraform checks" >&2; exit 1; fi; \
 	  echo "terraform is not on PATH: skipping the Terraform checks (they run in CI)" >&2; }
 
-tf-fmt: tf-require $(TFCLI)/terraformrc
+tf-fmt: tf-require .tfcli/terraformrc
 	@! command -v terraform >/dev/null 2>&1 || terraform fmt -check -recursive -diff terraform
 
 # Directories are checked two at a time (the machines have 2 cores); each has its own
 # TF_DATA_DIR under .tfcli/, so nothing is written into terraform/ but lock files.
 TF_JOBS ?= 2
-tf-validate: tf-require $(TFCLI)/terraformrc
+tf-validate: tf-require .tfcli/terraformrc
 	@! command -v terraform >/dev/null 2>&1 || printf '%s\n' $(TF_ROOTS) | xargs -P $(TF_JOBS) -I{} sh -c '\
 	  dir={}; data=$(TFCLI)/data/$$(echo $$dir | tr / _); mkdir -p $(TFCLI)/data; \
 	  { TF_DATA_DIR=$$data terraform -chdir=$$dir init -backend=false -input=false -no-color \
@@ -120,7 +120,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/ssm_simulation.py
 
 ## bench-terraform: plan time and memory of one tenant group at 1,000 and 10,000 tenants (moto, ~5 min)
-bench-terraform: $(STAMP) $(TFCLI)/terraformrc
+bench-terraform: $(STAMP) .tfcli/terraformrc
 	$(BIN)/python benchmarks/terraform_scale.py
 
 clean:

@@ -229,7 +229,8 @@ def aliases(directory: Path, alias_count: int, check: bool, groups: int, shard_c
         if added or removed:
             raise click.ClickException(
                 f"{directory}/{assignment.ALIASES_FILE} is not current ({len(added)} account(s) "
-                f"to add, {len(removed)} to remove): run .venv/bin/tenant-authz aliases {directory}."
+                f"to add, {len(removed)} to remove): "
+                f"run .venv/bin/tenant-authz aliases {directory}."
             )
     else:
         text = json.dumps(updated, indent=2, sort_keys=True) + "\n"
@@ -268,7 +269,8 @@ def groups(
     missing = [t for t in tenant_ids if t not in known]
     if missing:
         raise click.ClickException(
-            f"no valid tenant {missing[0]} in {directory}/: run .venv/bin/tenant-authz validate {directory}."
+            f"no valid tenant {missing[0]} in {directory}/: "
+            f"run .venv/bin/tenant-authz validate {directory}."
         )
     workspaces: dict[str, list[str]] = {}
     for tenant_id, tenant in sorted(known.items()):

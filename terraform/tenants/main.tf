@@ -15,6 +15,14 @@ data "aws_ssm_parameter" "platform" {
   name = "${var.ssm_prefix}/platform"
 }
 
+# What the last apply of any group wrote: the change index's shard markers list every
+# account they cover. The mass-removal guard below compares this group's part of it with
+# the plan (HCL cannot count a plan's destroys; this is the same set, read from SSM).
+data "aws_ssm_parameters_by_path" "index" {
+  path      = "${var.ssm_prefix}/index"
+  recursive = false
+}
+
 locals {
   tenant_files = fileset(var.tenant_configs_dir, "*.yaml")
   tenant_docs = {
@@ -88,6 +96,14 @@ locals {
   account_aliases = {
     for account in local.group_accounts : account => try(local.aliases[account], "")
   }
+
+  # Accounts the last apply of this group wrote that this plan no longer has.
+  index_values = nonsensitive(data.aws_ssm_parameters_by_path.index.values)
+  applied_accounts = toset(flatten([
+    for i, name in data.aws_ssm_parameters_by_path.index.names : try(keys(jsondecode(local.index_values[i]).accounts), [])
+    if can(regex("/index/shard-[0-9]{3}$", name)) && try(tonumber(substr(name, length(name) - 3, 3)) % local.layout.groups == local.group, false)
+  ]))
+  removed_accounts = sort(tolist(setsubtract(local.applied_accounts, local.group_accounts)))
 }
 
 # Refuses, at plan time, to run in a workspace that is not a group, to run without a
@@ -111,6 +127,10 @@ resource "terraform_data" "guard" {
     precondition {
       condition     = alltrue([for account, alias in local.account_aliases : alias != ""])
       error_message = "Accounts of this group have no alias in ${local.aliases_file}: ${join(", ", [for a, alias in local.account_aliases : a if alias == ""])}. Run .venv/bin/tenant-authz aliases ${var.tenant_configs_dir}."
+    }
+    precondition {
+      condition     = length(local.removed_accounts) <= var.max_removed_accounts
+      error_message = "This plan would remove ${length(local.removed_accounts)} account(s) that the last apply of ${terraform.workspace} wrote (${join(", ", slice(local.removed_accounts, 0, min(5, length(local.removed_accounts))))}${length(local.removed_accounts) > 5 ? ", ..." : ""}), more than max_removed_accounts (${var.max_removed_accounts}). Is tenant_configs_dir (${var.tenant_configs_dir}) the right directory? If the removal is intended, plan again with -var max_removed_accounts=${length(local.removed_accounts)}."
     }
     precondition {
       condition     = alltrue([for account, alias in local.account_aliases : alias == "" || try(tonumber(trimprefix(alias, "shard-")) < local.platform.alias_count, false)])

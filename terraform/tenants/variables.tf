@@ -49,3 +49,14 @@ variable "group" {
   type        = number
   default     = null
 }
+
+variable "max_removed_accounts" {
+  description = "Refuse a plan that removes more than this many accounts the last apply of the group wrote (their documents and invoke permissions): a wrong tenant_configs_dir plans the removal of every tenant. Raise it for one plan to offboard more (-var max_removed_accounts=N)."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.max_removed_accounts >= 0 && floor(var.max_removed_accounts) == var.max_removed_accounts
+    error_message = "max_removed_accounts must be a whole number, 0 or more."
+  }
+}

@@ -108,7 +108,7 @@ def test_an_unfinished_release_or_mixed_versions_refuse_a_new_one(aws: dict[str,
     stopped.sleep = crash
     with pytest.raises(KeyboardInterrupt):
         stopped.release(bake_seconds=10)
-    with pytest.raises(ReleaseError, match="did not finish: run .venv/bin/tenant-authz rollback"):
+    with pytest.raises(ReleaseError, match=r"did not finish: run \.venv/bin/tenant-authz rollback"):
         release(aws).release(bake_seconds=0)
     back = release(aws).rollback()
     assert back.previous == "1" and set(versions(aws).values()) == {"1"}

@@ -131,7 +131,8 @@ def _source(directory: Path, from_ssm: bool, prefix: str) -> tuple[ConfigSource,
     report = validate([directory])
     if not report.documents:
         raise click.ClickException(
-            f"{directory}/ renders no account document: run .venv/bin/tenant-authz validate {directory}."
+            f"{directory}/ renders no account document: "
+            f"run .venv/bin/tenant-authz validate {directory}."
         )
     documents = dict(report.documents)
     return StaticSource(documents, {}), documents

@@ -55,7 +55,8 @@ def check(tenant_id: str, directory: Path, as_json: bool) -> None:
     tenant = tenants.get(tenant_id)
     if tenant is None or tenant.config is None:
         raise click.ClickException(
-            f"no valid tenant {tenant_id} in {directory}/: run .venv/bin/tenant-authz validate {directory}."
+            f"no valid tenant {tenant_id} in {directory}/: "
+            f"run .venv/bin/tenant-authz validate {directory}."
         )
     budget = Settings.from_env({}).network_budget
     results: dict[str, list[Finding]] = {}

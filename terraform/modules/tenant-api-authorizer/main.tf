@@ -28,6 +28,8 @@ locals {
       "gatewayresponse.header.Access-Control-Allow-Origin"  = "'${var.cors.allow_origin}'"
       "gatewayresponse.header.Access-Control-Allow-Headers" = "'${join(",", var.cors.allow_headers)}'"
       "gatewayresponse.header.Access-Control-Allow-Methods" = "'${join(",", var.cors.allow_methods)}'"
+      # A browser script may read the 401's challenge (RFC 6750) only if it is exposed.
+      "gatewayresponse.header.Access-Control-Expose-Headers" = "'WWW-Authenticate'"
     },
     var.cors.allow_origin == "*" ? {} : { "gatewayresponse.header.Vary" = "'Origin'" },
     var.cors.allow_credentials ? { "gatewayresponse.header.Access-Control-Allow-Credentials" = "'true'" } : {},
@@ -41,6 +43,11 @@ locals {
     ACCESS_DENIED                  = { status = "403", headers = local.cors_headers }
     AUTHORIZER_FAILURE             = { status = "500", headers = local.cors_headers }
     AUTHORIZER_CONFIGURATION_ERROR = { status = "500", headers = local.cors_headers }
+    # Every other 4XX and 5XX API Gateway answers by itself (a missing route, a throttle,
+    # an integration timeout) keeps its status and gets the same headers, so a browser
+    # sees the error instead of an opaque CORS failure.
+    DEFAULT_4XX = { status = null, headers = local.cors_headers }
+    DEFAULT_5XX = { status = null, headers = local.cors_headers }
   } : {}
 }
 

@@ -143,7 +143,7 @@ variable "cors" {
 }
 
 variable "manage_gateway_responses" {
-  description = "Create the REST API's UNAUTHORIZED, ACCESS_DENIED, AUTHORIZER_FAILURE and AUTHORIZER_CONFIGURATION_ERROR gateway responses (one per type per API: turn off if the API already manages them)."
+  description = "Create the REST API's UNAUTHORIZED, ACCESS_DENIED, AUTHORIZER_FAILURE, AUTHORIZER_CONFIGURATION_ERROR, DEFAULT_4XX and DEFAULT_5XX gateway responses (one per type per API: turn off if the API already manages them)."
   type        = bool
   default     = true
 }

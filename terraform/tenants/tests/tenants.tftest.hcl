@@ -24,6 +24,12 @@ override_data {
   values = { insecure_value = "{\"alias_count\":256,\"function_arn\":\"arn:aws:lambda:us-east-1:999999999999:function:tenant-authorizer\",\"function_name\":\"tenant-authorizer\",\"version\":1}" }
 }
 
+# Nothing applied yet: no shard marker lists an account.
+override_data {
+  target = data.aws_ssm_parameters_by_path.index
+  values = { names = [], values = [] }
+}
+
 variables {
   tenant_configs_dir              = "../../tenant_configs"
   allow_local_development_issuers = true
@@ -224,5 +230,47 @@ run "the_last_tenant_can_be_offboarded" {
   assert {
     condition     = length(output.ssm_parameters) == 0 && length(module.access.statements) == 0
     error_message = "A tenant directory left with aliases.json only plans no document and no permission (the apply removes the last tenant's)."
+  }
+}
+
+# A wrong tenant_configs_dir (one file where the last apply wrote twelve accounts) would
+# plan the removal of every other tenant: refused, with the way to say it is intended.
+run "a_mass_removal_is_refused" {
+  command = plan
+
+  override_data {
+    target = data.aws_ssm_parameters_by_path.index
+    values = {
+      names  = ["/tenant-authorizer/index/root-00", "/tenant-authorizer/index/shard-005"]
+      values = ["{}", "{\"accounts\": {\"210000000000\": \"0123456789ab\", \"210000000001\": \"0123456789ab\", \"210000000002\": \"0123456789ab\", \"210000000003\": \"0123456789ab\", \"210000000004\": \"0123456789ab\", \"210000000005\": \"0123456789ab\", \"210000000006\": \"0123456789ab\", \"210000000007\": \"0123456789ab\", \"210000000008\": \"0123456789ab\", \"210000000009\": \"0123456789ab\", \"210000000010\": \"0123456789ab\", \"210000000011\": \"0123456789ab\"}, \"version\": 1}"]
+    }
+  }
+
+  variables {
+    tenant_configs_dir = "tests/fixtures/offboarded"
+  }
+
+  expect_failures = [terraform_data.guard]
+}
+
+run "a_mass_removal_said_to_be_intended_plans" {
+  command = plan
+
+  override_data {
+    target = data.aws_ssm_parameters_by_path.index
+    values = {
+      names  = ["/tenant-authorizer/index/root-00", "/tenant-authorizer/index/shard-005"]
+      values = ["{}", "{\"accounts\": {\"210000000000\": \"0123456789ab\", \"210000000001\": \"0123456789ab\", \"210000000002\": \"0123456789ab\", \"210000000003\": \"0123456789ab\", \"210000000004\": \"0123456789ab\", \"210000000005\": \"0123456789ab\", \"210000000006\": \"0123456789ab\", \"210000000007\": \"0123456789ab\", \"210000000008\": \"0123456789ab\", \"210000000009\": \"0123456789ab\", \"210000000010\": \"0123456789ab\", \"210000000011\": \"0123456789ab\"}, \"version\": 1}"]
+    }
+  }
+
+  variables {
+    tenant_configs_dir   = "tests/fixtures/offboarded"
+    max_removed_accounts = 12
+  }
+
+  assert {
+    condition     = length(local.removed_accounts) == 12
+    error_message = "The twelve accounts of the last apply are counted as removed."
   }
 }

@@ -38,8 +38,21 @@ run "rest_token_authorizer" {
   }
 
   assert {
-    condition     = toset(keys(aws_api_gateway_gateway_response.this)) == toset(["UNAUTHORIZED", "ACCESS_DENIED", "AUTHORIZER_FAILURE", "AUTHORIZER_CONFIGURATION_ERROR"])
-    error_message = "REST APIs get 401, 403 and both 500 gateway responses."
+    condition     = toset(keys(aws_api_gateway_gateway_response.this)) == toset(["UNAUTHORIZED", "ACCESS_DENIED", "AUTHORIZER_FAILURE", "AUTHORIZER_CONFIGURATION_ERROR", "DEFAULT_4XX", "DEFAULT_5XX"])
+    error_message = "REST APIs get 401, 403, both 500 gateway responses, and every other 4XX and 5XX."
+  }
+
+  assert {
+    condition = alltrue([
+      for r in aws_api_gateway_gateway_response.this :
+      r.response_parameters["gatewayresponse.header.Access-Control-Allow-Origin"] == "'https://app.example.com'" && r.response_parameters["gatewayresponse.header.Access-Control-Expose-Headers"] == "'WWW-Authenticate'"
+    ])
+    error_message = "Every gateway response (DEFAULT_4XX and DEFAULT_5XX too) carries the CORS origin and exposes WWW-Authenticate, so a browser can read the error."
+  }
+
+  assert {
+    condition     = aws_api_gateway_gateway_response.this["DEFAULT_4XX"].status_code == null && aws_api_gateway_gateway_response.this["DEFAULT_5XX"].status_code == null
+    error_message = "The default responses keep API Gateway's own status."
   }
 
   assert {

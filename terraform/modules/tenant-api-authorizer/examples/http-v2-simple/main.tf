@@ -8,9 +8,10 @@ resource "aws_apigatewayv2_api" "this" {
   protocol_type = "HTTP"
 
   cors_configuration {
-    allow_origins = ["https://payroll.initech.example"]
-    allow_headers = ["authorization", "content-type"]
-    allow_methods = ["GET", "POST", "PUT"]
+    allow_origins  = ["https://payroll.initech.example"]
+    allow_headers  = ["authorization", "content-type"]
+    expose_headers = ["www-authenticate"]
+    allow_methods  = ["GET", "POST", "PUT"]
   }
 }
 

@@ -55,6 +55,53 @@ resource "aws_api_gateway_integration" "get" {
   }
 }
 
+# The browser's preflight: OPTIONS answered by API Gateway itself (MOCK), without the
+# authorizer (browsers send no credentials with a preflight).
+resource "aws_api_gateway_method" "options" {
+  rest_api_id   = aws_api_gateway_rest_api.this.id
+  resource_id   = aws_api_gateway_resource.customers.id
+  http_method   = "OPTIONS"
+  authorization = "NONE"
+}
+
+resource "aws_api_gateway_integration" "options" {
+  rest_api_id = aws_api_gateway_rest_api.this.id
+  resource_id = aws_api_gateway_resource.customers.id
+  http_method = aws_api_gateway_method.options.http_method
+  type        = "MOCK"
+  request_templates = {
+    "application/json" = "{\"statusCode\": 204}"
+  }
+}
+
+resource "aws_api_gateway_method_response" "options" {
+  rest_api_id = aws_api_gateway_rest_api.this.id
+  resource_id = aws_api_gateway_resource.customers.id
+  http_method = aws_api_gateway_method.options.http_method
+  status_code = "204"
+  response_parameters = {
+    "method.response.header.Access-Control-Allow-Origin"  = true
+    "method.response.header.Access-Control-Allow-Headers" = true
+    "method.response.header.Access-Control-Allow-Methods" = true
+    "method.response.header.Access-Control-Max-Age"       = true
+  }
+}
+
+resource "aws_api_gateway_integration_response" "options" {
+  rest_api_id = aws_api_gateway_rest_api.this.id
+  resource_id = aws_api_gateway_resource.customers.id
+  http_method = aws_api_gateway_method.options.http_method
+  status_code = aws_api_gateway_method_response.options.status_code
+  response_parameters = {
+    "method.response.header.Access-Control-Allow-Origin"  = "'https://app.customers-api.example'"
+    "method.response.header.Access-Control-Allow-Headers" = "'Authorization,Content-Type'"
+    "method.response.header.Access-Control-Allow-Methods" = "'GET,OPTIONS'"
+    "method.response.header.Access-Control-Max-Age"       = "'600'"
+  }
+
+  depends_on = [aws_api_gateway_integration.options]
+}
+
 resource "aws_api_gateway_deployment" "this" {
   rest_api_id = aws_api_gateway_rest_api.this.id
 
@@ -62,6 +109,7 @@ resource "aws_api_gateway_deployment" "this" {
   triggers = {
     authorizer = module.authorizer.deployment_trigger
     method     = aws_api_gateway_integration.get.id
+    preflight  = aws_api_gateway_integration_response.options.id
   }
 
   lifecycle {
