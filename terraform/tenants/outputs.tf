@@ -21,6 +21,23 @@ output "tenants" {
   }
 }
 
+output "handoffs" {
+  description = "The hand-off per account and API of this group (\"ACCOUNT/API_ID\", or \"ACCOUNT/*\" for an account-wide binding): function ARN, authorizer URI, region, response type and where the tenant's tokens are. The tenant passes it to modules/tenant-api-authorizer (variable handoff), which refuses a mismatch at plan time."
+  value = merge([
+    for id, t in local.group_tenants : {
+      for pair in flatten([for b in t.bindings : [for api in coalesce(b.api_ids, ["*"]) : { binding = b, api = api }]]) :
+      "${pair.binding.account_id}/${pair.api}" => {
+        tenant_id       = id
+        function_arn    = module.access.account_function_arns[pair.binding.account_id]
+        authorizer_uri  = module.access.account_invoke_arns[pair.binding.account_id]
+        region          = module.access.source_region
+        response_type   = pair.binding.response
+        identity_source = try(local.tenant_docs[id].token.query, null) != null ? "query:${local.tenant_docs[id].token.query}" : try(local.tenant_docs[id].token.cookie, null) != null ? "cookie:${local.tenant_docs[id].token.cookie}" : "header:${coalesce(try(local.tenant_docs[id].token.header, null), "Authorization")}"
+      }
+    }
+  ]...)
+}
+
 output "account_aliases" {
   description = "Alias of each tenant account of this group, by account id (from aliases.json)."
   value       = local.account_aliases

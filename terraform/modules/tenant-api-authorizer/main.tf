@@ -11,7 +11,28 @@ locals {
   is_http      = var.api.kind == "HTTP"
   is_websocket = var.api.kind == "WEBSOCKET"
 
-  authorizer_uri = "arn:${data.aws_partition.current.partition}:apigateway:${data.aws_region.current.id}:lambda:path/2015-03-31/functions/${var.authorizer_function_arn}/invocations"
+  function_arn   = var.handoff != null ? var.handoff.function_arn : var.authorizer_function_arn
+  authorizer_uri = var.handoff != null ? var.handoff.authorizer_uri : "arn:${data.aws_partition.current.partition}:apigateway:${data.aws_region.current.id}:lambda:path/2015-03-31/functions/${local.function_arn}/invocations"
+
+  simple_responses = local.is_http && coalesce(var.http.enable_simple_responses, try(var.handoff.response_type == "simple", false)) && var.http.payload_format_version == "2.0"
+
+  # The hand-off against this API: each mismatch names the field (plan-time error).
+  token_in   = try(split(":", var.handoff.identity_source)[0], "")
+  token_name = try(lower(join(":", slice(split(":", var.handoff.identity_source), 1, length(split(":", var.handoff.identity_source))))), "")
+  token_sources = {
+    REST      = { header = "method.request.header.", query = "method.request.querystring.", cookie = "method.request.header." }
+    HTTP      = { header = "$request.header.", query = "$request.querystring.", cookie = "$request.header." }
+    WEBSOCKET = { header = "route.request.header.", query = "route.request.querystring.", cookie = "route.request.header." }
+  }
+  expected_source = var.handoff == null ? "" : "${local.token_sources[var.api.kind][local.token_in]}${local.token_in == "cookie" ? "cookie" : local.token_name}"
+  identity_list   = [for s in(local.is_rest ? split(",", local.rest_identity_source) : (local.is_http ? local.http_identity_sources : var.websocket.identity_sources)) : lower(trimspace(s))]
+  handoff_problems = var.handoff == null ? [] : concat(
+    var.handoff.region == data.aws_region.current.id ? [] : ["handoff.region: the platform granted this account's APIs in ${var.handoff.region}, but this API's provider is in ${data.aws_region.current.id}: ask the platform team for a binding with region ${data.aws_region.current.id}, or deploy the API there"],
+    var.authorizer_function_arn == null || var.authorizer_function_arn == var.handoff.function_arn ? [] : ["handoff.function_arn: ${var.handoff.function_arn} is not authorizer_function_arn (${coalesce(var.authorizer_function_arn, "-")}): drop authorizer_function_arn, the hand-off carries it"],
+    var.handoff.response_type != "simple" || local.simple_responses ? [] : ["handoff.response_type: the binding answers simple responses, which only an HTTP API authorizer with payload 2.0 and http.enable_simple_responses reads (this is ${var.api.kind}${local.is_http ? ", payload ${var.http.payload_format_version}, enable_simple_responses ${coalesce(var.http.enable_simple_responses, true)}" : ""})"],
+    var.handoff.response_type != "iam" || !local.simple_responses ? [] : ["handoff.response_type: the binding answers IAM policies, but http.enable_simple_responses is true: set it to false, or ask for response: simple in the binding"],
+    contains(local.identity_list, local.expected_source) ? [] : ["handoff.identity_source: the tenant's tokens come in ${var.handoff.identity_source}, but this authorizer's identity sources are ${join(", ", local.identity_list)}: add ${local.expected_source}${local.is_rest && var.rest.type == "TOKEN" && local.token_in != "header" ? " (a REST TOKEN authorizer reads one header only: use type REQUEST)" : ""}"],
+  )
 
   rest_identity_source = coalesce(var.rest.identity_source, "method.request.header.Authorization")
 
@@ -19,7 +40,7 @@ locals {
   # taken for GET /public would be replayed for DELETE /admin with the same token.
   # Adding $context.routeKey to the identity sources makes the cache key per route
   # (the safe default); a TTL of 0 disables the cache and needs no change.
-  http_route_scoped     = local.is_http && var.http.enable_simple_responses && var.http.result_ttl_seconds > 0
+  http_route_scoped     = local.simple_responses && var.http.result_ttl_seconds > 0
   http_needs_route_key  = local.http_route_scoped && !contains(var.http.identity_sources, "$context.routeKey")
   http_identity_sources = local.http_needs_route_key ? concat(var.http.identity_sources, ["$context.routeKey"]) : var.http.identity_sources
 
@@ -54,6 +75,13 @@ locals {
 resource "aws_api_gateway_authorizer" "this" {
   count = local.is_rest ? 1 : 0
 
+  lifecycle {
+    precondition {
+      condition     = length(local.handoff_problems) == 0
+      error_message = join("\n", local.handoff_problems)
+    }
+  }
+
   name                             = var.name
   rest_api_id                      = var.api.id
   type                             = var.rest.type
@@ -78,18 +106,32 @@ resource "aws_api_gateway_gateway_response" "this" {
 resource "aws_apigatewayv2_authorizer" "http" {
   count = local.is_http ? 1 : 0
 
+  lifecycle {
+    precondition {
+      condition     = length(local.handoff_problems) == 0
+      error_message = join("\n", local.handoff_problems)
+    }
+  }
+
   api_id                            = var.api.id
   name                              = var.name
   authorizer_type                   = "REQUEST"
   authorizer_uri                    = local.authorizer_uri
   authorizer_payload_format_version = var.http.payload_format_version
-  enable_simple_responses           = var.http.payload_format_version == "2.0" ? var.http.enable_simple_responses : null
+  enable_simple_responses           = var.http.payload_format_version == "2.0" ? local.simple_responses : null
   identity_sources                  = local.http_identity_sources
   authorizer_result_ttl_in_seconds  = var.http.result_ttl_seconds
 }
 
 resource "aws_apigatewayv2_authorizer" "websocket" {
   count = local.is_websocket ? 1 : 0
+
+  lifecycle {
+    precondition {
+      condition     = length(local.handoff_problems) == 0
+      error_message = join("\n", local.handoff_problems)
+    }
+  }
 
   api_id           = var.api.id
   name             = var.name

@@ -10,11 +10,17 @@ variable "name" {
 }
 
 variable "authorizer_function_arn" {
-  description = "The alias-qualified ARN of the shared authorizer the platform team gave this account (terraform output tenants)."
+  description = "The alias-qualified ARN of the shared authorizer the platform team gave this account (terraform output tenants). Not needed with handoff, which carries it."
   type        = string
+  default     = null
 
   validation {
-    condition     = can(regex("^arn:aws(-cn|-us-gov)?:lambda:[a-z0-9-]+:[0-9]{12}:function:[A-Za-z0-9_-]+:[A-Za-z0-9_-]+$", var.authorizer_function_arn))
+    condition     = var.authorizer_function_arn != null || var.handoff != null
+    error_message = "Set handoff (the platform's terraform output handoffs for this account and API) or authorizer_function_arn."
+  }
+
+  validation {
+    condition     = var.authorizer_function_arn == null || can(regex("^arn:aws(-cn|-us-gov)?:lambda:[a-z0-9-]+:[0-9]{12}:function:[A-Za-z0-9_-]+:[A-Za-z0-9_-]+$", var.authorizer_function_arn))
     error_message = "authorizer_function_arn must be an alias-qualified Lambda ARN (arn:PARTITION:lambda:REGION:ACCOUNT:function:NAME:ALIAS): the platform grants invoke rights on the alias only."
   }
 }
@@ -76,8 +82,10 @@ variable "rest" {
 variable "http" {
   description = "HTTP API authorizer settings (api.kind = HTTP): payload format, simple responses or IAM policies, identity sources, result TTL."
   type = object({
-    payload_format_version  = optional(string, "2.0")
-    enable_simple_responses = optional(bool, true)
+    payload_format_version = optional(string, "2.0")
+    # null: what handoff.response_type says, else false (IAM policies), the default of a
+    # binding (response: iam), so that default and default agree.
+    enable_simple_responses = optional(bool)
     identity_sources        = optional(list(string), ["$request.header.Authorization"])
     result_ttl_seconds      = optional(number, 300)
   })
@@ -89,7 +97,7 @@ variable "http" {
   }
 
   validation {
-    condition     = !var.http.enable_simple_responses || var.http.payload_format_version == "2.0"
+    condition     = var.http.enable_simple_responses != true || var.http.payload_format_version == "2.0"
     error_message = "http.enable_simple_responses requires http.payload_format_version 2.0."
   }
 
@@ -146,4 +154,27 @@ variable "manage_gateway_responses" {
   description = "Create the REST API's UNAUTHORIZED, ACCESS_DENIED, AUTHORIZER_FAILURE, AUTHORIZER_CONFIGURATION_ERROR, DEFAULT_4XX and DEFAULT_5XX gateway responses (one per type per API: turn off if the API already manages them)."
   type        = bool
   default     = true
+}
+
+variable "handoff" {
+  description = <<-EOT
+    What the platform published for this account and API (terraform/tenants output
+    handoffs["ACCOUNT/API_ID"], or ["ACCOUNT/*"] for an account-wide binding): function
+    ARN, authorizer URI, region, response type (iam or simple) and where the token is
+    (header:NAME, query:NAME or cookie:NAME). A mismatch with this API is a plan-time
+    error naming the field, instead of an authorizer that answers 500.
+  EOT
+  type = object({
+    function_arn    = string
+    authorizer_uri  = string
+    region          = string
+    response_type   = string
+    identity_source = string
+  })
+  default = null
+
+  validation {
+    condition     = var.handoff == null || try(contains(["iam", "simple"], var.handoff.response_type) && can(regex("^(header|query|cookie):.+$", var.handoff.identity_source)), false)
+    error_message = "handoff must be the platform's hand-off: response_type iam or simple, identity_source header:NAME, query:NAME or cookie:NAME."
+  }
 }

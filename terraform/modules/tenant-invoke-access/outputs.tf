@@ -4,13 +4,18 @@ output "account_function_arns" {
 }
 
 output "account_invoke_arns" {
-  description = "The authorizer URI (API Gateway invoke ARN of the alias) of each tenant account, by account id."
+  description = "The authorizer URI (API Gateway invoke ARN of the alias, in the region of the tenant APIs) of each tenant account, by account id."
   value = {
-    for account in keys(var.accounts) : account => "arn:${local.partition}:apigateway:${data.aws_region.current.id}:lambda:path/2015-03-31/functions/${local.function_arn}:${var.account_aliases[account]}/invocations"
+    for account in keys(var.accounts) : account => "arn:${local.partition}:apigateway:${local.source_region}:lambda:path/2015-03-31/functions/${local.function_arn}:${var.account_aliases[account]}/invocations"
   }
 }
 
 output "statements" {
   description = "Each invoke permission, by account id (every API) or account/api id: its alias, statement id and source ARN."
   value       = local.statements
+}
+
+output "source_region" {
+  description = "The region of the tenant APIs the permissions admit."
+  value       = local.source_region
 }

@@ -274,3 +274,30 @@ run "a_mass_removal_said_to_be_intended_plans" {
     error_message = "The twelve accounts of the last apply are counted as removed."
   }
 }
+
+run "a_handoff_per_account_and_api" {
+  command = plan
+
+  assert {
+    condition     = length(output.handoffs) > 0 && alltrue([for k, h in output.handoffs : h.region == "us-east-1" && contains(["iam", "simple"], h.response_type) && can(regex("^(header|query|cookie):", h.identity_source)) && startswith(h.authorizer_uri, "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/${h.function_arn}/")])
+    error_message = "Every binding's API gets a hand-off: region, response type, token location, and a URI of its function ARN."
+  }
+
+  assert {
+    condition     = output.handoffs["314159265358/a1b2c3d4e5"].identity_source == "header:Authorization" && output.handoffs["331662479036/e1m2a3i4l5"].identity_source == "header:authtoken"
+    error_message = "A tenant without a token section reads the Authorization header; phil-email's tokens are in its authtoken header."
+  }
+}
+
+run "the_handoff_names_the_region_of_the_tenant_apis" {
+  command = plan
+
+  variables {
+    source_region = "eu-west-1"
+  }
+
+  assert {
+    condition     = alltrue([for h in output.handoffs : h.region == "eu-west-1" && startswith(h.authorizer_uri, "arn:aws:apigateway:eu-west-1:")])
+    error_message = "The URI and the hand-off name the APIs' region, as the permission does."
+  }
+}

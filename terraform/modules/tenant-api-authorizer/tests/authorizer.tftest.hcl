@@ -89,11 +89,25 @@ run "rest_request_authorizer" {
   }
 }
 
-run "http_simple_responses_are_cached_per_route" {
+run "http_defaults_agree_with_a_bindings_default" {
   command = plan
 
   variables {
     api = { kind = "HTTP", id = "k1l2m3n4o5" }
+  }
+
+  assert {
+    condition     = !aws_apigatewayv2_authorizer.http[0].enable_simple_responses && aws_apigatewayv2_authorizer.http[0].authorizer_payload_format_version == "2.0"
+    error_message = "A binding answers IAM policies by default (response: iam): so does the module's HTTP default, or default plus default fails every request."
+  }
+}
+
+run "http_simple_responses_are_cached_per_route" {
+  command = plan
+
+  variables {
+    api  = { kind = "HTTP", id = "k1l2m3n4o5" }
+    http = { enable_simple_responses = true }
   }
 
   assert {
@@ -103,7 +117,7 @@ run "http_simple_responses_are_cached_per_route" {
 
   assert {
     condition     = aws_apigatewayv2_authorizer.http[0].enable_simple_responses && aws_apigatewayv2_authorizer.http[0].authorizer_payload_format_version == "2.0"
-    error_message = "The HTTP default is payload 2.0 with simple responses."
+    error_message = "Simple responses asked for: payload 2.0 with simple responses."
   }
 
   assert {
@@ -321,4 +335,90 @@ run "cors_credentials_need_a_named_origin" {
     cors = { allow_origin = "*", allow_credentials = true }
   }
   expect_failures = [var.cors]
+}
+
+# -- the platform's hand-off (terraform/tenants output handoffs): a mismatch is a plan error
+
+run "a_matching_handoff_plans" {
+  command = plan
+
+  variables {
+    authorizer_function_arn = null
+    api                     = { kind = "HTTP", id = "k1l2m3n4o5" }
+    handoff = {
+      function_arn    = "arn:aws:lambda:eu-west-1:999999999999:function:tenant-authorizer:shard-017"
+      authorizer_uri  = "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:999999999999:function:tenant-authorizer:shard-017/invocations"
+      region          = "eu-west-1"
+      response_type   = "simple"
+      identity_source = "header:Authorization"
+    }
+  }
+
+  assert {
+    condition     = aws_apigatewayv2_authorizer.http[0].enable_simple_responses && aws_apigatewayv2_authorizer.http[0].authorizer_uri == var.handoff.authorizer_uri
+    error_message = "The hand-off sets the URI and, unless told otherwise, the response type."
+  }
+}
+
+run "a_handoff_of_another_region_is_refused" {
+  command = plan
+
+  variables {
+    authorizer_function_arn = null
+    handoff = {
+      function_arn    = "arn:aws:lambda:us-east-1:999999999999:function:tenant-authorizer:shard-017"
+      authorizer_uri  = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:999999999999:function:tenant-authorizer:shard-017/invocations"
+      region          = "us-east-1"
+      response_type   = "iam"
+      identity_source = "header:Authorization"
+    }
+  }
+
+  expect_failures = [aws_api_gateway_authorizer.this]
+}
+
+run "a_simple_handoff_on_an_iam_authorizer_is_refused" {
+  command = plan
+
+  variables {
+    authorizer_function_arn = null
+    api                     = { kind = "HTTP", id = "k1l2m3n4o5" }
+    http                    = { enable_simple_responses = false }
+    handoff = {
+      function_arn    = "arn:aws:lambda:eu-west-1:999999999999:function:tenant-authorizer:shard-017"
+      authorizer_uri  = "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:999999999999:function:tenant-authorizer:shard-017/invocations"
+      region          = "eu-west-1"
+      response_type   = "simple"
+      identity_source = "header:Authorization"
+    }
+  }
+
+  expect_failures = [aws_apigatewayv2_authorizer.http]
+}
+
+run "a_handoff_whose_token_the_authorizer_never_reads_is_refused" {
+  command = plan
+
+  variables {
+    authorizer_function_arn = null
+    handoff = {
+      function_arn    = "arn:aws:lambda:eu-west-1:999999999999:function:tenant-authorizer:shard-017"
+      authorizer_uri  = "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:999999999999:function:tenant-authorizer:shard-017/invocations"
+      region          = "eu-west-1"
+      response_type   = "iam"
+      identity_source = "query:token"
+    }
+  }
+
+  expect_failures = [aws_api_gateway_authorizer.this]
+}
+
+run "neither_handoff_nor_arn_is_refused" {
+  command = plan
+
+  variables {
+    authorizer_function_arn = null
+  }
+
+  expect_failures = [var.authorizer_function_arn]
 }

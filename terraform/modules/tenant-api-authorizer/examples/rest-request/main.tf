@@ -30,20 +30,28 @@ resource "aws_api_gateway_resource" "samples" {
 }
 
 resource "aws_api_gateway_method" "get" {
-  rest_api_id   = aws_api_gateway_rest_api.this.id
-  resource_id   = aws_api_gateway_resource.samples.id
-  http_method   = "GET"
-  authorization = "CUSTOM"
-  authorizer_id = module.authorizer.authorizer_id
+  rest_api_id          = aws_api_gateway_rest_api.this.id
+  resource_id          = aws_api_gateway_resource.samples.id
+  http_method          = "GET"
+  authorization        = "CUSTOM"
+  authorizer_id        = module.authorizer.authorizer_id
+  request_validator_id = aws_api_gateway_request_validator.this.id
+}
+
+resource "aws_api_gateway_request_validator" "this" {
+  rest_api_id                 = aws_api_gateway_rest_api.this.id
+  name                        = "parameters"
+  validate_request_parameters = true
 }
 
 # The browser's preflight: OPTIONS answered by API Gateway itself (MOCK), without the
 # authorizer (browsers send no credentials with a preflight).
 resource "aws_api_gateway_method" "options" {
-  rest_api_id   = aws_api_gateway_rest_api.this.id
-  resource_id   = aws_api_gateway_resource.samples.id
-  http_method   = "OPTIONS"
-  authorization = "NONE"
+  rest_api_id          = aws_api_gateway_rest_api.this.id
+  resource_id          = aws_api_gateway_resource.samples.id
+  http_method          = "OPTIONS"
+  authorization        = "NONE"
+  request_validator_id = aws_api_gateway_request_validator.this.id
 }
 
 resource "aws_api_gateway_integration" "options" {

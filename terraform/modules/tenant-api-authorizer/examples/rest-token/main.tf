@@ -58,10 +58,11 @@ resource "aws_api_gateway_integration" "get" {
 # The browser's preflight: OPTIONS answered by API Gateway itself (MOCK), without the
 # authorizer (browsers send no credentials with a preflight).
 resource "aws_api_gateway_method" "options" {
-  rest_api_id   = aws_api_gateway_rest_api.this.id
-  resource_id   = aws_api_gateway_resource.customers.id
-  http_method   = "OPTIONS"
-  authorization = "NONE"
+  rest_api_id          = aws_api_gateway_rest_api.this.id
+  resource_id          = aws_api_gateway_resource.customers.id
+  http_method          = "OPTIONS"
+  authorization        = "NONE"
+  request_validator_id = aws_api_gateway_request_validator.this.id
 }
 
 resource "aws_api_gateway_integration" "options" {
