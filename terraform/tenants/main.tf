@@ -29,7 +29,7 @@ locals {
     for f in local.tenant_files : trimsuffix(f, ".yaml") => yamldecode(file("${var.tenant_configs_dir}/${f}"))
   }
 
-  binding_fields = ["account_id", "api_ids", "stages", "response"]
+  binding_fields = ["account_id", "api_ids", "stages", "response", "region"]
 
   # What Terraform itself can check before the typed module inputs (which silently drop
   # unknown attributes). `tenant-authz validate` checks everything else, with the same
@@ -62,6 +62,7 @@ locals {
           api_ids    = try(b.api_ids, null)
           stages     = try(b.stages, null)
           response   = try(b.response, "iam")
+          region     = try(b.region, null)
         }
       ], [])
     }
@@ -157,7 +158,7 @@ module "access" {
   source = "../modules/tenant-invoke-access"
 
   function_name      = local.platform.function_name
-  accounts           = { for account, a in module.registry.accounts : account => { api_ids = a.api_ids } }
+  accounts           = { for account, a in module.registry.accounts : account => { api_ids = a.api_ids, regions = a.regions } }
   account_aliases    = local.account_aliases
   account_parameters = module.registry.parameter_names
   source_region      = var.source_region

@@ -29,8 +29,8 @@ output "handoffs" {
       "${pair.binding.account_id}/${pair.api}" => {
         tenant_id       = id
         function_arn    = module.access.account_function_arns[pair.binding.account_id]
-        authorizer_uri  = module.access.account_invoke_arns[pair.binding.account_id]
-        region          = module.access.source_region
+        authorizer_uri  = module.access.statement_invoke_arns[pair.api == "*" ? pair.binding.account_id : "${pair.binding.account_id}/${pair.api}"]
+        region          = module.access.statements[pair.api == "*" ? pair.binding.account_id : "${pair.binding.account_id}/${pair.api}"].region
         response_type   = pair.binding.response
         identity_source = try(local.tenant_docs[id].token.query, null) != null ? "query:${local.tenant_docs[id].token.query}" : try(local.tenant_docs[id].token.cookie, null) != null ? "cookie:${local.tenant_docs[id].token.cookie}" : "header:${coalesce(try(local.tenant_docs[id].token.header, null), "Authorization")}"
       }

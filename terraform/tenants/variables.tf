@@ -33,7 +33,7 @@ variable "ssm_prefix" {
 }
 
 variable "source_region" {
-  description = "Region of the tenant APIs in the invoke permissions; null means the platform's region."
+  description = "Region of the tenant APIs in the invoke permissions and hand-offs, unless a binding names its own (bindings[].region); null means the platform's region."
   type        = string
   default     = null
 }

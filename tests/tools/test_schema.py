@@ -169,7 +169,7 @@ BAD: dict[str, Callable[[Doc], None]] = {
     "binding empty api ids": binding(api_ids=[]),
     "binding bad stage": binding(stages=["pro d"]),
     "binding unknown response": binding(response="policy"),
-    "binding unknown field": binding(region="us-east-1"),
+    "binding unknown field": binding(regoin="us-east-1"),
 }
 
 GOOD: dict[str, Callable[[Doc], None]] = {
@@ -241,3 +241,16 @@ def test_schema_is_valid_draft_2020_12() -> None:
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     jsonschema.Draft202012Validator.check_schema(schema)
     assert SCHEMA_PATH.parent == CONFIGS
+
+
+@pytest.mark.parametrize(
+    ("region", "accepted"),
+    [("eu-west-1", True), ("us-gov-west-1", True), ("cn-north-1", True), ("EU-WEST-1", False),
+     ("eu-west", False), ("*", False)],
+)  # fmt: skip
+def test_a_binding_names_its_region_or_is_refused(region: str, accepted: bool) -> None:
+    """bindings[].region: the schema and the parser agree on what a region is."""
+    doc = base()
+    doc["bindings"][0]["region"] = region
+    assert VALIDATOR.is_valid(doc) is accepted
+    assert parser_accepts(doc) is accepted

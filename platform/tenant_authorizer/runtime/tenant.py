@@ -96,6 +96,9 @@ class Binding(NamedTuple):
     api_ids: tuple[str, ...] | None = None  # None: every API of the account
     stages: tuple[str, ...] | None = None  # None: every stage
     response: ResponseMode = "iam"
+    # The region of the APIs (Terraform's invoke permission and hand-off; None: the
+    # platform's source_region). Not in account documents: the permission enforces it.
+    region: str | None = None
 
 
 class TenantConfig(NamedTuple):

@@ -30,6 +30,7 @@ from .tenant_fields import (
     HMAC_ALGORITHMS,
     HTTP_METHODS,
     PATH_RE,
+    REGION_RE,
     RESERVED_CONTEXT_KEYS,
     SCOPE_RE,
     SHA256_HEX_RE,
@@ -229,6 +230,7 @@ def _parse_binding(node: Node, tenant_id: str) -> Binding:
         api_ids=node.strings("api_ids", pattern=API_ID_RE),
         stages=node.strings("stages", pattern=STAGE_RE),
         response=node.choice("response", ("iam", "simple"), default="iam"),  # type: ignore[arg-type]
+        region=node.optional_string("region", pattern=REGION_RE),
     )
     node.done()
     return binding

@@ -22,9 +22,10 @@ locals {
       for api in(a.api_ids == null ? ["*"] : a.api_ids) :
       (api == "*" ? account : "${account}/${api}") => {
         account      = account
+        region       = lookup(a.regions, api, local.source_region)
         alias        = var.account_aliases[account]
         statement_id = api == "*" ? "tenant-${account}-${var.account_aliases[account]}" : "tenant-${account}-${api}-${var.account_aliases[account]}"
-        source_arn   = "arn:${local.partition}:execute-api:${local.source_region}:${account}:${api == "*" ? "??????????" : api}/authorizers/*"
+        source_arn   = "arn:${local.partition}:execute-api:${lookup(a.regions, api, local.source_region)}:${account}:${api == "*" ? "??????????" : api}/authorizers/*"
       }
     }
   ]...)

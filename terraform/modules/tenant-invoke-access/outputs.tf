@@ -19,3 +19,10 @@ output "source_region" {
   description = "The region of the tenant APIs the permissions admit."
   value       = local.source_region
 }
+
+output "statement_invoke_arns" {
+  description = "The authorizer URI of each permission (by account id, or account/api id), in the region of its APIs."
+  value = {
+    for key, st in local.statements : key => "arn:${local.partition}:apigateway:${st.region}:lambda:path/2015-03-31/functions/${local.function_arn}:${st.alias}/invocations"
+  }
+}

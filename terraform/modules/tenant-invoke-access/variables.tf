@@ -12,6 +12,8 @@ variable "accounts" {
   description = "Tenant accounts to grant, by account id. api_ids: the API ids the permission is pinned to; null (omitted) grants every API of the account."
   type = map(object({
     api_ids = optional(list(string))
+    # The APIs' region by API id ("*" for every API), where a binding names one.
+    regions = optional(map(string), {})
   }))
 
   validation {
@@ -38,7 +40,7 @@ variable "account_aliases" {
 }
 
 variable "source_region" {
-  description = "Region of the tenant APIs in the permissions' source ARNs; null means the platform's own region. The provider rejects wildcards here, so a platform serves the APIs of one region (deploy one platform per region)."
+  description = "Region of the tenant APIs in the permissions' source ARNs, unless a binding names its own (regions); null means the platform's own region. The provider rejects wildcards here: a binding names one region."
   type        = string
   default     = null
 

@@ -21,6 +21,7 @@ locals {
         account_id = b.account_id
         tenant_id  = id
         api_ids    = b.api_ids
+        region     = b.region
         rendered = jsonencode({
           api_ids   = b.api_ids
           response  = b.response

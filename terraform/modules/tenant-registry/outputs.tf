@@ -19,6 +19,8 @@ output "accounts" {
     for account, bindings in local.bindings_by_account : account => {
       tenant_ids = sort(distinct([for b in bindings : b.tenant_id]))
       api_ids    = anytrue([for b in bindings : b.api_ids == null]) ? null : sort(distinct(flatten([for b in bindings : b.api_ids])))
+      # The region each binding names, by API id ("*": account-wide); omitted: source_region.
+      regions = merge([for b in bindings : { for api in coalesce(b.api_ids, ["*"]) : api => b.region if b.region != null }]...)
     }
   }
 }

@@ -22,6 +22,7 @@ variable "tenants" {
       api_ids    = optional(list(string))
       stages     = optional(list(string))
       response   = optional(string, "iam")
+      region     = optional(string)
     }))
   }))
 

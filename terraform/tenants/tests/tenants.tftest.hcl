@@ -301,3 +301,21 @@ run "the_handoff_names_the_region_of_the_tenant_apis" {
     error_message = "The URI and the hand-off name the APIs' region, as the permission does."
   }
 }
+
+run "a_binding_names_the_region_of_its_apis" {
+  command = plan
+
+  variables {
+    tenant_configs_dir = "tests/fixtures/regions"
+  }
+
+  assert {
+    condition     = module.access.statements["444455556666/e1u2w3e4s5"].source_arn == "arn:aws:execute-api:eu-west-1:444455556666:e1u2w3e4s5/authorizers/*" && module.access.statements["444455556666/u1s2e3a4s5"].source_arn == "arn:aws:execute-api:us-east-1:444455556666:u1s2e3a4s5/authorizers/*"
+    error_message = "The permission admits the binding's region; a binding without one gets the platform's."
+  }
+
+  assert {
+    condition     = output.handoffs["444455556666/e1u2w3e4s5"].region == "eu-west-1" && startswith(output.handoffs["444455556666/e1u2w3e4s5"].authorizer_uri, "arn:aws:apigateway:eu-west-1:") && output.handoffs["444455556666/e1u2w3e4s5"].response_type == "simple"
+    error_message = "The hand-off names the binding's region, its URI and its response type."
+  }
+}
