@@ -24,6 +24,7 @@ from support.deployment import (
     terraform_binary,
 )
 from tenant_authorizer import handler as lambda_handler
+from tenant_authorizer.dev.issuer import DevIssuer
 from tenant_authorizer.tools.packaging import build
 
 
@@ -93,3 +94,14 @@ def endpoint(deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> Iterato
     lambda_handler.reset()
     yield deployment.endpoint
     lambda_handler.reset()
+
+
+@pytest.fixture
+def two_issuers() -> Iterator[list[DevIssuer]]:
+    """Two development issuers on 127.0.0.1 (the audience of test_terraform_e2e's tenants)."""
+    from .test_terraform_e2e import AUDIENCE
+
+    started = [DevIssuer(port=0, audience=AUDIENCE).start() for _ in range(2)]
+    yield started
+    for issuer in started:
+        issuer.stop()

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -25,15 +24,6 @@ from tenant_authorizer.dev.issuer import DevIssuer
 from .test_terraform_e2e import AUDIENCE, TENANTS, Tenant, account_in, apply_group, decide
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def two_issuers() -> Iterator[list[DevIssuer]]:
-    """Two development issuers on 127.0.0.1."""
-    started = [DevIssuer(port=0, audience=AUDIENCE).start() for _ in range(2)]
-    yield started
-    for issuer in started:
-        issuer.stop()
 
 
 def revocation_yaml(tenant: Tenant, kid: str) -> str:

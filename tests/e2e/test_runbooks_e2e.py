@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from support.tenants import assign_aliases
 from tenant_authorizer.dev.issuer import DevIssuer
 from tenant_authorizer.runtime.index import group_of, shard_of
 
-from .test_terraform_e2e import AUDIENCE, TENANTS, Tenant, account_in, apply_group, decide
+from .test_terraform_e2e import TENANTS, Tenant, account_in, apply_group, decide
 
 pytestmark = pytest.mark.e2e
 
@@ -35,15 +34,6 @@ GIT = {
     "GIT_COMMITTER_NAME": "On Call",
     "GIT_COMMITTER_EMAIL": "oncall@example.com",
 }
-
-
-@pytest.fixture
-def two_issuers() -> Iterator[list[DevIssuer]]:
-    """Two development issuers on 127.0.0.1."""
-    started = [DevIssuer(port=0, audience=AUDIENCE).start() for _ in range(2)]
-    yield started
-    for issuer in started:
-        issuer.stop()
 
 
 def walk(deployed: Deployment, page: str, **env: str) -> list[str]:

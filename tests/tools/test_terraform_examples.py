@@ -83,3 +83,16 @@ def test_the_s3_backend_example_initialises_both_roots(tmp_path: Path) -> None:
             o["Key"] for o in s3.list_objects_v2(Bucket="acme-platform-terraform-state")["Contents"]
         ]
     assert "tenant-authorizer/tenants/group-00/tenants.tfstate" in keys, keys
+
+
+def test_only_the_roots_commit_a_lock_file() -> None:
+    """Reusable modules and examples keep no .terraform.lock.hcl (a module's lock file
+    is ignored by its callers and pins hashes for the wrong platforms)."""
+    tracked = subprocess.run(
+        ["git", "ls-files", "terraform"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.split()
+    locks = sorted(p for p in tracked if p.endswith(".terraform.lock.hcl"))
+    assert locks == [
+        "terraform/platform/.terraform.lock.hcl",
+        "terraform/tenants/.terraform.lock.hcl",
+    ]

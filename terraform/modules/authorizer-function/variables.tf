@@ -258,7 +258,7 @@ variable "alarm_topic" {
 }
 
 variable "existing_role_arn" {
-  description = "Bring your own execution role (it needs the statements of aws_iam_role_policy.this: docs/architecture.md). null creates one."
+  description = "Bring your own execution role (it needs the statements of this module's aws_iam_role_policy.this, in main.tf: its own log group, its SSM prefix, kms:Decrypt through SSM, X-Ray). null creates one."
   type        = string
   default     = null
 
