@@ -40,8 +40,8 @@ module "function" {
 # An alarm that notifies no one is silence: plan and apply warn until it reaches someone.
 check "alarms_reach_someone" {
   assert {
-    condition     = length(module.function.alarm_actions) > 0
-    error_message = "No alarm notifies anyone: set alarm_topic (an encrypted SNS topic with subscriptions) or alarm_actions."
+    condition     = length(var.alarm_actions) > 0 || try(length(var.alarm_topic.subscriptions) > 0, false)
+    error_message = "No alarm notifies anyone: set alarm_topic with at least one subscription (an encrypted SNS topic), or alarm_actions."
   }
 }
 

@@ -98,13 +98,30 @@ locals {
     for account in local.group_accounts : account => try(local.aliases[account], "")
   }
 
-  # Accounts the last apply of this group wrote that this plan no longer has.
+  # Accounts the last apply of this group wrote that this plan no longer has: every
+  # account of the markers its root (index/root-GG) lists, whatever the layout is now
+  # (a changed tenant_groups moves shards away from a group: that removal counts too).
   index_values = nonsensitive(data.aws_ssm_parameters_by_path.index.values)
+  index_by_name = {
+    for i, name in data.aws_ssm_parameters_by_path.index.names : reverse(split("/", name))[0] => local.index_values[i]
+  }
+  applied_shards = try(keys(jsondecode(local.index_by_name[format("root-%02d", local.group)]).shards), [])
   applied_accounts = toset(flatten([
-    for i, name in data.aws_ssm_parameters_by_path.index.names : try(keys(jsondecode(local.index_values[i]).accounts), [])
-    if can(regex("/index/shard-[0-9]{3}$", name)) && try(tonumber(substr(name, length(name) - 3, 3)) % local.layout.groups == local.group, false)
+    for shard in local.applied_shards : try(keys(jsondecode(local.index_by_name[shard]).accounts), [])
   ]))
   removed_accounts = sort(tolist(setsubtract(local.applied_accounts, local.group_accounts)))
+
+  # An account bound account-wide gets one invoke statement for every API, in one region:
+  # an API binding of the same account that names another region could never be called.
+  account_wide_regions = {
+    for b in flatten([for t in values(local.group_tenants) : t.bindings]) : b.account_id => b.region... if b.api_ids == null
+  }
+  region_conflicts = flatten([
+    for id, t in local.group_tenants : [
+      for b in t.bindings : "${id}.yaml: bindings (account ${b.account_id}, api_ids ${join(",", b.api_ids)}): region ${coalesce(b.region, "(the default)")} is not the region of the account's account-wide binding (${coalesce(local.account_wide_regions[b.account_id][0], "the default")}), whose one invoke statement admits every API of the account: name the same region, or bind those APIs by api_ids"
+      if b.api_ids != null && contains(keys(local.account_wide_regions), b.account_id) && try(local.account_wide_regions[b.account_id][0] != b.region, false)
+    ]
+  ])
 }
 
 # Refuses, at plan time, to run in a workspace that is not a group, to run without a
@@ -128,6 +145,10 @@ resource "terraform_data" "guard" {
     precondition {
       condition     = alltrue([for account, alias in local.account_aliases : alias != ""])
       error_message = "Accounts of this group have no alias in ${local.aliases_file}: ${join(", ", [for a, alias in local.account_aliases : a if alias == ""])}. Run .venv/bin/tenant-authz aliases ${var.tenant_configs_dir}."
+    }
+    precondition {
+      condition     = length(local.region_conflicts) == 0
+      error_message = join("\n", local.region_conflicts)
     }
     precondition {
       condition     = length(local.removed_accounts) <= var.max_removed_accounts

@@ -4,7 +4,7 @@ output "group" {
 }
 
 output "tenants" {
-  description = "What each tenant of this group is told, by tenant id: per bound account of the group, the function ARN (alias-qualified) and authorizer URI to use."
+  description = "What each tenant of this group is told, by tenant id: per bound account of the group, the function ARN (alias-qualified) and the authorizer URI in source_region. For APIs whose binding names another region, and for the response type and token location, use handoffs."
   value = {
     for id, t in local.group_tenants : id => {
       for account in distinct([for b in t.bindings : b.account_id]) : account => {
@@ -27,10 +27,12 @@ output "handoffs" {
     for id, t in local.group_tenants : {
       for pair in flatten([for b in t.bindings : [for api in coalesce(b.api_ids, ["*"]) : { binding = b, api = api }]]) :
       "${pair.binding.account_id}/${pair.api}" => {
-        tenant_id       = id
-        function_arn    = module.access.account_function_arns[pair.binding.account_id]
-        authorizer_uri  = module.access.statement_invoke_arns[pair.api == "*" ? pair.binding.account_id : "${pair.binding.account_id}/${pair.api}"]
-        region          = module.access.statements[pair.api == "*" ? pair.binding.account_id : "${pair.binding.account_id}/${pair.api}"].region
+        tenant_id    = id
+        function_arn = module.access.account_function_arns[pair.binding.account_id]
+        # The statement that covers the API: its own, or the account-wide one when the
+        # account has an account-wide binding (then the permission admits every API).
+        authorizer_uri  = module.access.statement_invoke_arns[contains(keys(module.access.statements), "${pair.binding.account_id}/${pair.api}") ? "${pair.binding.account_id}/${pair.api}" : pair.binding.account_id]
+        region          = module.access.statements[contains(keys(module.access.statements), "${pair.binding.account_id}/${pair.api}") ? "${pair.binding.account_id}/${pair.api}" : pair.binding.account_id].region
         response_type   = pair.binding.response
         identity_source = try(local.tenant_docs[id].token.query, null) != null ? "query:${local.tenant_docs[id].token.query}" : try(local.tenant_docs[id].token.cookie, null) != null ? "cookie:${local.tenant_docs[id].token.cookie}" : "header:${coalesce(try(local.tenant_docs[id].token.header, null), "Authorization")}"
       }

@@ -274,6 +274,21 @@ def test_pinned_api_with_stages_beside_an_account_wide_binding(
     assert "bindings[1]" in reason if same_tenant else "bindings[0]" in reason
 
 
+@pytest.mark.parametrize(("region", "ok"), [("eu-west-1", False), (None, True)])
+def test_an_api_binding_names_the_region_of_its_account_wide_binding(
+    tmp_path: Path, region: str | None, ok: bool
+) -> None:
+    """The account-wide statement admits one region: an API binding of another is refused."""
+    api = '  - account_id: "111122223333"\n    api_ids: [aaaaaaaaaa]'
+    write(tmp_path, "regional", api + (f"\n    region: {region}" if region else ""))
+    write(tmp_path, "wide")
+    report = run(tmp_path)
+    assert report.ok is ok
+    if not ok:
+        assert fields(report) == [("regional.yaml", "bindings[0].region")]
+        assert "wide.yaml" in report.problems[0].reason
+
+
 def test_pinned_api_on_every_stage_beside_an_account_wide_binding_is_fine(tmp_path: Path) -> None:
     """An API pinned without stages (or beside no account-wide binding) needs no warning."""
     write(tmp_path, "pinned", '  - account_id: "111122223333"\n    api_ids: [aaaaaaaaaa]')

@@ -81,7 +81,38 @@ def cross_file_problems(files: Sequence[TenantFile]) -> list[Problem]:
                         )
                     )
     problems.extend(_pinned_stage_problems(files))
+    problems.extend(_region_problems(files))
     return problems
+
+
+def _region_problems(files: Sequence[TenantFile]) -> Iterator[Problem]:
+    """An API binding whose region is not that of its account's account-wide binding.
+
+    An account bound account-wide gets one invoke statement, for every API of the
+    account in that binding's region (Terraform's tenant-invoke-access): an API of
+    another region could never call the authorizer.
+    """
+    wide: dict[str, tuple[str, str, str | None]] = {}
+    for tenant in files:
+        for index, binding in enumerate(tenant.config.bindings if tenant.config else ()):
+            if binding.api_ids is None:
+                wide.setdefault(
+                    binding.account_id, (tenant.display, f"bindings[{index}]", binding.region)
+                )
+    for tenant in files:
+        for index, binding in enumerate(tenant.config.bindings if tenant.config else ()):
+            if binding.api_ids is None or binding.account_id not in wide:
+                continue
+            wide_file, wide_field, region = wide[binding.account_id]
+            if binding.region != region:
+                yield Problem(
+                    tenant.display,
+                    f"bindings[{index}].region",
+                    f"{binding.region or 'the default region'} is not the region of the "
+                    f"account-wide binding {wide_field} of {wide_file} "
+                    f"({region or 'the default region'}), whose one invoke statement admits "
+                    "every API of the account: name the same region",
+                )
 
 
 def _pinned_stage_problems(files: Sequence[TenantFile]) -> Iterator[Problem]:

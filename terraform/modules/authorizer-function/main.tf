@@ -111,7 +111,10 @@ resource "aws_kms_key" "this" {
         Principal = { Service = "cloudwatch.${local.dns_suffix}" }
         Action    = ["kms:Decrypt", "kms:GenerateDataKey*"]
         Resource  = "*"
-        Condition = { StringEquals = { "kms:ViaService" = "sns.${local.region}.${local.dns_suffix}" } }
+        Condition = {
+          StringEquals = { "aws:SourceAccount" = local.account_id }
+          ArnLike      = { "aws:SourceArn" = "arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${var.function_name}-*" }
+        }
       },
     ] : [])
   })

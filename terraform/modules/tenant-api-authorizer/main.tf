@@ -17,22 +17,29 @@ locals {
   simple_responses = local.is_http && coalesce(var.http.enable_simple_responses, try(var.handoff.response_type == "simple", false)) && var.http.payload_format_version == "2.0"
 
   # The hand-off against this API: each mismatch names the field (plan-time error).
-  token_in   = try(split(":", var.handoff.identity_source)[0], "")
-  token_name = try(lower(join(":", slice(split(":", var.handoff.identity_source), 1, length(split(":", var.handoff.identity_source))))), "")
+  token_in           = try(split(":", var.handoff.identity_source)[0], "")
+  token_name_as_sent = try(join(":", slice(split(":", var.handoff.identity_source), 1, length(split(":", var.handoff.identity_source)))), "")
+  token_name         = lower(local.token_name_as_sent)
   token_sources = {
     REST      = { header = "method.request.header.", query = "method.request.querystring.", cookie = "method.request.header." }
     HTTP      = { header = "$request.header.", query = "$request.querystring.", cookie = "$request.header." }
     WEBSOCKET = { header = "route.request.header.", query = "route.request.querystring.", cookie = "route.request.header." }
   }
-  expected_source = var.handoff == null ? "" : "${local.token_sources[var.api.kind][local.token_in]}${local.token_in == "cookie" ? "cookie" : local.token_name}"
-  identity_list   = [for s in(local.is_rest ? split(",", local.rest_identity_source) : (local.is_http ? local.http_identity_sources : var.websocket.identity_sources)) : lower(trimspace(s))]
+  # Header names compare without case (HTTP); query parameter names with it (the
+  # runtime reads them as sent).
+  expected_source = var.handoff == null ? "" : (local.token_in == "query" ? "${local.token_sources[var.api.kind].query}${local.token_name_as_sent}" : lower("${local.token_sources[var.api.kind][local.token_in]}${local.token_in == "cookie" ? "cookie" : local.token_name}"))
+  identity_list   = [for s in(local.is_rest ? split(",", local.rest_identity_source) : (local.is_http ? local.http_identity_sources : var.websocket.identity_sources)) : strcontains(lower(s), ".header.") ? lower(trimspace(s)) : trimspace(s)]
   handoff_problems = var.handoff == null ? [] : concat(
     var.handoff.region == data.aws_region.current.id ? [] : ["handoff.region: the platform granted this account's APIs in ${var.handoff.region}, but this API's provider is in ${data.aws_region.current.id}: ask the platform team for a binding with region ${data.aws_region.current.id}, or deploy the API there"],
     var.authorizer_function_arn == null || var.authorizer_function_arn == var.handoff.function_arn ? [] : ["handoff.function_arn: ${var.handoff.function_arn} is not authorizer_function_arn (${coalesce(var.authorizer_function_arn, "-")}): drop authorizer_function_arn, the hand-off carries it"],
     var.handoff.response_type != "simple" || local.simple_responses ? [] : ["handoff.response_type: the binding answers simple responses, which only an HTTP API authorizer with payload 2.0 and http.enable_simple_responses reads (this is ${var.api.kind}${local.is_http ? ", payload ${var.http.payload_format_version}, enable_simple_responses ${coalesce(var.http.enable_simple_responses, true)}" : ""})"],
     var.handoff.response_type != "iam" || !local.simple_responses ? [] : ["handoff.response_type: the binding answers IAM policies, but http.enable_simple_responses is true: set it to false, or ask for response: simple in the binding"],
-    contains(local.identity_list, local.expected_source) ? [] : ["handoff.identity_source: the tenant's tokens come in ${var.handoff.identity_source}, but this authorizer's identity sources are ${join(", ", local.identity_list)}: add ${local.expected_source}${local.is_rest && var.rest.type == "TOKEN" && local.token_in != "header" ? " (a REST TOKEN authorizer reads one header only: use type REQUEST)" : ""}"],
+    contains(local.identity_list, local.expected_source) ? [] : ["handoff.identity_source: the tenant's tokens come in ${var.handoff.identity_source}, but this authorizer's identity sources are ${join(", ", local.identity_list)}: add ${local.expected_source}"],
+    !(local.is_rest && var.rest.type == "TOKEN" && local.token_in != "header") ? [] : ["handoff.identity_source: a REST TOKEN authorizer passes one header as the token, but the tenant's tokens come in ${var.handoff.identity_source}: use rest.type REQUEST"],
   )
+  # An HTTP API with payload 2.0 must say which answer it reads: simple responses or IAM
+  # policies (the binding's response), since a wrong guess fails every request.
+  http_problems = local.is_http && var.http.payload_format_version == "2.0" && var.http.enable_simple_responses == null && var.handoff == null ? ["http.enable_simple_responses: say which answer this HTTP API reads: true for a binding with response: simple, false for response: iam (the default of a binding); or pass handoff, which says it"] : []
 
   rest_identity_source = coalesce(var.rest.identity_source, "method.request.header.Authorization")
 
@@ -110,6 +117,10 @@ resource "aws_apigatewayv2_authorizer" "http" {
     precondition {
       condition     = length(local.handoff_problems) == 0
       error_message = join("\n", local.handoff_problems)
+    }
+    precondition {
+      condition     = length(local.http_problems) == 0
+      error_message = join("\n", local.http_problems)
     }
   }
 

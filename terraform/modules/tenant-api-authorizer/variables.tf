@@ -83,8 +83,8 @@ variable "http" {
   description = "HTTP API authorizer settings (api.kind = HTTP): payload format, simple responses or IAM policies, identity sources, result TTL."
   type = object({
     payload_format_version = optional(string, "2.0")
-    # null: what handoff.response_type says, else false (IAM policies), the default of a
-    # binding (response: iam), so that default and default agree.
+    # null: what handoff.response_type says; without handoff, a payload 2.0 HTTP API
+    # must set it (true for response: simple, false for response: iam): a plan error.
     enable_simple_responses = optional(bool)
     identity_sources        = optional(list(string), ["$request.header.Authorization"])
     result_ttl_seconds      = optional(number, 300)

@@ -42,10 +42,12 @@ resource "aws_lambda_permission" "tenant" {
   source_arn    = each.value.source_arn
 
   lifecycle {
-    # Moving an account to another alias replaces its statement (the qualifier is part of
-    # it): the new one exists before the old goes, so the account is never without an
-    # invoke permission. The statement id can repeat: the two live in different aliases'
-    # policies.
+    # Moving an account to another alias replaces its statement (the qualifier and the
+    # statement id name the alias): the new one exists before the old goes, so the
+    # account is never without an invoke permission. Terraform extends this to what the
+    # permission depends on, the account's SSM document: never -replace a document (it
+    # would be written before the old one is deleted, under the same name); rewrite it
+    # with an apply or tenant-authz ssm push.
     create_before_destroy = true
     # Also orders the writes: the account's SSM document exists before API Gateway may
     # call, and the permission goes before the document on removal.

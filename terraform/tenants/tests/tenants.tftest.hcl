@@ -242,7 +242,7 @@ run "a_mass_removal_is_refused" {
     target = data.aws_ssm_parameters_by_path.index
     values = {
       names  = ["/tenant-authorizer/index/root-00", "/tenant-authorizer/index/shard-005"]
-      values = ["{}", "{\"accounts\": {\"210000000000\": \"0123456789ab\", \"210000000001\": \"0123456789ab\", \"210000000002\": \"0123456789ab\", \"210000000003\": \"0123456789ab\", \"210000000004\": \"0123456789ab\", \"210000000005\": \"0123456789ab\", \"210000000006\": \"0123456789ab\", \"210000000007\": \"0123456789ab\", \"210000000008\": \"0123456789ab\", \"210000000009\": \"0123456789ab\", \"210000000010\": \"0123456789ab\", \"210000000011\": \"0123456789ab\"}, \"version\": 1}"]
+      values = ["{\"shards\":{\"shard-005\":\"0123456789ab\"}}", "{\"accounts\": {\"210000000000\": \"0123456789ab\", \"210000000001\": \"0123456789ab\", \"210000000002\": \"0123456789ab\", \"210000000003\": \"0123456789ab\", \"210000000004\": \"0123456789ab\", \"210000000005\": \"0123456789ab\", \"210000000006\": \"0123456789ab\", \"210000000007\": \"0123456789ab\", \"210000000008\": \"0123456789ab\", \"210000000009\": \"0123456789ab\", \"210000000010\": \"0123456789ab\", \"210000000011\": \"0123456789ab\"}, \"version\": 1}"]
     }
   }
 
@@ -260,7 +260,7 @@ run "a_mass_removal_said_to_be_intended_plans" {
     target = data.aws_ssm_parameters_by_path.index
     values = {
       names  = ["/tenant-authorizer/index/root-00", "/tenant-authorizer/index/shard-005"]
-      values = ["{}", "{\"accounts\": {\"210000000000\": \"0123456789ab\", \"210000000001\": \"0123456789ab\", \"210000000002\": \"0123456789ab\", \"210000000003\": \"0123456789ab\", \"210000000004\": \"0123456789ab\", \"210000000005\": \"0123456789ab\", \"210000000006\": \"0123456789ab\", \"210000000007\": \"0123456789ab\", \"210000000008\": \"0123456789ab\", \"210000000009\": \"0123456789ab\", \"210000000010\": \"0123456789ab\", \"210000000011\": \"0123456789ab\"}, \"version\": 1}"]
+      values = ["{\"shards\":{\"shard-005\":\"0123456789ab\"}}", "{\"accounts\": {\"210000000000\": \"0123456789ab\", \"210000000001\": \"0123456789ab\", \"210000000002\": \"0123456789ab\", \"210000000003\": \"0123456789ab\", \"210000000004\": \"0123456789ab\", \"210000000005\": \"0123456789ab\", \"210000000006\": \"0123456789ab\", \"210000000007\": \"0123456789ab\", \"210000000008\": \"0123456789ab\", \"210000000009\": \"0123456789ab\", \"210000000010\": \"0123456789ab\", \"210000000011\": \"0123456789ab\"}, \"version\": 1}"]
     }
   }
 
@@ -317,5 +317,56 @@ run "a_binding_names_the_region_of_its_apis" {
   assert {
     condition     = output.handoffs["444455556666/e1u2w3e4s5"].region == "eu-west-1" && startswith(output.handoffs["444455556666/e1u2w3e4s5"].authorizer_uri, "arn:aws:apigateway:eu-west-1:") && output.handoffs["444455556666/e1u2w3e4s5"].response_type == "simple"
     error_message = "The hand-off names the binding's region, its URI and its response type."
+  }
+}
+
+# Two groups where there was one: shard-005 now belongs to group 1, so group-00's plan
+# drops every account of it. The accounts its root listed count, whatever the layout.
+run "a_layout_change_that_moves_accounts_away_is_refused" {
+  command = plan
+
+  override_data {
+    target = data.aws_ssm_parameter.layout
+    values = { insecure_value = "{\"groups\":2,\"shard_count\":128,\"version\":1}" }
+  }
+
+  override_data {
+    target = data.aws_ssm_parameters_by_path.index
+    values = {
+      names  = ["/tenant-authorizer/index/root-00", "/tenant-authorizer/index/shard-005"]
+      values = ["{\"shards\":{\"shard-005\":\"0123456789ab\"}}", "{\"accounts\": {\"210000000000\": \"0123456789ab\", \"210000000001\": \"0123456789ab\", \"210000000002\": \"0123456789ab\", \"210000000003\": \"0123456789ab\", \"210000000004\": \"0123456789ab\", \"210000000005\": \"0123456789ab\", \"210000000006\": \"0123456789ab\", \"210000000007\": \"0123456789ab\", \"210000000008\": \"0123456789ab\", \"210000000009\": \"0123456789ab\", \"210000000010\": \"0123456789ab\", \"210000000011\": \"0123456789ab\"}, \"version\": 1}"]
+    }
+  }
+
+  variables {
+    tenant_configs_dir = "tests/fixtures/offboarded"
+    group              = 0
+  }
+
+  expect_failures = [terraform_data.guard]
+}
+
+run "an_api_binding_in_another_region_than_the_account_wide_one_is_refused" {
+  command = plan
+
+  variables {
+    tenant_configs_dir = "tests/fixtures/region-conflict"
+  }
+
+  expect_failures = [terraform_data.guard]
+}
+
+# The same two bindings in one region: the API binding is covered by the account-wide
+# statement, and its hand-off says so (it once failed the plan with "Invalid index").
+run "an_api_binding_beside_an_account_wide_one_gets_its_handoff" {
+  command = plan
+
+  variables {
+    tenant_configs_dir = "tests/fixtures/account-wide-and-api"
+  }
+
+  assert {
+    condition     = output.handoffs["444455556666/e1u2w3e4s5"].authorizer_uri == output.handoffs["444455556666/*"].authorizer_uri && output.handoffs["444455556666/e1u2w3e4s5"].tenant_id == "tb"
+    error_message = "The API binding's hand-off names the account-wide statement that covers it."
   }
 }

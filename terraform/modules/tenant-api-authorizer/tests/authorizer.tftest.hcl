@@ -89,17 +89,16 @@ run "rest_request_authorizer" {
   }
 }
 
-run "http_defaults_agree_with_a_bindings_default" {
+# A binding answers IAM policies by default; the module once defaulted to simple
+# responses, so default plus default failed every request. Now it asks.
+run "an_http_api_must_say_which_answer_it_reads" {
   command = plan
 
   variables {
     api = { kind = "HTTP", id = "k1l2m3n4o5" }
   }
 
-  assert {
-    condition     = !aws_apigatewayv2_authorizer.http[0].enable_simple_responses && aws_apigatewayv2_authorizer.http[0].authorizer_payload_format_version == "2.0"
-    error_message = "A binding answers IAM policies by default (response: iam): so does the module's HTTP default, or default plus default fails every request."
-  }
+  expect_failures = [aws_apigatewayv2_authorizer.http]
 }
 
 run "http_simple_responses_are_cached_per_route" {
@@ -131,7 +130,7 @@ run "http_without_cache_needs_no_route_key" {
 
   variables {
     api  = { kind = "HTTP", id = "k1l2m3n4o5" }
-    http = { result_ttl_seconds = 0 }
+    http = { result_ttl_seconds = 0, enable_simple_responses = true }
   }
 
   assert {
@@ -421,4 +420,61 @@ run "neither_handoff_nor_arn_is_refused" {
   }
 
   expect_failures = [var.authorizer_function_arn]
+}
+
+run "a_rest_token_authorizer_cannot_read_a_cookie_handoff" {
+  command = plan
+
+  variables {
+    authorizer_function_arn = null
+    rest                    = { type = "TOKEN", identity_source = "method.request.header.Cookie" }
+    handoff = {
+      function_arn    = "arn:aws:lambda:eu-west-1:999999999999:function:tenant-authorizer:shard-017"
+      authorizer_uri  = "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:999999999999:function:tenant-authorizer:shard-017/invocations"
+      region          = "eu-west-1"
+      response_type   = "iam"
+      identity_source = "cookie:session"
+    }
+  }
+
+  expect_failures = [aws_api_gateway_authorizer.this]
+}
+
+run "query_names_keep_their_case" {
+  command = plan
+
+  variables {
+    authorizer_function_arn = null
+    rest                    = { type = "REQUEST", identity_source = "method.request.querystring.token" }
+    handoff = {
+      function_arn    = "arn:aws:lambda:eu-west-1:999999999999:function:tenant-authorizer:shard-017"
+      authorizer_uri  = "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:999999999999:function:tenant-authorizer:shard-017/invocations"
+      region          = "eu-west-1"
+      response_type   = "iam"
+      identity_source = "query:Token"
+    }
+  }
+
+  expect_failures = [aws_api_gateway_authorizer.this]
+}
+
+run "a_request_authorizer_reads_a_query_handoff" {
+  command = plan
+
+  variables {
+    authorizer_function_arn = null
+    rest                    = { type = "REQUEST", identity_source = "method.request.querystring.token, context.stage" }
+    handoff = {
+      function_arn    = "arn:aws:lambda:eu-west-1:999999999999:function:tenant-authorizer:shard-017"
+      authorizer_uri  = "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:999999999999:function:tenant-authorizer:shard-017/invocations"
+      region          = "eu-west-1"
+      response_type   = "iam"
+      identity_source = "query:token"
+    }
+  }
+
+  assert {
+    condition     = aws_api_gateway_authorizer.this[0].type == "REQUEST"
+    error_message = "A REQUEST authorizer with the query parameter among its sources plans."
+  }
 }
