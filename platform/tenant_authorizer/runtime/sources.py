@@ -3,8 +3,9 @@
 :class:`ConfigSource` is the seam: :meth:`~ConfigSource.read` returns up to ten
 parameters by name under the prefix in one call (SSM ``GetParameters``: one transaction
 of the account's throughput for all ten), :meth:`~ConfigSource.load_secret` one
-decrypted secret. :class:`SsmSource` imports boto3 on the first read (a warm instance
-never needs it, and its import is most of a cold start) and leaves retries to the
+decrypted secret. :class:`SsmSource` signs its calls itself where Lambda's credentials
+are in the environment (:mod:`.ssm_client`: boto3's import was most of a cold start),
+and imports boto3 on the first read elsewhere (a laptop's profile); it leaves retries to the
 registry's reader, which backs off with jitter within a decision's budget;
 :class:`StaticSource` holds rendered parameters in memory. A source only fetches:
 caching is the registry's.
@@ -84,6 +85,18 @@ class SsmSource:
 
     def _ssm(self) -> Any:
         if self._client is None:
+            from .ssm_client import Credentials, SignedSsmClient  # noqa: PLC0415
+
+            region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+            credentials = Credentials.from_env(os.environ)
+            if (
+                region
+                and credentials is not None
+                and os.environ.get("TENANT_AUTHZ_SSM_CLIENT", "signed") != "boto3"
+            ):
+                # Lambda's environment: two signed calls, no boto3 import (decision 0025).
+                self._client = SignedSsmClient(region, credentials)
+                return self._client
             import boto3  # noqa: PLC0415  (lazy on purpose, see the module docstring)
             from botocore.config import Config  # noqa: PLC0415
 
@@ -101,6 +114,19 @@ class SsmSource:
 
     def _call(self, what: str, call: Any, **kwargs: Any) -> Any:
         """``call(**kwargs)``; None for ParameterNotFound; SourceUnavailable otherwise."""
+        from .ssm_client import SignedSsmClient, SsmError  # noqa: PLC0415
+
+        if isinstance(self._client, SignedSsmClient):
+            try:
+                return call(**kwargs)
+            except SsmError as exc:
+                if exc.code == "ParameterNotFound":
+                    return None
+                raise SourceUnavailable(
+                    f"SSM {exc.code} reading {what}",
+                    throttled=exc.code in _THROTTLED,
+                    transient=exc.code in _TRANSIENT | {"Unreachable", "InvalidResponse"},
+                ) from exc
         from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
 
         try:
