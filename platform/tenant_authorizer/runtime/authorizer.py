@@ -217,22 +217,27 @@ class Authorizer:
             response = self._policy(verified, caller, decision)
         outcome: Outcome = "allow" if decision.allowed else "deny"
         evaluation = Evaluation(outcome, decision.reason, response, tenant.tenant_id, hit)
-        if answer_key is not None and not stale_key and not resolution.stale:
-            # What this token gets on this ARN from now on, line included (as a hit).
-            record.outcome, record.reason, record.cache = outcome, decision.reason, "hit"
-            self.memo.remember_answer(
-                answer_key,
-                Answer(
-                    verified,
-                    request.kind,
-                    caller,
-                    evaluation._replace(cache_hit=True),
-                    self.telemetry.body(record),
-                    answer_key[0],
-                ),
-            )
-            record.cache = "miss"
-        return evaluation, None
+        if answer_key is None or stale_key or resolution.stale:
+            return evaluation, None
+        # What this token gets on this ARN from now on, line included (as a hit). The line
+        # is formatted once: a held answer's line differs only in its cache field, and no
+        # other field can hold ',"cache":"' unescaped (every string is JSON-escaped).
+        record.outcome, record.reason = outcome, decision.reason
+        record.cache = "hit" if hit else "miss"
+        body = self.telemetry.body(record)
+        held = body if hit else body.replace(',"cache":"miss"', ',"cache":"hit"', 1)
+        self.memo.remember_answer(
+            answer_key,
+            Answer(
+                verified,
+                request.kind,
+                caller,
+                evaluation._replace(cache_hit=True),
+                held,
+                answer_key[0],
+            ),
+        )
+        return evaluation, body
 
     def _current(self, caller: Caller, qualifier: str | None) -> TenantRuntime | None:
         """The config binding ``caller`` now, unless it is stale or cannot be had."""

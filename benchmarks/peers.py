@@ -1,0 +1,188 @@
+"""The production path beside the authorizers a user would pick instead (issue 17).
+
+Warm, new token: every cache on as in production (repeated-token answers too), each
+token seen for the first time, the handler's event in to response out with its decision
+line written. Beside it, in the same interleaved rounds and on the same tokens:
+
+* the raw signature check (cryptography), the floor every ratio is to;
+* a PyJWT + PyJWKClient authorizer (``cache_keys=True``): the key for the kid, then
+  ``jwt.decode`` with audience and issuer, an Allow policy for the method ARN, a JSON line;
+* the same on Powertools (``APIGatewayAuthorizerTokenEvent``,
+  ``APIGatewayAuthorizerResponse``, ``Logger``).
+
+Cold: a fresh interpreter imports each and decides one token (the JWKS on 127.0.0.1; the
+project also reads its tenant config from SSM on moto, in decision_bench's cold rows).
+Medians over rounds, each round timing every contender in a rotating order.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import statistics
+import sys
+import textwrap
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import jwt
+
+from peer_authorizers import powertools_authorizer, pyjwt_authorizer
+from support.events import event
+from support.harness import issuer_entry, tenant_doc
+from tenant_authorizer import handler as lambda_handler
+from tenant_authorizer.dev.issuer import DevIssuer
+
+Row = tuple[str, str, str, str]
+ACCOUNT = "123456789012"
+ROUNDS = 7
+PER_ROUND = 300
+
+
+def _calls(checks: list[Callable[[], object]]) -> float:
+    start = time.perf_counter()
+    for check in checks:
+        check()
+    return (time.perf_counter() - start) / len(checks)
+
+
+def _per_call(fn: Callable[[dict[str, Any]], Any], events: list[dict[str, Any]]) -> float:
+    start = time.perf_counter()
+    for ev in events:
+        fn(ev)
+    return (time.perf_counter() - start) / len(events)
+
+
+def _us(seconds: float) -> str:
+    return f"{seconds * 1e6:.1f} us"
+
+
+def warm_new_tokens(rows: list[Row], raw_verifier: Callable[[str, Any, str], Any]) -> None:
+    """Warm decisions of tokens never seen before: the project, the peers, the raw check."""
+    from decision_bench import authorizer_for
+
+    sink = io.StringIO()
+
+    def drain(line: str) -> None:
+        sink.write(line)
+        if sink.tell() > 1 << 20:
+            sink.seek(0)
+            sink.truncate()
+
+    def project_calls(auth: Any, events: list[dict[str, Any]]) -> float:
+        lambda_handler._authorizer = auth
+        try:
+            return _per_call(lambda ev: lambda_handler.handler(ev, None), events)
+        finally:
+            lambda_handler._authorizer = None
+
+    with DevIssuer(port=0) as issuer:
+        docs = [tenant_doc("acme", ACCOUNT, [issuer_entry(issuer)], api_ids=["a1b2c3d4e5"])]
+        keys = {k["kid"]: jwt.PyJWK(k).key for k in issuer.jwks()["keys"]}
+        for alg in ("RS256", "ES256"):
+
+            def mint(alg: str = alg) -> str:
+                return issuer.mint(alg=alg, expires_in=3600, scope="orders:read")
+
+            batches = [[mint() for _ in range(PER_ROUND)] for _ in range(ROUNDS)]
+            warmup = event("rest_token", mint())
+            samples: dict[str, list[float]] = {
+                "raw": [],
+                "project": [],
+                "pyjwt": [],
+                "powertools": [],
+            }
+            for n, batch in enumerate(batches):
+                events = [event("rest_token", t) for t in batch]
+                kid = jwt.get_unverified_header(batch[0])["kid"]
+                checks = [raw_verifier(t, keys[kid], alg) for t in batch]
+                project = authorizer_for(docs, repeat_cache=True, sink=drain)
+                assert project.evaluate(warmup).outcome == "allow"
+                pyjwt_peer = pyjwt_authorizer(issuer.jwks_uri, issuer.issuer, drain)
+                powertools_peer = powertools_authorizer(issuer.jwks_uri, issuer.issuer, sink)
+                pyjwt_peer(warmup)
+                powertools_peer(warmup)
+                timers: list[tuple[str, Callable[[], float]]] = [
+                    ("raw", partial(_calls, checks)),
+                    ("project", partial(project_calls, project, events)),
+                    ("pyjwt", partial(_per_call, pyjwt_peer, events)),
+                    ("powertools", partial(_per_call, powertools_peer, events)),
+                ]
+                shift = n % len(timers)
+                for name, timed in timers[shift:] + timers[:shift]:
+                    samples[name].append(timed())
+            med = {name: statistics.median(v) for name, v in samples.items()}
+            raw, ours = med["raw"], med["project"]
+            goal = 2.0 if alg == "RS256" else 1.45
+            verdict = "met" if ours / raw <= goal else "NOT met"
+            rounds = f"median of {ROUNDS} interleaved rounds of {PER_ROUND}"
+            rows.append((f"raw verify ({alg}), new tokens", _us(raw), "1.00x", rounds))
+            rows.append(
+                (
+                    f"warm, new token ({alg}): project, production path",
+                    _us(ours),
+                    f"{ours / raw:.2f}x",
+                    f"goal <= {goal}x: {verdict}",
+                )
+            )
+            for name, label in (("pyjwt", "PyJWT + PyJWKClient"), ("powertools", "Powertools")):
+                rows.append(
+                    (
+                        f"warm, new token ({alg}): {label}",
+                        _us(med[name]),
+                        f"{med[name] / raw:.2f}x",
+                        f"{med[name] / ours:.2f}x the project",
+                    )
+                )
+
+
+_COLD = {
+    "PyJWT + PyJWKClient": """
+        import peer_authorizers as p
+        handle = p.pyjwt_authorizer(JWKS, ISS, lambda line: None)
+    """,
+    "Powertools": """
+        import io, peer_authorizers as p
+        handle = p.powertools_authorizer(JWKS, ISS, io.StringIO())
+    """,
+}
+
+
+def cold_peers(rows: list[Row], python: Callable[[str, dict[str, str] | None], str]) -> None:
+    """Import + first decision of each peer in a fresh interpreter (JWKS on 127.0.0.1)."""
+    here = str(Path(__file__).resolve().parent)
+    with DevIssuer(port=0) as issuer:
+        ev = json.dumps(event("rest_token", issuer.mint(expires_in=3600, scope="orders:read")))
+        samples: dict[str, list[float]] = {name: [] for name in _COLD}
+        for _ in range(ROUNDS):
+            for name, setup in _COLD.items():
+                code = textwrap.dedent(
+                    f"""
+                    import json, sys, time
+                    t0 = time.perf_counter()
+                    sys.path.insert(0, {here!r})
+                    JWKS, ISS = {issuer.jwks_uri!r}, {issuer.issuer!r}
+                    """
+                ) + textwrap.dedent(setup) + textwrap.dedent(
+                    f"""
+                    handle(json.loads({ev!r}))
+                    print(json.dumps(time.perf_counter() - t0))
+                    """
+                )  # fmt: skip
+                samples[name].append(json.loads(python(code, None)))
+    for name, values in samples.items():
+        rows.append(
+            (
+                f"cold: import + first decision, {name}",
+                f"{statistics.median(values) * 1e3:.0f} ms",
+                "",
+                f"median of {ROUNDS} fresh interpreters (JWKS on 127.0.0.1)",
+            )
+        )
+
+
+if __name__ == "__main__":  # pragma: no cover - imported by decision_bench
+    sys.exit("run make bench")
