@@ -296,7 +296,11 @@ def cold_first_decision(rows: list[tuple[str, str, str, str]], raw_rs256: float)
         clients: dict[str, list[list[float]]] = {"signed": [], "boto3": []}
         for _ in range(7):
             for name, samples in clients.items():
-                env = {**aws_env(endpoint), "TENANT_AUTHZ_SSM_CLIENT": name}
+                env = {
+                    **aws_env(endpoint),
+                    "AWS_LAMBDA_FUNCTION_NAME": "tenant-authorizer",
+                    "TENANT_AUTHZ_SSM_CLIENT": name,
+                }
                 samples.append(json.loads(_python(code, env)))
     totals: dict[str, float] = {}
     for name, samples in clients.items():

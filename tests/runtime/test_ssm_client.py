@@ -66,6 +66,7 @@ def moto(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         for name, value in aws_env(endpoint).items():
             monkeypatch.setenv(name, value)
         monkeypatch.delenv("TENANT_AUTHZ_SSM_CLIENT", raising=False)
+        monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "tenant-authorizer")
         yield endpoint
 
 
@@ -161,3 +162,13 @@ def test_an_unreachable_endpoint_is_transient() -> None:
     with pytest.raises(SourceUnavailable) as raised:
         SsmSource("/p", client=client).read(["index/layout"])
     assert raised.value.transient and "Unreachable" in str(raised.value)
+
+
+def test_outside_lambda_boto3_keeps_profiles_and_mocks(
+    moto: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tools and a laptop (no AWS_LAMBDA_FUNCTION_NAME) use boto3, unless told."""
+    monkeypatch.delenv("AWS_LAMBDA_FUNCTION_NAME")
+    assert not isinstance(SsmSource("/p")._ssm(), SignedSsmClient)
+    monkeypatch.setenv("TENANT_AUTHZ_SSM_CLIENT", "signed")
+    assert isinstance(SsmSource("/p")._ssm(), SignedSsmClient)

@@ -89,12 +89,15 @@ class SsmSource:
 
             region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
             credentials = Credentials.from_env(os.environ)
+            # In Lambda (AWS_LAMBDA_FUNCTION_NAME is set there) two signed calls, no boto3
+            # import (decision 0025); elsewhere boto3, with its profiles and test mocks.
+            choice = os.environ.get("TENANT_AUTHZ_SSM_CLIENT", "auto")
+            in_lambda = bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
             if (
                 region
                 and credentials is not None
-                and os.environ.get("TENANT_AUTHZ_SSM_CLIENT", "signed") != "boto3"
+                and (choice == "signed" or (choice == "auto" and in_lambda))
             ):
-                # Lambda's environment: two signed calls, no boto3 import (decision 0025).
                 self._client = SignedSsmClient(region, credentials)
                 return self._client
             import boto3  # noqa: PLC0415  (lazy on purpose, see the module docstring)
