@@ -172,3 +172,19 @@ def test_outside_lambda_boto3_keeps_profiles_and_mocks(
     assert not isinstance(SsmSource("/p")._ssm(), SignedSsmClient)
     monkeypatch.setenv("TENANT_AUTHZ_SSM_CLIENT", "signed")
     assert isinstance(SsmSource("/p")._ssm(), SignedSsmClient)
+
+
+def test_a_connection_closed_while_idle_is_reopened_at_once(
+    canned: tuple[str, type[_Canned]],
+) -> None:
+    """The endpoint drops the kept-alive connection between two reads: the second read
+    succeeds on a new connection, without an error for the registry to back off on."""
+    url, handler = canned
+    handler.protocol_version = "HTTP/1.1"  # keep-alive, as SSM's endpoints
+    handler.answer = (200, b'{"Parameters":[{"Name":"/p/index/layout","Value":"{}"}]}')
+    client = SignedSsmClient(REGION, Credentials("a", "b", None), endpoint=url)
+    source = SsmSource("/p", client=client)
+    assert source.read(["index/layout"]) == {"index/layout": "{}"}
+    assert client._connection is not None and client._connection.sock is not None
+    client._connection.sock.close()  # what an idle timeout at the endpoint leaves behind
+    assert source.read(["index/layout"]) == {"index/layout": "{}"}

@@ -166,15 +166,22 @@ class SignedSsmClient:
             body,
             amz_date=amz_date,
         )
-        try:
-            connection = self._connect()
-            connection.request("POST", "/", body=body, headers=headers)
-            response = connection.getresponse()
-            raw = response.read(_MAX_BODY + 1)
-            status = response.status
-        except (OSError, http.client.HTTPException) as exc:
-            self.close()
-            raise SsmError("Unreachable", type(exc).__name__) from exc
+        # A kept-alive connection the endpoint has closed while idle (between two TTL
+        # checks) fails on first use: that one is retried at once on a new connection.
+        for attempt in (1, 2):
+            reused = self._connection is not None
+            try:
+                connection = self._connect()
+                connection.request("POST", "/", body=body, headers=headers)
+                response = connection.getresponse()
+                raw = response.read(_MAX_BODY + 1)
+                status = response.status
+                break
+            except (OSError, http.client.HTTPException) as exc:
+                self.close()
+                if attempt == 1 and reused and not isinstance(exc, TimeoutError):
+                    continue
+                raise SsmError("Unreachable", type(exc).__name__) from exc
         if len(raw) > _MAX_BODY:
             self.close()
             raise SsmError("InvalidResponse", "response over 1 MiB")
