@@ -92,7 +92,7 @@ def test_revoke_one_tenants_key_on_warm_handlers(
     ]
 
     drift = deployment.shell(diff, **walker)  # step 4, before the file says it
-    assert drift.returncode == 1
+    assert drift.returncode == 3
     assert "tenant delta: issuers[0].revocation" in drift.stdout
     (tenants_dir / "delta.yaml").write_text(revocation_yaml(delta, leaked), encoding="utf-8")
     assert deployment.shell(diff, **walker).returncode == 0, "the file now says what SSM holds"

@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import boto3
 import pytest
@@ -21,6 +22,7 @@ from tenant_authorizer.tools.documents import (
     render_json,
     render_parameters,
 )
+from tenant_authorizer.tools.ssm_sync import SyncError
 from tenant_authorizer.tools.validation import validate
 
 REPO = Path(__file__).resolve().parents[2]
@@ -125,7 +127,7 @@ def test_revoke_changes_only_the_tenants_part_and_the_index(tenants: Path, ssm: 
     assert value(ssm, "accounts/444455556666") == validate([tenants]).documents["444455556666"]
 
     drift = runner.invoke(main, ["ssm", "diff", "--json", str(tenants)])
-    assert drift.exit_code == 1
+    assert drift.exit_code == 3
     rows = json.loads(drift.output)
     assert [(r["name"], r["kind"]) for r in rows] == [(f"accounts/{SHARED}", "changed")], (
         "the index names the documents SSM holds: only the document drifts"
@@ -144,7 +146,7 @@ def test_the_drift_ends_when_the_file_says_the_same(tenants: Path, ssm: Any) -> 
         ["keys", "revoke", "--tenant", "gamma", "--issued-before", instant, str(tenants)],
     )
     assert result.exit_code == 0, result.output
-    assert runner.invoke(main, ["ssm", "diff", str(tenants)]).exit_code == 1
+    assert runner.invoke(main, ["ssm", "diff", str(tenants)]).exit_code == 3
     write(
         tenants,
         "gamma",
@@ -168,7 +170,7 @@ def test_diff_names_missing_and_extra_documents(tenants: Path, ssm: Any) -> None
     assign_aliases(tenants)
     ssm.put_parameter(Name=f"{PREFIX}/accounts/999999999999", Value="{}", Type="String")
     result = CliRunner().invoke(main, ["ssm", "diff", str(tenants)])
-    assert result.exit_code == 1
+    assert result.exit_code == 3
     assert "accounts/777788889999: not in SSM (apply terraform/tenants)" in result.output
     assert "accounts/999999999999: in SSM, not in the tenant files" in result.output
 
@@ -282,3 +284,15 @@ def test_a_root_of_another_layout_is_left_alone(tenants: Path, ssm: Any) -> None
     after = value(ssm, root_parameter(group)) if before is not None else None
     assert after == before
     assert "index/root" not in result.output
+
+
+def test_diff_tells_drift_from_a_failure_to_look(tenants: Path, ssm: Any) -> None:
+    """3 is drift; an SSM that cannot be read is 1, with one sentence and no traceback."""
+    ssm.put_parameter(Name=f"{PREFIX}/accounts/999999999999", Value="{}", Type="String")
+    assert CliRunner().invoke(main, ["ssm", "diff", str(tenants)]).exit_code == 3
+    with mock.patch(
+        "tenant_authorizer.tools.ssm_commands.diff",
+        side_effect=SyncError("the layout is not readable"),
+    ):
+        failed = CliRunner().invoke(main, ["ssm", "diff", str(tenants)])
+    assert failed.exit_code == 1 and "Traceback" not in failed.output, failed.output

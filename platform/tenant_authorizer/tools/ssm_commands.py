@@ -1,8 +1,8 @@
 """``tenant-authz keys revoke``, ``ssm diff`` and ``ssm push`` (emergency-key-revocation.md).
 
-Exit codes: 0 done (``ssm diff``: SSM is what the tenant files say); 1 ``ssm diff`` found
-drift (printed), or the command could not run (one sentence on stderr with the fix); 2 a
-usage mistake.
+Exit codes: 0 done (``ssm diff``: SSM is what the tenant files say); 1 the command could
+not run (one sentence on stderr with the fix); 2 a usage mistake; 3 ``ssm diff`` found
+drift (printed), so that a script tells drift from a failure to look.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from .report import TenantFile
 from .ssm_sync import Parameters, SyncError, diff, push_tenant, revoke_part, rewrite_part
 
 _directory = tenant_directory
+DRIFT = 3  # ssm diff's exit code when SSM and the files differ (1 is an error, 2 usage)
 _prefix = click.option(
     "--ssm-prefix",
     default="/tenant-authorizer",
@@ -200,7 +201,7 @@ def ssm() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the differences as JSON.")
 @_prefix
 def ssm_diff(directory: Path, as_json: bool, ssm_prefix: str) -> None:
-    """Every difference between DIRECTORY (as Terraform would write it) and SSM; exit 1 if any."""
+    """Every difference between DIRECTORY (as Terraform would write it) and SSM; exit 3 if any."""
     documents, _ = _valid_files(directory)
     with aws_errors(f"SSM prefix {ssm_prefix}", errors=(SyncError,)):
         differences = diff(documents, _parameters(ssm_prefix))
@@ -213,7 +214,7 @@ def ssm_diff(directory: Path, as_json: bool, ssm_prefix: str) -> None:
         if not differences:
             click.echo(f"no drift: SSM holds what {directory}/ says ({len(documents)} account(s)).")
     if differences:
-        raise SystemExit(1)
+        raise SystemExit(DRIFT)
 
 
 @ssm.command("push")
