@@ -203,3 +203,29 @@ def test_versions_and_records_are_checked(aws: dict[str, Any]) -> None:
     with pytest.raises(ReleaseError, match="is of function other"):
         release(aws).rollback()
     assert set(versions(aws).values()) == {"1"}
+
+
+def test_a_release_that_cannot_move_the_aliases_back_exits_4(
+    aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Moving the aliases fails, and so does moving them back: the aliases may serve two
+    versions, which a script must tell from a release that changed nothing (exit 1)."""
+    from click.testing import CliRunner
+
+    from tenant_authorizer.cli import main
+    from tenant_authorizer.tools.release import Stopped
+
+    deploy(aws, "v2")
+
+    def broken(*_: Any) -> None:
+        raise RuntimeError("UpdateAlias throttled")
+
+    monkeypatch.setattr(Release, "_route", broken)
+    with pytest.raises(Stopped, match="may be split"):
+        release(aws).release(bake_seconds=0)
+    monkeypatch.setenv("TENANT_AUTHZ_RELEASE_BAKE_SECONDS", "0")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    result = CliRunner().invoke(main, ["release", "--function", FUNCTION, "--ssm-prefix", "/other"])
+    assert result.exit_code == 4, result.output
+    assert "run .venv/bin/tenant-authz rollback" in result.output
+    assert "Traceback" not in result.output

@@ -50,6 +50,11 @@ class RolledBack(ReleaseError):
     """An alarm fired during the release and every alias went back."""
 
 
+class Stopped(ReleaseError):
+    """The release stopped part-way and the aliases may serve two versions: someone must
+    look (release-status) and roll back or release again."""
+
+
 @dataclass
 class State:
     """What ``{prefix}/release`` records."""
@@ -249,7 +254,7 @@ class Release:
         if recorded is None and tolerate:
             return
         if recorded is None or recorded.release_id != state.release_id:
-            raise ReleaseError(
+            raise Stopped(
                 f"the release record changed while releasing version {state.target} (a "
                 "rollback or another release): stopped, the aliases are left as that put them; "
                 "see tenant-authz release-status"
@@ -266,7 +271,7 @@ class Release:
         try:
             self._route(aliases, previous, previous, 100)
         except Exception as again:  # noqa: BLE001
-            raise ReleaseError(
+            raise Stopped(
                 f"moving the aliases to {weight}% failed ({exc}) and so did moving them back "
                 f"({again}): the aliases may be split, run .venv/bin/tenant-authz rollback"
             ) from exc

@@ -2,8 +2,10 @@
 
 Exit codes: 0 done (or nothing to do); 1 the command could not run (one sentence says
 the fix: no credentials, no such function, a release already under way, an alarm
-already in ALARM); 2 a usage mistake; 3 an alarm fired during the release and every
-alias was rolled back.
+already in ALARM), nothing changed or every alias is back; 2 a usage mistake; 3 an alarm
+fired during the release and every alias was rolled back; 4 the release stopped part-way
+and the aliases may serve two versions (the record changed under it, or moving them back
+failed too): look with release-status, then roll back.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ import json
 import click
 
 from .aws_cli import aws_errors, clients
-from .release import DEFAULT_STEPS, Release, ReleaseError, RolledBack
+from .release import DEFAULT_STEPS, Release, ReleaseError, RolledBack, Stopped
 
 ROLLED_BACK_EXIT = 3
+STOPPED_EXIT = 4
 
 _function = click.option(
     "--function",
@@ -100,10 +103,13 @@ def release(
     """Move every alias to a new version step by step; roll back if an alarm fires.
 
     Publishes $LATEST (what the last terraform/platform apply deployed) unless --version
-    names one. Exit 3: an alarm fired and every alias is back on the previous version.
+    names one. Exit 3: an alarm fired and every alias is back on the previous version;
+    exit 4: stopped part-way, the aliases may serve two versions (see release-status).
     """
     with aws_errors(
-        f"function {function}", exits={RolledBack: ROLLED_BACK_EXIT}, errors=(ReleaseError,)
+        f"function {function}",
+        exits={RolledBack: ROLLED_BACK_EXIT, Stopped: STOPPED_EXIT},
+        errors=(ReleaseError,),
     ):
         _release(function, ssm_prefix).release(
             version,
@@ -122,7 +128,9 @@ def release(
 def release_status(as_json: bool, function: str, ssm_prefix: str) -> None:
     """Which version each alias serves, the recorded release, the alarms in ALARM."""
     with aws_errors(
-        f"function {function}", exits={RolledBack: ROLLED_BACK_EXIT}, errors=(ReleaseError,)
+        f"function {function}",
+        exits={RolledBack: ROLLED_BACK_EXIT, Stopped: STOPPED_EXIT},
+        errors=(ReleaseError,),
     ):
         status = _release(function, ssm_prefix).status()
     if as_json:
@@ -153,6 +161,8 @@ def release_status(as_json: bool, function: str, ssm_prefix: str) -> None:
 def rollback(to: str | None, function: str, ssm_prefix: str) -> None:
     """Put every alias back on one version at once (no steps, no bake)."""
     with aws_errors(
-        f"function {function}", exits={RolledBack: ROLLED_BACK_EXIT}, errors=(ReleaseError,)
+        f"function {function}",
+        exits={RolledBack: ROLLED_BACK_EXIT, Stopped: STOPPED_EXIT},
+        errors=(ReleaseError,),
     ):
         _release(function, ssm_prefix).rollback(to)
