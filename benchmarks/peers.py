@@ -151,8 +151,11 @@ _COLD = {
 }
 
 
-def cold_peers(rows: list[Row], python: Callable[[str, dict[str, str] | None], str]) -> None:
-    """Import + first decision of each peer in a fresh interpreter (JWKS on 127.0.0.1)."""
+def cold_peers(
+    rows: list[Row], python: Callable[[str, dict[str, str] | None], str]
+) -> dict[str, float]:
+    """Import + first decision of each peer in a fresh interpreter (JWKS on 127.0.0.1);
+    returns each peer's median in seconds."""
     here = str(Path(__file__).resolve().parent)
     with DevIssuer(port=0) as issuer:
         ev = json.dumps(event("rest_token", issuer.mint(expires_in=3600, scope="orders:read")))
@@ -173,15 +176,17 @@ def cold_peers(rows: list[Row], python: Callable[[str, dict[str, str] | None], s
                     """
                 )  # fmt: skip
                 samples[name].append(json.loads(python(code, None)))
-    for name, values in samples.items():
+    medians = {name: statistics.median(values) for name, values in samples.items()}
+    for name, median in medians.items():
         rows.append(
             (
                 f"cold: import + first decision, {name}",
-                f"{statistics.median(values) * 1e3:.0f} ms",
+                f"{median * 1e3:.0f} ms",
                 "",
                 f"median of {ROUNDS} fresh interpreters (JWKS on 127.0.0.1)",
             )
         )
+    return medians
 
 
 if __name__ == "__main__":  # pragma: no cover - imported by decision_bench

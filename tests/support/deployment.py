@@ -22,6 +22,7 @@ from typing import Any
 import boto3
 import pytest
 
+from support import runbooks
 from support.aws import REGION
 from tenant_authorizer.tools.packaging import BuildResult
 
@@ -106,15 +107,7 @@ class Deployment:
 
     def shell(self, command: str, **extra: str) -> subprocess.CompletedProcess[str]:
         """A runbook command, run by bash from the working copy's root."""
-        return subprocess.run(
-            ["bash", "-euo", "pipefail", "-c", command],
-            cwd=self.root,
-            env={**self.env, **extra},
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
+        return runbooks.run(command, self.root, {**self.env, **extra})
 
     def use_tenants(self, directory: Path) -> None:
         """Point terraform/tenants of the working copy at ``directory``."""
