@@ -641,6 +641,22 @@ def test_repeated_answers_are_bounded(issuers: dict[str, DevIssuer]) -> None:
     assert not held(0), "the oldest leave first"
 
 
+def test_a_token_seen_once_holds_no_answer(harness: Harness, issuers: dict[str, DevIssuer]) -> None:
+    """Answers are built from a token's second sight: single-use tokens neither pay for
+    one nor push the answers of repeated tokens out of the table."""
+    memo = harness.authorizer.memo
+    ev = _ev("rest_token", issuers["alpha"].mint())
+    key = (ev["authorizationToken"], ev["methodArn"], None)
+    first = harness.evaluate(ev)
+    assert (first.outcome, first.cache_hit, memo.holds_answer(key)) == ("allow", False, False)
+    assert memo.answer_bytes == 0
+    second = harness.evaluate(ev)
+    assert (second.outcome, second.cache_hit, memo.holds_answer(key)) == ("allow", True, True)
+    third = harness.evaluate(ev)
+    assert third == second
+    assert harness.records()[-1] | {"latency_ms": 0} == harness.records()[-2] | {"latency_ms": 0}
+
+
 def test_logs_never_contain_the_token(harness: Harness, issuers: dict[str, DevIssuer]) -> None:
     """Decision lines carry a hash prefix of the token, never the token or its parts."""
     tokens = [issuers["alpha"].mint(), issuers["beta"].mint(), "garbage.token.value", "x" * 50]

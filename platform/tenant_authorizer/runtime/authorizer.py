@@ -217,25 +217,19 @@ class Authorizer:
             response = self._policy(verified, caller, decision)
         outcome: Outcome = "allow" if decision.allowed else "deny"
         evaluation = Evaluation(outcome, decision.reason, response, tenant.tenant_id, hit)
-        if answer_key is None or stale_key or resolution.stale:
+        if not hit or answer_key is None or stale_key or resolution.stale:
+            # A token's whole answer is held from its second sight on (decision 0013):
+            # most tokens are seen once, and building an answer nobody asks for again
+            # would cost each of them more than the rest of its decision line.
             return evaluation, None
-        # What this token gets on this ARN from now on, line included (as a hit). The line
-        # is formatted once: a held answer's line differs only in its cache field, and no
-        # other field can hold ',"cache":"' unescaped (every string is JSON-escaped).
+        # What this token gets on this ARN from now on, line included: the line of a
+        # held answer is this one's (a hit), formatted once.
         record.outcome, record.reason = outcome, decision.reason
-        record.cache = "hit" if hit else "miss"
+        record.cache = "hit"
         body = self.telemetry.body(record)
-        held = body if hit else body.replace(',"cache":"miss"', ',"cache":"hit"', 1)
         self.memo.remember_answer(
             answer_key,
-            Answer(
-                verified,
-                request.kind,
-                caller,
-                evaluation._replace(cache_hit=True),
-                held,
-                answer_key[0],
-            ),
+            Answer(verified, request.kind, caller, evaluation, body, answer_key[0]),
         )
         return evaluation, body
 
