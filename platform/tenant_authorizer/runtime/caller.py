@@ -48,14 +48,9 @@ class Caller(NamedTuple):
     path: str  # resource path with leading "/" ("" for WebSocket routes)
     arn: str
     binding_key: str  # "account/api/stage": what selects the tenant, without the path
-
-    @property
-    def api_prefix(self) -> str:
-        """``arn:...:execute-api:region:account:api/stage/``: the prefix of every resource."""
-        return (
-            f"arn:{self.partition}:execute-api:{self.region}:{self.account_id}:"
-            f"{self.api_id}/{self.stage}/"
-        )
+    # ``arn:...:execute-api:region:account:api/stage/``: the prefix of every resource.
+    # Made once per ARN (parsed ARNs are cached), not once per decision.
+    api_prefix: str
 
     @property
     def resource(self) -> str:
@@ -84,7 +79,9 @@ def parse_arn(arn: object) -> Caller:
     if cached is not None:
         return cached
     caller = _parse_arn_uncached(arn)
-    _caller_cache.put(arn, caller, text_size(arn, caller.path, caller.binding_key) + 400)
+    _caller_cache.put(
+        arn, caller, text_size(arn, caller.path, caller.binding_key, caller.api_prefix) + 400
+    )
     return caller
 
 
@@ -125,7 +122,16 @@ def _parse_arn_uncached(arn: str) -> Caller:
             Reason.PATH_INVALID, f"path of {account}/{api_id}/{stage} holds control characters"
         )
     return Caller(
-        partition, region, account, api_id, stage, method, path, arn, f"{account}/{api_id}/{stage}"
+        partition,
+        region,
+        account,
+        api_id,
+        stage,
+        method,
+        path,
+        arn,
+        f"{account}/{api_id}/{stage}",
+        f"arn:{partition}:execute-api:{region}:{account}:{api_id}/{stage}/",
     )
 
 

@@ -97,7 +97,7 @@ def _string_map(value: object, *, lower: bool) -> dict[str, str]:
 
 def parse_event(event: object) -> AuthRequest:
     """Classify and parse an authorizer event; raise :class:`EventInvalid` if it is not one."""
-    if not isinstance(event, Mapping):
+    if type(event) is not dict and not isinstance(event, Mapping):  # dict: no ABC check
         raise EventInvalid(Reason.EVENT_INVALID, "event is not an object")
     event_type = event.get("type")
     version = event.get("version")

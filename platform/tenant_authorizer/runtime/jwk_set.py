@@ -41,7 +41,7 @@ class InvalidDocument(Exception):
 class ResolvedKey(NamedTuple):
     """A public key for one token, and where and when it came from."""
 
-    key: Any  # prepared public key object, ready for PyJWT's algorithm .verify()
+    key: Any  # prepared public key object, ready for jws.SIGNATURE_CHECKS[alg]
     kid: str | None
     jwks_uri: str
     generation: int  # bumps every time the key set of this URI is replaced by a fetch

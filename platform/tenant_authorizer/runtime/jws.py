@@ -15,8 +15,13 @@ import binascii
 import hashlib
 import json
 import math
+from collections.abc import Callable
 from typing import Any, Final
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from jwt.algorithms import get_default_algorithms
 
 from .bounded import BoundedTable
@@ -129,3 +134,64 @@ class HeaderCheck:
         if len(segment) <= _HEADER_SEGMENT_MAX:
             self._seen.put(segment, header, 4 * len(segment))
         return header
+
+
+SignatureCheck = Callable[[bytes, Any, bytes], bool]
+_HASHES: Final[dict[str, hashes.HashAlgorithm]] = {
+    "256": hashes.SHA256(),
+    "384": hashes.SHA384(),
+    "512": hashes.SHA512(),
+}
+# The size of r and of s in an ES* signature (RFC 7518 3.4): P-256, P-384, P-521, secp256k1.
+_EC_HALF: Final = {"ES256": 32, "ES256K": 32, "ES384": 48, "ES512": 66}
+
+
+def _rsa_check(alg: str) -> SignatureCheck:
+    pkcs1, digest = padding.PKCS1v15(), _HASHES[alg[2:]]
+
+    def check(message: bytes, key: Any, signature: bytes) -> bool:
+        try:
+            key.verify(signature, message, pkcs1, digest)
+        except InvalidSignature:
+            return False
+        return True
+
+    return check
+
+
+def _ec_check(alg: str) -> SignatureCheck:
+    half = _EC_HALF[alg]
+    ecdsa = ec.ECDSA(_HASHES["256" if alg == "ES256K" else alg[2:]])
+
+    def check(message: bytes, key: Any, signature: bytes) -> bool:
+        if len(signature) != 2 * half:  # JWS carries r || s, each of the curve's size
+            return False
+        r = int.from_bytes(signature[:half], "big")
+        s = int.from_bytes(signature[half:], "big")
+        try:
+            key.verify(encode_dss_signature(r, s), message, ecdsa)
+        except InvalidSignature:
+            return False
+        return True
+
+    return check
+
+
+def _signature_checks() -> dict[str, SignatureCheck]:
+    """alg -> check(signing input, key, signature): True when the signature verifies.
+
+    RS* and ES* call ``cryptography`` directly with padding and hash objects made once,
+    as PyJWT's algorithms do per call (ES256: about 1.7 us a token, ``make bench``);
+    the keys are those :mod:`.jwk_set` prepared, an EC key only for its curve's ``alg``.
+    Every other algorithm (HS*, PS*, EdDSA) is PyJWT's own.
+    """
+    checks: dict[str, SignatureCheck] = {alg: a.verify for alg, a in ALGORITHMS.items()}
+    for alg in ("RS256", "RS384", "RS512"):
+        checks[alg] = _rsa_check(alg)
+    for alg in _EC_HALF:
+        if alg in checks:
+            checks[alg] = _ec_check(alg)
+    return checks
+
+
+SIGNATURE_CHECKS: Final = _signature_checks()

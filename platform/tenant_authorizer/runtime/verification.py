@@ -1,7 +1,8 @@
 """Token verification: JWS compact tokens against a tenant's issuers, and static tokens.
 
-PyJWT's algorithm implementations check the signatures; the rest of ``jwt.decode`` is
-replaced by a strict parse that costs a fraction of it
+PyJWT's algorithm implementations check the signatures (RS* and ES* through
+``cryptography`` directly, :data:`.jws.SIGNATURE_CHECKS`, with the same answers); the rest
+of ``jwt.decode`` is replaced by a strict parse that costs a fraction of it
 (``docs/decisions/0005-verification-fast-path.md``): :mod:`.jws` reads the segments and
 the header, :mod:`.claims` the claims, and this module ties them to the tenant: ``iss``
 exact match among *this tenant's* issuers, the issuer's algorithm allowlist (never
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Final, NamedTuple
 from .claims import check_claims, check_issued_before, client_id, scopes, show
 from .errors import AuthorizerError, PlatformFault, Reason, TokenRejected
 from .jwks import JwksCache
-from .jws import ALGORITHMS, HeaderCheck, b64decode, json_object, peek
+from .jws import SIGNATURE_CHECKS, HeaderCheck, b64decode, json_object, peek
 
 if TYPE_CHECKING:
     from .tenant import IssuerConfig, TenantConfig
@@ -165,7 +166,7 @@ class TokenVerifier:
             signature = b64decode(signature_segment)
         except ValueError as exc:
             raise TokenRejected(Reason.TOKEN_MALFORMED, "signature is not base64url") from exc
-        algorithm = ALGORITHMS[alg]
+        check_signature = SIGNATURE_CHECKS[alg]
         if issuer.hmac_secret_parameter is not None:
             key: Any = self._hmac_key(issuer, alg, tenant.tenant_id)
             jwks_uri, generation, stale = None, 0, False
@@ -184,7 +185,7 @@ class TokenVerifier:
             jwks_uri, generation = resolved.jwks_uri, resolved.generation
             stale = resolved.stale
         try:
-            valid = algorithm.verify(signing_input, key, signature)
+            valid = check_signature(signing_input, key, signature)
         except Exception as exc:
             raise TokenRejected(Reason.SIGNATURE_INVALID, type(exc).__name__) from exc
         if not valid:
