@@ -12,7 +12,8 @@ line written. Beside it, in the same interleaved rounds and on the same tokens:
 
 Cold: a fresh interpreter imports each and decides one token (the JWKS on 127.0.0.1; the
 project also reads its tenant config from SSM on moto, in decision_bench's cold rows).
-Medians over rounds, each round timing every contender in a rotating order.
+Medians over rounds, each round timing every contender in a rotating order; the warm rows
+repeat that in five whole runs and show the median run, a goal met when it holds in three.
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ Row = tuple[str, str, str, str]
 ACCOUNT = "123456789012"
 ROUNDS = 7
 PER_ROUND = 300
+# A goal counts as met when it holds in GOAL_RUNS of RUNS whole runs (issue 17).
+RUNS = 5
+GOAL_RUNS = 3
 
 
 def _calls(checks: list[Callable[[], object]]) -> float:
@@ -82,50 +86,58 @@ def warm_new_tokens(rows: list[Row], raw_verifier: Callable[[str, Any, str], Any
     with DevIssuer(port=0) as issuer:
         docs = [tenant_doc("acme", ACCOUNT, [issuer_entry(issuer)], api_ids=["a1b2c3d4e5"])]
         keys = {k["kid"]: jwt.PyJWK(k).key for k in issuer.jwks()["keys"]}
-        for alg in ("RS256", "ES256"):
+        runs: dict[str, list[dict[str, float]]] = {"RS256": [], "ES256": []}
+        for _ in range(RUNS):  # whole runs, the two algorithms alternating
+            for alg, results in runs.items():
 
-            def mint(alg: str = alg) -> str:
-                return issuer.mint(alg=alg, expires_in=3600, scope="orders:read")
+                def mint(alg: str = alg) -> str:
+                    return issuer.mint(alg=alg, expires_in=3600, scope="orders:read")
 
-            batches = [[mint() for _ in range(PER_ROUND)] for _ in range(ROUNDS)]
-            warmup = event("rest_token", mint())
-            samples: dict[str, list[float]] = {
-                "raw": [],
-                "project": [],
-                "pyjwt": [],
-                "powertools": [],
-            }
-            for n, batch in enumerate(batches):
-                events = [event("rest_token", t) for t in batch]
-                kid = jwt.get_unverified_header(batch[0])["kid"]
-                checks = [raw_verifier(t, keys[kid], alg) for t in batch]
-                project = authorizer_for(docs, repeat_cache=True, sink=drain)
-                assert project.evaluate(warmup).outcome == "allow"
-                pyjwt_peer = pyjwt_authorizer(issuer.jwks_uri, issuer.issuer, drain)
-                powertools_peer = powertools_authorizer(issuer.jwks_uri, issuer.issuer, sink)
-                pyjwt_peer(warmup)
-                powertools_peer(warmup)
-                timers: list[tuple[str, Callable[[], float]]] = [
-                    ("raw", partial(_calls, checks)),
-                    ("project", partial(project_calls, project, events)),
-                    ("pyjwt", partial(_per_call, pyjwt_peer, events)),
-                    ("powertools", partial(_per_call, powertools_peer, events)),
-                ]
-                shift = n % len(timers)
-                for name, timed in timers[shift:] + timers[:shift]:
-                    samples[name].append(timed())
-            med = {name: statistics.median(v) for name, v in samples.items()}
-            raw, ours = med["raw"], med["project"]
+                batches = [[mint() for _ in range(PER_ROUND)] for _ in range(ROUNDS)]
+                warmup = event("rest_token", mint())
+                samples: dict[str, list[float]] = {
+                    "raw": [],
+                    "project": [],
+                    "pyjwt": [],
+                    "powertools": [],
+                }
+                for n, batch in enumerate(batches):
+                    events = [event("rest_token", t) for t in batch]
+                    kid = jwt.get_unverified_header(batch[0])["kid"]
+                    checks = [raw_verifier(t, keys[kid], alg) for t in batch]
+                    project = authorizer_for(docs, repeat_cache=True, sink=drain)
+                    assert project.evaluate(warmup).outcome == "allow"
+                    pyjwt_peer = pyjwt_authorizer(issuer.jwks_uri, issuer.issuer, drain)
+                    powertools_peer = powertools_authorizer(issuer.jwks_uri, issuer.issuer, sink)
+                    pyjwt_peer(warmup)
+                    powertools_peer(warmup)
+                    timers: list[tuple[str, Callable[[], float]]] = [
+                        ("raw", partial(_calls, checks)),
+                        ("project", partial(project_calls, project, events)),
+                        ("pyjwt", partial(_per_call, pyjwt_peer, events)),
+                        ("powertools", partial(_per_call, powertools_peer, events)),
+                    ]
+                    shift = n % len(timers)
+                    for name, timed in timers[shift:] + timers[:shift]:
+                        samples[name].append(timed())
+                results.append({name: statistics.median(v) for name, v in samples.items()})
+        for alg, results in runs.items():
             goal = 2.0 if alg == "RS256" else 1.45
-            verdict = "met" if ours / raw <= goal else "NOT met"
-            rounds = f"median of {ROUNDS} interleaved rounds of {PER_ROUND}"
+            ratios = [r["project"] / r["raw"] for r in results]
+            met = sum(ratio <= goal for ratio in ratios)
+            # The run whose project ratio is the median one stands for the five.
+            med = sorted(results, key=lambda r: r["project"] / r["raw"])[len(results) // 2]
+            raw, ours = med["raw"], med["project"]
+            verdict = "met" if met >= GOAL_RUNS else "NOT met"
+            rounds = f"median run of {RUNS}, each {ROUNDS} interleaved rounds of {PER_ROUND}"
             rows.append((f"raw verify ({alg}), new tokens", _us(raw), "1.00x", rounds))
             rows.append(
                 (
                     f"warm, new token ({alg}): project, production path",
                     _us(ours),
                     f"{ours / raw:.2f}x",
-                    f"goal <= {goal}x: {verdict}",
+                    f"goal <= {goal}x in {GOAL_RUNS} of {RUNS} runs: {verdict} ({met} of "
+                    f"{RUNS}: {', '.join(f'{r:.2f}' for r in sorted(ratios))})",
                 )
             )
             for name, label in (("pyjwt", "PyJWT + PyJWKClient"), ("powertools", "Powertools")):
