@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple
 from .caller import Caller
 from .counters import Counters
 from .errors import AuthorizerError, PlatformFault, Reason
-from .events import EventKind, parse_event
+from .events import EventKind, parse_event, token_request
 from .fetch import DEFAULT_FETCH_TIMEOUT, HttpFetcher
 from .jwks import JwksCache
 from .jws import token_digest
@@ -167,7 +167,8 @@ class Authorizer:
             )
             if answered is not None:
                 return answered.evaluation, answered.body
-        request = parse_event(event)
+        # A TOKEN event's two strings were read for its key: its request needs nothing more.
+        request = parse_event(event) if answer_key is None else token_request(*answer_key[:2])
         caller = request.caller
         record.kind = request.kind
         record.caller = caller

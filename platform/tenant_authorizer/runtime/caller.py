@@ -10,6 +10,7 @@ only control characters or an absurd length refuse it (``path_invalid``, 401).
 from __future__ import annotations
 
 import re
+from json.encoder import encode_basestring_ascii
 from typing import Final, NamedTuple
 
 from .bounded import BoundedTable, text_size
@@ -34,6 +35,8 @@ _PATH_CONTROL_RE: Final = re.compile(r"[\x00-\x1f\x7f]")
 MAX_ARN_LENGTH: Final = 16_384
 _PREFIX_MAX: Final = 512  # partition, region, account, API, stage, method: never longer
 _CALLER_CACHE_BYTES: Final = 4 * 1024 * 1024
+# The longest route a decision line carries (the path is the client's).
+LOG_ROUTE_MAX: Final = 512
 
 
 class Caller(NamedTuple):
@@ -51,6 +54,8 @@ class Caller(NamedTuple):
     # ``arn:...:execute-api:region:account:api/stage/``: the prefix of every resource.
     # Made once per ARN (parsed ARNs are cached), not once per decision.
     api_prefix: str
+    # The caller's fields of a decision line (telemetry.DecisionRecord), JSON-escaped once.
+    log_fields: str
 
     @property
     def resource(self) -> str:
@@ -79,9 +84,8 @@ def parse_arn(arn: object) -> Caller:
     if cached is not None:
         return cached
     caller = _parse_arn_uncached(arn)
-    _caller_cache.put(
-        arn, caller, text_size(arn, caller.path, caller.binding_key, caller.api_prefix) + 400
-    )
+    held = text_size(arn, caller.path, caller.binding_key, caller.api_prefix, caller.log_fields)
+    _caller_cache.put(arn, caller, held + 400)
     return caller
 
 
@@ -132,6 +136,17 @@ def _parse_arn_uncached(arn: str) -> Caller:
         arn,
         f"{account}/{api_id}/{stage}",
         f"arn:{partition}:execute-api:{region}:{account}:{api_id}/{stage}/",
+        _log_fields(account, api_id, stage, f"{method} {path}" if path else method),
+    )
+
+
+def _log_fields(account: str, api_id: str, stage: str, route: str) -> str:
+    """``"account_id":...,"api_id":...,"stage":...,"route":...``; a long route cut short."""
+    if len(route) > LOG_ROUTE_MAX:  # the path is the client's: a line stays small
+        route = route[: LOG_ROUTE_MAX - 3] + "..."
+    return (
+        f'"account_id":"{account}","api_id":{encode_basestring_ascii(api_id)},'
+        f'"stage":{encode_basestring_ascii(stage)},"route":{encode_basestring_ascii(route)}'
     )
 
 

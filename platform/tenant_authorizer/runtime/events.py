@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from .caller import Caller, parse_arn
 from .errors import EventInvalid, Reason, TokenRejected
@@ -95,6 +96,16 @@ def _string_map(value: object, *, lower: bool) -> dict[str, str]:
     return out
 
 
+_NO_HEADERS: Final[Mapping[str, str]] = MappingProxyType({})
+
+
+def token_request(token: str, method_arn: str) -> AuthRequest:
+    """A REST TOKEN event whose two strings were already read (TokenMemo.token_event_key)."""
+    return AuthRequest(
+        EventKind.REST_TOKEN, parse_arn(method_arn), token, _NO_HEADERS, _NO_HEADERS, ()
+    )
+
+
 def parse_event(event: object) -> AuthRequest:
     """Classify and parse an authorizer event; raise :class:`EventInvalid` if it is not one."""
     if type(event) is not dict and not isinstance(event, Mapping):  # dict: no ABC check
@@ -106,7 +117,12 @@ def parse_event(event: object) -> AuthRequest:
         if token is not None and not isinstance(token, str):
             raise EventInvalid(Reason.EVENT_INVALID, "authorizationToken is not a string")
         return AuthRequest(
-            EventKind.REST_TOKEN, parse_arn(event.get("methodArn")), token, {}, {}, ()
+            EventKind.REST_TOKEN,
+            parse_arn(event.get("methodArn")),
+            token,
+            _NO_HEADERS,
+            _NO_HEADERS,
+            (),
         )
     if event_type != "REQUEST":
         raise EventInvalid(Reason.EVENT_INVALID, "type is neither TOKEN nor REQUEST")

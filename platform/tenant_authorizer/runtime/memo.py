@@ -124,6 +124,7 @@ class Answer:
             + getsizeof(token)
             + getsizeof(caller.arn)
             + getsizeof(caller.path)
+            + getsizeof(caller.log_fields)  # the route again, escaped
         )
 
 

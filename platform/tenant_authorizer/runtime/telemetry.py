@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 # The extra metrics, in the order a line names them (counters.py lists them once).
 EXTRA_METRICS: Final = tuple(metric for metric, _ in METRICS)
 _LEVELS: Final = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
-_ROUTE_MAX: Final = 512
+_NO_CALLER: Final = '"account_id":null,"api_id":null,"stage":null,"route":null'
 
 
 class DecisionRecord:
@@ -114,16 +114,7 @@ class Telemetry:
         # outcome, reason, kind and cache are enum values and account_id is 12 digits
         # (validated by the ARN parser), token_hash is hex: none needs escaping.
         caller = record.caller
-        if caller is None:
-            where = '"account_id":null,"api_id":null,"stage":null,"route":null'
-        else:
-            route = caller.route
-            if len(route) > _ROUTE_MAX:  # the path is the client's: a line stays small
-                route = route[: _ROUTE_MAX - 3] + "..."
-            where = (
-                f'"account_id":"{caller.account_id}","api_id":{_s(caller.api_id)},'
-                f'"stage":{_s(caller.stage)},"route":{_s(route)}'
-            )
+        where = _NO_CALLER if caller is None else caller.log_fields
         body = (
             f'"Outcome":"{record.outcome}","Reason":"{record.reason}","Decisions":1,'
             f'"outcome":"{record.outcome}","reason":"{record.reason}",'
