@@ -931,3 +931,83 @@ def test_header_refusals_name_the_tokens_iss_and_kid(
     assert (result.outcome, result.reason) == ("unauthorized", reason)
     line = harness.last()
     assert (line["iss"], line["kid"]) == (issuers["alpha"].issuer, header["kid"])
+
+
+HMAC_PREVIOUS_NAME = "/tenant-authorizer/secrets/legacy/hmac-2025"
+
+
+def test_hmac_rotation_accepts_the_previous_secret_only_during_the_overlap() -> None:
+    """A rotation: tokens signed with the previous secret verify while the tenant file
+    names it (hmac_previous_secret_parameter), and stop when it is removed."""
+    import jwt
+
+    current = b"c" * 24 + b"0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+    previous = b"p" * 24 + b"a1b2c3d4e5f60718293a4b5c6d7e8f90"
+    entry = {
+        "issuer": HMAC_ISSUER,
+        "algorithms": ["HS256"],
+        "hmac_secret_parameter": HMAC_SECRET_NAME,
+        "hmac_previous_secret_parameter": HMAC_PREVIOUS_NAME,
+        "audiences": ["legacy-api"],
+    }
+    secrets = {HMAC_SECRET_NAME: current, HMAC_PREVIOUS_NAME: previous}
+    harness = Harness([tenant_doc("legacy", "666666666666", [entry])], secrets=secrets)
+    claims = {"iss": HMAC_ISSUER, "sub": "u1", "aud": "legacy-api", "exp": int(time.time()) + 60}
+
+    def outcome(secret: bytes, **extra: Any) -> tuple[str, Reason]:
+        token = jwt.encode(claims | extra, secret, algorithm="HS256")
+        result = harness.evaluate(event("rest_token", token, account="666666666666"))
+        return result.outcome, result.reason
+
+    assert outcome(current) == ("allow", Reason.OK)
+    assert outcome(previous) == ("allow", Reason.OK)
+    assert outcome(b"w" * 56) == ("unauthorized", Reason.SIGNATURE_INVALID)
+    text = "\n".join(harness.lines)
+    assert current.decode() not in text and previous.decode() not in text
+
+    # The overlap ends: the file names the current secret alone.
+    del entry["hmac_previous_secret_parameter"]
+    harness.replace_docs([tenant_doc("legacy", "666666666666", [entry])])
+    harness.registry.invalidate()
+    assert outcome(current, jti="after") == ("allow", Reason.OK)
+    assert outcome(previous, jti="after") == ("unauthorized", Reason.SIGNATURE_INVALID)
+
+
+def test_a_previous_secret_that_cannot_be_read_is_a_fault_not_an_allow() -> None:
+    """Named but missing: a token the current secret does not verify is a platform fault
+    (the rotation is misconfigured), a token it does verify is still allowed."""
+    import jwt
+
+    current = b"c" * 24 + b"0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+    entry = {
+        "issuer": HMAC_ISSUER,
+        "algorithms": ["HS256"],
+        "hmac_secret_parameter": HMAC_SECRET_NAME,
+        "hmac_previous_secret_parameter": HMAC_PREVIOUS_NAME,
+        "audiences": ["legacy-api"],
+    }
+    harness = Harness(
+        [tenant_doc("legacy", "666666666666", [entry])], secrets={HMAC_SECRET_NAME: current}
+    )
+    claims = {"iss": HMAC_ISSUER, "sub": "u1", "aud": "legacy-api", "exp": int(time.time()) + 60}
+    good = jwt.encode(claims, current, algorithm="HS256")
+    assert harness.evaluate(event("rest_token", good, account="666666666666")).outcome == "allow"
+    other = jwt.encode(claims, b"o" * 40, algorithm="HS256")
+    result = harness.evaluate(event("rest_token", other, account="666666666666"))
+    assert (result.outcome, result.reason) == ("fault", Reason.SECRET_UNAVAILABLE)
+
+
+def test_a_previous_secret_must_be_the_tenants_own() -> None:
+    """Another tenant's secret parameter cannot be named as a previous secret."""
+    from tenant_authorizer.runtime.errors import ConfigError
+    from tenant_authorizer.runtime.tenant_parser import parse_tenant
+
+    entry = {
+        "issuer": HMAC_ISSUER,
+        "algorithms": ["HS256"],
+        "hmac_secret_parameter": HMAC_SECRET_NAME,
+        "hmac_previous_secret_parameter": "/tenant-authorizer/secrets/other/hmac",
+        "audiences": ["legacy-api"],
+    }
+    with pytest.raises(ConfigError, match=r"hmac_previous_secret_parameter.*secrets/legacy/"):
+        parse_tenant(tenant_doc("legacy", "666666666666", [entry]), "legacy.yaml")

@@ -152,7 +152,7 @@ def test_the_key_rotation_runbook_step_shows_the_rotation(
     tmp_path: Path, dev_issuer: FaultyIssuer
 ) -> None:
     """docs/runbooks/key-rotation.md step 1, pasted from the repository root."""
-    (command,) = runbooks.blocks("key-rotation.md")
+    command = runbooks.blocks("key-rotation.md")[0]
     tenant_file(tmp_path, dev_issuer, discovery=False)
     dev_issuer.rotate("RS256")
     result = runbooks.run(command, runbooks.REPO, walk_env(tmp_path), timeout=60)

@@ -44,6 +44,8 @@ class IssuerConfig(NamedTuple):
     jwks_uri: str | None = None
     discovery: DiscoveryMode = "oidc"
     hmac_secret_parameter: str | None = None
+    # During a rotation: the secret tokens signed before it are still accepted with.
+    hmac_previous_secret_parameter: str | None = None
     required_claims: Mapping[str, tuple[ClaimValue, ...]] = _NO_CLAIMS
     token_type: str | None = None
     clock_skew_seconds: int = 60

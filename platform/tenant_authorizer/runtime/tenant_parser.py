@@ -102,6 +102,16 @@ def _parse_issuer(node: Node) -> IssuerConfig:
         raise node.error("hmac_secret_parameter", "is required for HS* algorithms")
     if secret is not None and not hmac:
         raise node.error("hmac_secret_parameter", "is only used with HS* algorithms")
+    previous = node.optional_string("hmac_previous_secret_parameter", pattern=SSM_NAME_RE)
+    if previous is not None and secret is None:
+        raise node.error(
+            "hmac_previous_secret_parameter", "is only used next to hmac_secret_parameter"
+        )
+    if previous is not None and previous == secret:
+        raise node.error(
+            "hmac_previous_secret_parameter",
+            "names the current secret again: give the secret tokens were signed with before",
+        )
 
     jwks_uri = url(node, "jwks_uri", local_development=local) if node.has("jwks_uri") else None
     node.seen.add("jwks_uri")
@@ -140,6 +150,7 @@ def _parse_issuer(node: Node) -> IssuerConfig:
         jwks_uri=jwks_uri,
         discovery=discovery,  # type: ignore[arg-type]
         hmac_secret_parameter=secret,
+        hmac_previous_secret_parameter=previous,
         required_claims=node.claim_map("required_claims"),
         token_type=node.optional_string("token_type", pattern=re.compile(r"^[A-Za-z0-9+./-]+$")),
         clock_skew_seconds=node.integer("clock_skew_seconds", default=60, low=0, high=300),
@@ -254,13 +265,14 @@ def parse_tenant(data: object, source: str, *, require_bindings: bool = True) ->
             raise node.error(f"issuers[{index}].issuer", f"{issuer.issuer!r} is listed twice")
         seen_iss.add(issuer.issuer)
     for index, issuer in enumerate(issuers):
-        secret = issuer.hmac_secret_parameter
-        if secret is not None and f"/secrets/{tenant_id}/" not in secret:
-            # Ties a secret to its tenant: no tenant can verify with another's HS* secret.
-            raise node.error(
-                f"issuers[{index}].hmac_secret_parameter",
-                f"must be under {{prefix}}/secrets/{tenant_id}/, got {secret!r}",
-            )
+        for field in ("hmac_secret_parameter", "hmac_previous_secret_parameter"):
+            secret = getattr(issuer, field)
+            if secret is not None and f"/secrets/{tenant_id}/" not in secret:
+                # Ties a secret to its tenant: no tenant can verify with another's HS* secret.
+                raise node.error(
+                    f"issuers[{index}].{field}",
+                    f"must be under {{prefix}}/secrets/{tenant_id}/, got {secret!r}",
+                )
     static_tokens = tuple(_parse_static_token(n) for n in node.nodes("static_tokens"))
     if not issuers and not static_tokens:
         raise node.error("issuers", "a tenant needs at least one issuer or static token")

@@ -186,6 +186,14 @@ class TokenVerifier:
             stale = resolved.stale
         try:
             valid = check_signature(signing_input, key, signature)
+            previous = issuer.hmac_previous_secret_parameter
+            if not valid and previous is not None:
+                # A rotation's overlap: tokens signed with the secret before still verify.
+                # Read only when the current secret failed: a warm token costs one HMAC.
+                old_key = self._hmac_key(issuer, alg, tenant.tenant_id, previous)
+                valid = check_signature(signing_input, old_key, signature)
+        except AuthorizerError:
+            raise
         except Exception as exc:
             raise TokenRejected(Reason.SIGNATURE_INVALID, type(exc).__name__) from exc
         if not valid:
@@ -214,9 +222,12 @@ class TokenVerifier:
             alg,
         )
 
-    def _hmac_key(self, issuer: IssuerConfig, alg: str, tenant_id: str) -> bytes:
-        """The tenant's HS* secret, refused (``secret_invalid``) if it cannot sign ``alg``."""
-        name = issuer.hmac_secret_parameter or ""
+    def _hmac_key(
+        self, issuer: IssuerConfig, alg: str, tenant_id: str, name: str | None = None
+    ) -> bytes:
+        """The tenant's HS* secret (``name``: another of its secrets than the current one),
+        refused (``secret_invalid``) if it cannot sign ``alg``."""
+        name = name or issuer.hmac_secret_parameter or ""
         secret = self._secret(name, tenant_id)
         problem = hmac_secret_problem(secret, alg)
         if problem is not None:

@@ -101,13 +101,14 @@ def _issuer_problems(
         if not isinstance(issuer, Mapping):
             continue
         where = f"issuers[{index}]"
-        secret = issuer.get("hmac_secret_parameter")
-        if isinstance(secret, str) and not secret.startswith(secrets):
-            yield Problem(
-                display,
-                f"{where}.hmac_secret_parameter",
-                f"must be under {secrets} (the only prefix the function may read)",
-            )
+        for field in ("hmac_secret_parameter", "hmac_previous_secret_parameter"):
+            secret = issuer.get(field)
+            if isinstance(secret, str) and not secret.startswith(secrets):
+                yield Problem(
+                    display,
+                    f"{where}.{field}",
+                    f"must be under {secrets} (the only prefix the function may read)",
+                )
         algorithms = issuer.get("algorithms")
         if (
             isinstance(algorithms, list)

@@ -61,24 +61,25 @@ def secret_problems(files: Sequence[TenantFile], read: SecretReader) -> Iterator
         if tenant.config is None:
             continue
         for index, issuer in enumerate(tenant.config.issuers):
-            name = issuer.hmac_secret_parameter
-            if name is None:
-                continue
-            where = f"issuers[{index}].hmac_secret_parameter"
-            secret = read(name)
-            if secret is None:
-                yield Problem(
-                    tenant.display,
-                    where,
-                    f"{name} does not exist: write it with aws ssm put-parameter "
-                    "--type SecureString (docs/onboarding.md)",
-                )
-                continue
-            for alg in issuer.algorithms:
-                problem = hmac_secret_problem(secret, alg)
-                if problem is not None:
-                    yield Problem(tenant.display, where, f"{name}: {problem}")
-                    break
+            for field in ("hmac_secret_parameter", "hmac_previous_secret_parameter"):
+                name = getattr(issuer, field)
+                if name is None:
+                    continue
+                where = f"issuers[{index}].{field}"
+                secret = read(name)
+                if secret is None:
+                    yield Problem(
+                        tenant.display,
+                        where,
+                        f"{name} does not exist: write it with aws ssm put-parameter "
+                        "--type SecureString (docs/onboarding.md)",
+                    )
+                    continue
+                for alg in issuer.algorithms:
+                    problem = hmac_secret_problem(secret, alg)
+                    if problem is not None:
+                        yield Problem(tenant.display, where, f"{name}: {problem}")
+                        break
 
 
 def validate(
