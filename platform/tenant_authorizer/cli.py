@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from .dev.local.commands import local
+from .tools.api_keys import api_key
 from .tools.cli_options import DEFAULT_CONFIGS, index_shards, tenant_directory, tenant_groups
 from .tools.explain_command import token
 from .tools.issuer_commands import issuer, onboard
@@ -311,6 +312,7 @@ def _ssm_secrets(prefix: str) -> Callable[[str], bytes | None]:
 
 
 main.add_command(local)
+main.add_command(api_key)
 main.add_command(release)
 main.add_command(release_status)
 main.add_command(rollback)

@@ -296,3 +296,31 @@ def test_diff_tells_drift_from_a_failure_to_look(tenants: Path, ssm: Any) -> Non
     ):
         failed = CliRunner().invoke(main, ["ssm", "diff", str(tenants)])
     assert failed.exit_code == 1 and "Traceback" not in failed.output, failed.output
+
+
+def test_revoke_an_api_key_removes_its_entry_from_ssm(tenants: Path, ssm: Any) -> None:
+    """keys revoke --api-key: the entry leaves SSM's part (no redeploy); others stay."""
+    from tenant_authorizer.tools.api_keys import new_key, stored_hash
+
+    keys = "".join(
+        f"    - id: {key_id}\n      hash: {stored_hash(new_key(key_id))}\n"
+        f"      principal_id: {key_id}-bot\n"
+        for key_id in ("ci", "ops")
+    )
+    write(tenants, "alpha", "aaaaaaaaaa", extra=f"api_keys:\n{keys}".replace("\n    ", "\n  "))
+    apply(tenants, ssm)
+    runner = CliRunner()
+    result = runner.invoke(
+        main, ["keys", "revoke", "--tenant", "alpha", "--api-key", "ops", str(tenants)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "Remove the api_keys entries ops from" in result.output
+    after = parse_account_document(value(ssm, f"accounts/{SHARED}"), "ssm", SHARED)
+    assert set(after.tenants["alpha"].config.api_keys) == {"ci"}
+    assert runner.invoke(main, ["ssm", "diff", str(tenants)]).exit_code == 3
+
+    again = runner.invoke(
+        main, ["keys", "revoke", "--tenant", "alpha", "--api-key", "ops", str(tenants)]
+    )
+    assert again.exit_code == 1
+    assert "has no API key ops in SSM" in again.output and "Traceback" not in again.output

@@ -44,6 +44,7 @@ class Reason(enum.StrEnum):
     CLAIM_MISMATCH = "claim_mismatch"
     SCOPE_MALFORMED = "scope_malformed"
     STATIC_TOKEN_UNKNOWN = "static_token_unknown"
+    API_KEY_UNKNOWN = "api_key_unknown"
     PATH_INVALID = "path_invalid"
     # -- 403: a valid token without the needed scope or claim
     SCOPE_INSUFFICIENT = "scope_insufficient"

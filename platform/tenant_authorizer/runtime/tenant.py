@@ -75,6 +75,27 @@ class StaticToken(NamedTuple):
     scopes: tuple[str, ...] = ()
 
 
+class ApiKey(NamedTuple):
+    """A machine client's key, stored only as a salted SHA-256 (``docs/decisions/0027``).
+
+    A key made by ``tenant-authz api-key new`` reads ``tak_<id>_<secret>`` and is found by
+    its id; a ``bare`` key (one chosen elsewhere, without the id) is checked against every
+    bare entry of its tenant, at most :data:`MAX_BARE_API_KEYS` of them.
+    """
+
+    id: str
+    salt: bytes
+    digest: bytes  # SHA-256 of salt || the key as sent
+    principal_id: str
+    scopes: tuple[str, ...] = ()
+    bare: bool = False
+
+
+API_KEY_PREFIX: Final = "tak_"
+MAX_BARE_API_KEYS: Final = 16
+_NO_API_KEYS: Final[Mapping[str, ApiKey]] = MappingProxyType({})
+
+
 class RouteRule(NamedTuple):
     """Requirements on the routes that ``methods`` and ``path`` cover.
 
@@ -110,6 +131,8 @@ class TenantConfig(NamedTuple):
     issuers: tuple[IssuerConfig, ...] = ()
     static_tokens: tuple[StaticToken, ...] = ()
     token: TokenSource = TokenSource()
+    api_keys: Mapping[str, ApiKey] = _NO_API_KEYS  # by id: the keys that carry it
+    bare_api_keys: tuple[ApiKey, ...] = ()
     rules: tuple[RouteRule, ...] = ()
     default_route_access: Literal["allow", "deny"] = "allow"
     bindings: tuple[Binding, ...] = ()

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from types import MappingProxyType
 from typing import Final
 
 from .tenant import (
+    MAX_BARE_API_KEYS,
+    ApiKey,
     Binding,
     CognitoRules,
     IssuerConfig,
@@ -197,6 +200,26 @@ def _parse_static_token(node: Node) -> StaticToken:
     return token
 
 
+# An API key's id (it is part of the key: no "_", which separates it) and its stored hash.
+API_KEY_ID_RE: Final = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+API_KEY_HASH_RE: Final = re.compile(r"^sha256\$[0-9a-f]{32}\$[0-9a-f]{64}$")
+
+
+def _parse_api_key(node: Node) -> ApiKey:
+    key_id = node.string("id", pattern=API_KEY_ID_RE)
+    _, salt, digest = node.string("hash", pattern=API_KEY_HASH_RE).split("$")
+    key = ApiKey(
+        id=key_id,
+        salt=bytes.fromhex(salt),
+        digest=bytes.fromhex(digest),
+        principal_id=node.string("principal_id"),
+        scopes=node.strings("scopes", pattern=SCOPE_RE) or (),
+        bare=node.boolean("bare", default=False),
+    )
+    node.done()
+    return key
+
+
 # How to write rules for the route keys, for messages about rules that could never match.
 ROUTE_KEY_HELP: Final = (
     "for WebSocket $connect write methods: [$connect] with path: '*' (a catch-all rule, "
@@ -274,10 +297,20 @@ def parse_tenant(data: object, source: str, *, require_bindings: bool = True) ->
                     f"must be under {{prefix}}/secrets/{tenant_id}/, got {secret!r}",
                 )
     static_tokens = tuple(_parse_static_token(n) for n in node.nodes("static_tokens"))
-    if not issuers and not static_tokens:
-        raise node.error("issuers", "a tenant needs at least one issuer or static token")
+    api_keys = tuple(_parse_api_key(n) for n in node.nodes("api_keys"))
+    if not issuers and not static_tokens and not api_keys:
+        raise node.error("issuers", "a tenant needs at least one issuer, static token or API key")
     if len({t.id for t in static_tokens}) != len(static_tokens):
         raise node.error("static_tokens", "token ids must be unique")
+    if len({k.id for k in api_keys}) != len(api_keys):
+        raise node.error("api_keys", "key ids must be unique")
+    bare = tuple(k for k in api_keys if k.bare)
+    if len(bare) > MAX_BARE_API_KEYS:
+        raise node.error(
+            "api_keys",
+            f"{len(bare)} bare keys; at most {MAX_BARE_API_KEYS} (each one is hashed for every "
+            "bare key sent): issue keys with their id (tenant-authz api-key new)",
+        )
 
     rules: tuple[RouteRule, ...] = ()
     default_access = "allow"
@@ -296,6 +329,8 @@ def parse_tenant(data: object, source: str, *, require_bindings: bool = True) ->
         issuers=issuers,
         static_tokens=static_tokens,
         token=token,
+        api_keys=MappingProxyType({k.id: k for k in api_keys if not k.bare}),
+        bare_api_keys=bare,
         rules=rules,
         default_route_access=default_access,  # type: ignore[arg-type]
         bindings=bindings,

@@ -12,6 +12,7 @@ signature, the principal. Static tokens are compared by SHA-256 in constant time
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import time
 from collections.abc import Callable, Mapping
@@ -21,6 +22,7 @@ from .claims import check_claims, check_issued_before, client_id, scopes, show
 from .errors import AuthorizerError, PlatformFault, Reason, TokenRejected
 from .jwks import JwksCache
 from .jws import SIGNATURE_CHECKS, HeaderCheck, b64decode, json_object, peek
+from .tenant import API_KEY_PREFIX
 
 if TYPE_CHECKING:
     from .tenant import IssuerConfig, TenantConfig
@@ -104,7 +106,7 @@ class TokenVerifier:
         if len(token) > tenant.token.max_length:
             raise TokenRejected(Reason.TOKEN_TOO_LARGE, f"{len(token)} characters")
         if not tenant.issuers or "." not in token:
-            return self._verify_static(tenant, digest)
+            return self._verify_local(tenant, token, digest)
         segments = token.split(".")
         if len(segments) != 3 or not all(segments):
             raise TokenRejected(Reason.TOKEN_MALFORMED, "not a compact JWS")
@@ -234,27 +236,74 @@ class TokenVerifier:
             raise PlatformFault(Reason.SECRET_INVALID, f"{name}: {problem}", tenant_id=tenant_id)
         return secret  # PyJWT's HMAC verify takes the raw bytes; prepare_key re-checks
 
-    def _verify_static(self, tenant: TenantConfig, digest: str) -> VerifiedToken:
-        if not tenant.static_tokens:
+    def _verify_local(self, tenant: TenantConfig, token: str, digest: str) -> VerifiedToken:
+        """A token that is no JWS: one of the tenant's own API keys or static tokens.
+
+        Matched here, on this instance, and never sent anywhere. A key that carries its id
+        (``tak_<id>_<secret>``) is one salted hash; anything else is compared with every
+        static token (by the SHA-256 the decision computed already) and hashed for every
+        bare API key: at most 16 (``MAX_BARE_API_KEYS``), so a flood of wrong keys costs
+        each decision at most 16 hashes (``make bench``).
+        """
+        if token.startswith(API_KEY_PREFIX) and tenant.api_keys:
+            return self._verify_api_key(tenant, token)
+        if not tenant.static_tokens and not tenant.bare_api_keys:
             raise TokenRejected(Reason.TOKEN_MALFORMED, "not a JWT", tenant_id=tenant.tenant_id)
         match = None
         for candidate in tenant.static_tokens:
             # Compare every entry in constant time: timing reveals neither which nor how close.
             if hmac.compare_digest(candidate.sha256, digest):
                 match = candidate
-        if match is None:
-            raise TokenRejected(Reason.STATIC_TOKEN_UNKNOWN, "", tenant_id=tenant.tenant_id)
-        return VerifiedToken(
-            issuer=f"static:{match.id}",
-            principal_id=match.principal_id,
-            scopes=frozenset(match.scopes),
-            claims={},
-            client_id=match.id,
-            kid=None,
-            expires_at=None,
-            issuer_config=None,
-            jwks_uri=None,
-            key_generation=0,
-            stale_key=False,
-            alg=None,
-        )
+        if match is not None:
+            return _local_token(f"static:{match.id}", match.principal_id, match.scopes, match.id)
+        sent = token.encode()
+        key = None
+        for candidate_key in tenant.bare_api_keys:
+            if hmac.compare_digest(_salted(candidate_key.salt, sent), candidate_key.digest):
+                key = candidate_key
+        if key is not None:
+            return _local_token(f"api_key:{key.id}", key.principal_id, key.scopes, key.id)
+        raise TokenRejected(Reason.STATIC_TOKEN_UNKNOWN, "", tenant_id=tenant.tenant_id)
+
+    def _verify_api_key(self, tenant: TenantConfig, token: str) -> VerifiedToken:
+        """``tak_<id>_<secret>``: the entry of that id, and one salted hash compared."""
+        key_id, _, secret = token[len(API_KEY_PREFIX) :].partition("_")
+        key = tenant.api_keys.get(key_id)
+        if key is None or not secret:
+            # Ids are not secret (they are logged); what a guess cannot learn is the key.
+            raise TokenRejected(
+                Reason.API_KEY_UNKNOWN,
+                f"no API key with id {show(key_id, 40)}",
+                tenant_id=tenant.tenant_id,
+            )
+        if not hmac.compare_digest(_salted(key.salt, token.encode()), key.digest):
+            raise TokenRejected(
+                Reason.API_KEY_UNKNOWN,
+                f"API key {key.id}: the secret does not match",
+                tenant_id=tenant.tenant_id,
+            )
+        return _local_token(f"api_key:{key.id}", key.principal_id, key.scopes, key.id)
+
+
+def _salted(salt: bytes, key: bytes) -> bytes:
+    """The stored form of an API key: SHA-256 of its salt and the key as sent."""
+    return hashlib.sha256(salt + key).digest()
+
+
+def _local_token(
+    issuer: str, principal: str, granted: tuple[str, ...], client: str
+) -> VerifiedToken:
+    return VerifiedToken(
+        issuer=issuer,
+        principal_id=principal,
+        scopes=frozenset(granted),
+        claims={},
+        client_id=client,
+        kid=None,
+        expires_at=None,
+        issuer_config=None,
+        jwks_uri=None,
+        key_generation=0,
+        stale_key=False,
+        alg=None,
+    )

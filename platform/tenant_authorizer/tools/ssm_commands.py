@@ -17,8 +17,17 @@ import click
 
 from .aws_cli import aws_errors, clients
 from .cli_options import tenant_directory
+from .documents import render_json
 from .report import TenantFile
-from .ssm_sync import Parameters, SyncError, diff, push_tenant, revoke_part, rewrite_part
+from .ssm_sync import (
+    Parameters,
+    SyncError,
+    diff,
+    push_tenant,
+    remove_api_keys,
+    revoke_part,
+    rewrite_part,
+)
 
 _directory = tenant_directory
 DRIFT = 3  # ssm diff's exit code when SSM and the files differ (1 is an error, 2 usage)
@@ -94,6 +103,9 @@ def keys() -> None:
     help="Refuse tokens issued before this instant: RFC 3339 with offset, or 'now'.",
 )
 @click.option("--issuer", default=None, help="The issuer (iss) the keys belong to, if several.")
+@click.option(
+    "--api-key", "api_key_ids", multiple=True, help="An API key id to remove (repeatable)."
+)
 @_prefix
 def revoke(
     *,
@@ -102,12 +114,16 @@ def revoke(
     kids: tuple[str, ...],
     issued_before: str | None,
     issuer: str | None,
+    api_key_ids: tuple[str, ...],
     ssm_prefix: str,
 ) -> None:
-    """Refuse a tenant's key (--kid) or older tokens (--issued-before) on every warm instance
-    within the config TTL, by writing the tenant's part of its documents in SSM."""
-    if not kids and issued_before is None:
-        raise click.UsageError("name what to revoke: --kid KID and/or --issued-before WHEN.")
+    """Refuse a tenant's key (--kid), older tokens (--issued-before) or API keys (--api-key)
+    on every warm instance within the config TTL, by writing the tenant's part of its
+    documents in SSM."""
+    if not kids and issued_before is None and not api_key_ids:
+        raise click.UsageError(
+            "name what to revoke: --kid KID, --issued-before WHEN and/or --api-key ID."
+        )
     instant = _instant(issued_before) if issued_before is not None else None
     tenant = _tenant_file(directory, tenant_id)
     names = [str(i.get("issuer")) for i in tenant.raw.get("issuers") or []]
@@ -122,8 +138,20 @@ def revoke(
         )
     targets = [issuer] if issuer is not None else None
     revoked: dict[str, Any] = {}
+    removed: set[str] = set()
 
     def new_part(_account: str, part: Any) -> str:
+        if api_key_ids:
+            gone = remove_api_keys(part, api_key_ids)
+            missing = sorted(set(api_key_ids) - set(gone) - removed)
+            if missing:
+                raise SyncError(
+                    f"tenant {tenant_id} has no API key {', '.join(missing)} in SSM (already "
+                    "revoked, or another tenant's?)"
+                )
+            removed.update(gone)
+        if not kids and instant is None:
+            return _check_part(render_json(part), tenant.display)
         text, revocation = revoke_part(part, targets, kids, instant)
         revoked.update(revocation)
         if not revocation:
@@ -142,6 +170,11 @@ def revoke(
         f"{' (' + ', '.join(changed) + ')' if changed else ' (already revoked)'}: warm "
         "instances refuse within the config TTL (60 s by default)."
     )
+    if removed:
+        click.echo(
+            f"Remove the api_keys entries {', '.join(sorted(removed))} from {tenant.display} "
+            "and commit it."
+        )
     for index, name in enumerate(names):
         revocation = revoked.get(name)
         if not revocation:

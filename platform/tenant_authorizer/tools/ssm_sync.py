@@ -350,6 +350,18 @@ def revoke_part(
     return render_json(part), revoked
 
 
+def remove_api_keys(part: Any, ids: Sequence[str]) -> list[str]:
+    """Drop the API keys with ``ids`` from SSM's part of a tenant; the ids it held."""
+    held = part.get("api_keys") or []
+    removed = [str(k.get("id")) for k in held if k.get("id") in ids]
+    remaining = [k for k in held if k.get("id") not in ids]
+    if remaining:
+        part["api_keys"] = remaining
+    else:
+        part.pop("api_keys", None)
+    return removed
+
+
 def _instant(text: str) -> float:
     from datetime import datetime  # noqa: PLC0415
 
