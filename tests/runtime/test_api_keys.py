@@ -34,7 +34,7 @@ def _entry(key_id: str, key: str, **extra: Any) -> dict[str, Any]:
 def _docs(kind: str, keyed_keys: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     # WebSocket clients send the key in the query string (browsers cannot set headers).
     token = {"query": "access_token"} if kind == "websocket_connect" else None
-    extra = {"token": token} if token else {}
+    extra: dict[str, Any] = {"token": token} if token else {}
     keys = keyed_keys or [
         _entry("ci", CI_KEY, scopes=["orders:read"]),
         _entry("ops", OPS_KEY),
