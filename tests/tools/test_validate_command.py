@@ -163,3 +163,60 @@ def test_check_secrets_without_ssm_is_one_sentence(
     assert "cannot read the secrets from SSM" in result.output
     assert "without --check-secrets" in result.output
     assert "Traceback" not in result.output
+
+
+OPAQUE_TENANT = """\
+tenant_id: opaque
+issuers:
+  - issuer: https://idp.opaque.example
+    jwks_uri: https://idp.opaque.example/keys
+    audiences: [api]
+    introspection:
+      endpoint: https://idp.opaque.example/introspect
+      client_id: authorizer
+      client_secret_parameter: {secret}
+bindings:
+  - account_id: "121212121212"
+"""
+
+
+@pytest.mark.parametrize("stored", [None, "a-client-secret"])
+def test_check_secrets_reads_the_introspection_client_secret(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stored: str | None
+) -> None:
+    from support.aws import aws_env, moto_server, ssm_client
+    from support.tenants import assign_aliases
+
+    name = "/tenant-authorizer/secrets/opaque/introspection"
+    (tmp_path / "opaque.yaml").write_text(OPAQUE_TENANT.format(secret=name), encoding="utf-8")
+    assign_aliases(tmp_path)
+    with moto_server() as endpoint:
+        for key, value in aws_env(endpoint).items():
+            monkeypatch.setenv(key, value)
+        ssm = ssm_client(endpoint)
+        with contextlib.suppress(ssm.exceptions.ParameterNotFound):
+            ssm.delete_parameter(Name=name)
+        if stored is not None:
+            ssm.put_parameter(Name=name, Value=stored, Type="SecureString")
+        result = runner.invoke(main, ["validate", "--check-secrets", str(tmp_path)])
+    if stored is None:
+        assert result.exit_code == 1
+        assert "issuers[0].introspection.client_secret_parameter" in result.stdout
+        assert "does not exist" in result.stdout
+    else:
+        assert result.exit_code == 0, result.output
+        assert stored not in result.output
+
+
+def test_an_introspection_secret_outside_the_prefix_is_named(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    from support.tenants import assign_aliases
+
+    secret = "/elsewhere/secrets/opaque/introspection"
+    (tmp_path / "opaque.yaml").write_text(OPAQUE_TENANT.format(secret=secret), encoding="utf-8")
+    assign_aliases(tmp_path)
+    result = runner.invoke(main, ["validate", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "issuers[0].introspection.client_secret_parameter" in result.stdout
+    assert "must be under /tenant-authorizer/secrets/" in result.stdout

@@ -114,6 +114,8 @@ class DevIssuer:
         self._keys: dict[str, list[_SigningKey]] = {}
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
+        # Opaque tokens it issued (RFC 7662 introspection answers for them), by token.
+        self._opaque: dict[str, dict[str, Any]] = {}
         self._server: IssuerServer | None = None
         self._thread: threading.Thread | None = None
         self.stopping = threading.Event()  # set by stop(); handlers that wait should watch it
@@ -197,6 +199,21 @@ class DevIssuer:
         return f"{self.issuer}/token"
 
     @property
+    def introspection_endpoint(self) -> str:
+        """Where opaque tokens are introspected (RFC 7662)."""
+        return f"{self.issuer}/introspect"
+
+    @property
+    def introspection_path(self) -> str:
+        """The request path of the introspection endpoint."""
+        return f"{self.path}/introspect"
+
+    @property
+    def revocation_endpoint(self) -> str:
+        """Where tokens are revoked (RFC 7009)."""
+        return f"{self.issuer}/revoke"
+
+    @property
     def oidc_metadata_path(self) -> str:
         """The request path of the OpenID Connect discovery document."""
         return f"{self.path}/.well-known/openid-configuration"
@@ -219,6 +236,8 @@ class DevIssuer:
             "issuer": self.issuer,
             "jwks_uri": self.jwks_uri,
             "token_endpoint": self.token_endpoint,
+            "introspection_endpoint": self.introspection_endpoint,
+            "revocation_endpoint": self.revocation_endpoint,
             "grant_types_supported": ["client_credentials"],
             "token_endpoint_auth_methods_supported": [
                 "client_secret_basic",
@@ -286,6 +305,55 @@ class DevIssuer:
             header["kid"] = key_id
         header.update(headers or {})
         return jwt.encode(payload, signing.private_key, algorithm=alg, headers=header)
+
+    def mint_opaque(
+        self,
+        claims: Mapping[str, Any] | None = None,
+        *,
+        expires_in: int = 300,
+        scope: str | None = None,
+        audience: str | list[str] | _Default | None = DEFAULT,
+        prefix: str = "",
+    ) -> str:
+        """An opaque access token only this issuer can read (by introspection).
+
+        Its introspection answer holds what :meth:`mint` would sign, ``active: true`` and
+        ``token_type: Bearer``, until it expires or is revoked.
+        """
+        now = int(time.time())
+        answer: dict[str, Any] = {
+            "active": True,
+            "iss": self.issuer,
+            "sub": "dev-user",
+            "client_id": "dev-client",
+            "token_type": "Bearer",
+            "iat": now,
+            "nbf": now,
+            "exp": now + expires_in,
+        }
+        aud = self.audience if isinstance(audience, _Default) else audience
+        if aud is not None:
+            answer["aud"] = aud
+        if scope is not None:
+            answer["scope"] = scope
+        answer.update(claims or {})
+        token = prefix + secrets.token_urlsafe(32)
+        with self._lock:
+            self._opaque[token] = answer
+        return token
+
+    def introspect(self, token: str) -> dict[str, Any]:
+        """The RFC 7662 answer for ``token``: ``{"active": false}`` unless it is live."""
+        with self._lock:
+            answer = self._opaque.get(token)
+        if answer is None or answer["exp"] <= time.time():
+            return {"active": False}
+        return dict(answer)
+
+    def revoke(self, token: str) -> None:
+        """Revoke an opaque token (RFC 7009): introspection says inactive from now on."""
+        with self._lock:
+            self._opaque.pop(token, None)
 
     def rotate(
         self, alg: str = "RS256", *, keep_old: bool = True, key: PrivateKey | None = None

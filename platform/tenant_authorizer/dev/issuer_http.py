@@ -41,6 +41,13 @@ def _check_grant(form: Mapping[str, str]) -> None:
         raise _OAuthError(400, "unsupported_grant_type", "only client_credentials")
 
 
+def _required(form: Mapping[str, str], name: str) -> str:
+    value = form.get(name)
+    if not value:
+        raise _OAuthError(400, "invalid_request", f"{name} is required")
+    return value
+
+
 class IssuerRequestHandler(BaseHTTPRequestHandler):
     """Routes one request to its :class:`DevIssuer`; subclass it to inject faults.
 
@@ -78,6 +85,8 @@ class IssuerRequestHandler(BaseHTTPRequestHandler):
             self.send_json(200, issuer.jwks(), headers)
         elif method == "POST" and path == f"{base}/token":
             self._token()
+        elif method == "POST" and path in (f"{base}/introspect", f"{base}/revoke"):
+            self._introspect_or_revoke(path.endswith("/revoke"))
         elif method == "POST" and path == f"{base}/rotate" and issuer.allow_remote_rotate:
             self._rotate()
         else:
@@ -126,6 +135,23 @@ class IssuerRequestHandler(BaseHTTPRequestHandler):
         if scope:
             response["scope"] = scope
         self.send_json(200, response, no_store)
+
+    def _introspect_or_revoke(self, revoke: bool) -> None:
+        """RFC 7662 introspection, or RFC 7009 revocation, for an authenticated client."""
+        no_store = {"Cache-Control": "no-store"}
+        try:
+            form = self._read_form()
+            self._authenticate(form)
+            token = _required(form, "token")
+        except _OAuthError as exc:
+            body = {"error": exc.error, "error_description": exc.description}
+            self.send_json(exc.status, body, no_store)
+            return
+        if revoke:
+            self.dev_issuer.revoke(token)
+            self.send_json(200, {}, no_store)
+        else:
+            self.send_json(200, self.dev_issuer.introspect(token), no_store)
 
     def _read_form(self) -> dict[str, str]:
         if self.headers.get_content_type() != "application/x-www-form-urlencoded":

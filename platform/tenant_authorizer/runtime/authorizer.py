@@ -24,6 +24,7 @@ from .counters import Counters
 from .errors import AuthorizerError, PlatformFault, Reason
 from .events import EventKind, parse_event, token_request
 from .fetch import DEFAULT_FETCH_TIMEOUT, HttpFetcher
+from .introspection import Introspector
 from .jwks import JwksCache
 from .jws import token_digest
 from .memo import Answer, TokenMemo, Verified
@@ -70,11 +71,18 @@ class Authorizer:
         clock: Callable[[], float] = time.time,
         memo: TokenMemo | None = None,
         network_budget: float = DEFAULT_NETWORK_BUDGET,
+        introspector: Introspector | None = None,
     ) -> None:
         self.registry = registry
         self.jwks = jwks
         self.telemetry = telemetry
-        self.verifier = TokenVerifier(jwks, self._secret, clock=clock)
+        self.verifier = TokenVerifier(
+            jwks,
+            self._secret,
+            clock=clock,
+            introspector=introspector
+            or Introspector(HttpFetcher(), self._secret, jwks, clock=clock),
+        )
         self.memo = memo if memo is not None else TokenMemo(jwks, clock)
         self.network_budget = network_budget
         # The caches' counters: one object when they share it, as from_settings makes them.
@@ -110,7 +118,19 @@ class Authorizer:
             function_name=settings.function_name,
             level=settings.log_level,
         )
-        return cls(registry, jwks, telemetry, network_budget=settings.network_budget)
+        introspector = Introspector(
+            HttpFetcher(timeout=settings.fetch_timeout),
+            lambda name, tenant_id: registry.secret(name, tenant_id=tenant_id),
+            jwks,
+            counters=counters,
+        )
+        return cls(
+            registry,
+            jwks,
+            telemetry,
+            network_budget=settings.network_budget,
+            introspector=introspector,
+        )
 
     def _secret(self, name: str, tenant_id: str) -> bytes:
         return self.registry.secret(name, tenant_id=tenant_id)
@@ -249,7 +269,9 @@ class Authorizer:
         result = self.verifier.verify(token, tenant, digest, self.network_budget)
         issuer_config = result.issuer_config
         valid_until = result.expires_at
-        if valid_until is not None and issuer_config is not None:
+        if result.memo_until is not None:
+            valid_until = result.memo_until  # an introspection's answer ends the memory too
+        elif valid_until is not None and issuer_config is not None:
             valid_until += issuer_config.clock_skew_seconds
         entry = Verified(
             runtime,

@@ -21,6 +21,8 @@ METRICS: Final = (
     ("SsmFetches", "ssm_fetches"),
     ("SsmFetchFailures", "ssm_failures"),
     ("SsmThrottles", "ssm_throttles"),
+    ("IntrospectionCalls", "introspection_calls"),
+    ("IntrospectionFailures", "introspection_failures"),
 )
 
 
@@ -35,6 +37,8 @@ class Counters:
         "events",
         "index_checks",
         "index_drifts",
+        "introspection_calls",
+        "introspection_failures",
         "jwks_failures",
         "jwks_fetches",
         "kid_refetches",
@@ -52,7 +56,7 @@ class Counters:
         self.ssm_throttles = self.index_checks = self.index_drifts = 0
         self.jwks_fetches = self.jwks_failures = self.stale_key_serves = 0
         self.kid_refetches = self.discovery_fetches = self.discovery_stale_serves = 0
-        self.circuit_rejections = 0
+        self.circuit_rejections = self.introspection_calls = self.introspection_failures = 0
 
     def bump(self, name: str) -> None:
         """Add one to the counter ``name`` (one of the slots)."""

@@ -46,27 +46,42 @@ def metadata_url(issuer: str, discovery: str) -> str:
 class Metadata:
     """The part of an issuer's metadata the authorizer uses, and until when."""
 
-    __slots__ = ("expires_at", "issuer", "jwks_uri")
+    __slots__ = ("expires_at", "introspection_endpoint", "issuer", "jwks_uri")
 
-    def __init__(self, issuer: str, jwks_uri: str, expires_at: float) -> None:
+    def __init__(
+        self,
+        issuer: str,
+        jwks_uri: str | None,
+        expires_at: float,
+        introspection_endpoint: str | None = None,
+    ) -> None:
         self.issuer = issuer
-        self.jwks_uri = jwks_uri
+        self.jwks_uri = jwks_uri  # None: an authorization server of opaque tokens only
         self.expires_at = expires_at
+        self.introspection_endpoint = introspection_endpoint  # RFC 8414 / RFC 7662
 
 
 def parse_metadata(body: Mapping[str, Any], expires_at: float) -> Metadata:
-    """The metadata of one document; InvalidDocument without string issuer and jwks_uri."""
+    """The metadata of one document; InvalidDocument without a string issuer, or with
+    neither a ``jwks_uri`` nor an ``introspection_endpoint`` (strings)."""
     issuer = body.get("issuer")
     jwks_uri = body.get("jwks_uri")
-    if not isinstance(issuer, str) or not isinstance(jwks_uri, str):
+    introspection = body.get("introspection_endpoint")
+    jwks_uri = jwks_uri if isinstance(jwks_uri, str) else None
+    introspection = introspection if isinstance(introspection, str) else None
+    if not isinstance(issuer, str) or (jwks_uri is None and introspection is None):
         raise InvalidDocument("metadata lacks a string issuer or jwks_uri")
-    return Metadata(issuer=issuer, jwks_uri=jwks_uri, expires_at=expires_at)
+    return Metadata(issuer, jwks_uri, expires_at, introspection)
 
 
-def checked_jwks_uri(
-    metadata: Metadata, issuer: IssuerConfig, url: str, kid: str | None, tenant_id: str | None
-) -> str:
-    """The metadata's jwks_uri, once the metadata names this issuer and the URI is https."""
+def check_metadata_issuer(
+    metadata: Metadata,
+    issuer: IssuerConfig,
+    url: str,
+    tenant_id: str | None,
+    kid: str | None = None,
+) -> None:
+    """PlatformFault unless the metadata names this issuer exactly (a mix-up otherwise)."""
     if metadata.issuer != issuer.issuer:
         raise PlatformFault(
             Reason.JWKS_UNAVAILABLE,
@@ -76,14 +91,22 @@ def checked_jwks_uri(
             kid=kid,
             issuer=issuer.issuer,
         )
+
+
+def checked_jwks_uri(
+    metadata: Metadata, issuer: IssuerConfig, url: str, kid: str | None, tenant_id: str | None
+) -> str:
+    """The metadata's jwks_uri, once the metadata names this issuer and the URI is https."""
+    check_metadata_issuer(metadata, issuer, url, tenant_id, kid)
     jwks_uri = metadata.jwks_uri
-    if not (
+    if jwks_uri is None or not (
         jwks_uri.startswith("https://")
         or (issuer.local_development and jwks_uri.startswith("http://"))
     ):
         raise PlatformFault(
             Reason.JWKS_UNAVAILABLE,
-            f"discovery at {safe_url(url)} gives a jwks_uri that is not https",
+            f"discovery at {safe_url(url)} gives "
+            + ("no jwks_uri" if jwks_uri is None else "a jwks_uri that is not https"),
             tenant_id=tenant_id,
             kid=kid,
             issuer=issuer.issuer,
@@ -148,6 +171,31 @@ class Discovery:
         if metadata is None or now >= metadata.expires_at:
             metadata = self._metadata_slow(issuer, url, kid, tenant_id, spend)
         return checked_jwks_uri(metadata, issuer, url, kid, tenant_id)
+
+    def introspection_endpoint(
+        self, issuer: IssuerConfig, now: float, tenant_id: str | None, spend: FetchBudget
+    ) -> str:
+        """The introspection_endpoint ``issuer``'s metadata names (RFC 8414), checked as the
+        jwks_uri is: the metadata names this issuer, and the endpoint is https."""
+        url = metadata_url(issuer.issuer, issuer.discovery)
+        slot = self._slots.get(url)
+        metadata = slot.current if slot is not None else None
+        if metadata is None or now >= metadata.expires_at:
+            metadata = self._metadata_slow(issuer, url, None, tenant_id, spend)
+        check_metadata_issuer(metadata, issuer, url, tenant_id)
+        endpoint = metadata.introspection_endpoint
+        if endpoint is None or not (
+            endpoint.startswith("https://")
+            or (issuer.local_development and endpoint.startswith("http://"))
+        ):
+            raise PlatformFault(
+                Reason.INTROSPECTION_UNAVAILABLE,
+                f"discovery at {safe_url(url)} gives "
+                + ("no introspection_endpoint" if endpoint is None else "one that is not https"),
+                tenant_id=tenant_id,
+                issuer=issuer.issuer,
+            )
+        return endpoint
 
     def _metadata_slow(
         self,

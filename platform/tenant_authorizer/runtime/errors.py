@@ -45,6 +45,7 @@ class Reason(enum.StrEnum):
     SCOPE_MALFORMED = "scope_malformed"
     STATIC_TOKEN_UNKNOWN = "static_token_unknown"
     API_KEY_UNKNOWN = "api_key_unknown"
+    TOKEN_INACTIVE = "token_inactive"
     PATH_INVALID = "path_invalid"
     # -- 403: a valid token without the needed scope or claim
     SCOPE_INSUFFICIENT = "scope_insufficient"
@@ -60,6 +61,7 @@ class Reason(enum.StrEnum):
     SECRET_UNAVAILABLE = "secret_unavailable"
     SECRET_INVALID = "secret_invalid"
     ISSUER_CIRCUIT_OPEN = "issuer_circuit_open"
+    INTROSPECTION_UNAVAILABLE = "introspection_unavailable"
     INTERNAL_ERROR = "internal_error"
 
 

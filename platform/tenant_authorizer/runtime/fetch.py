@@ -37,7 +37,7 @@ import threading
 import time
 import zlib
 from typing import Any, Final, NamedTuple, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from .connection import Deadline, default_tls_context, open_socket, tls_socket_class
 from .errors import FetchError
@@ -187,6 +187,54 @@ class HttpFetcher:
         ``deadline`` (:func:`time.perf_counter`) or after :attr:`timeout`, whichever is
         first.
         """
+        return self._exchange(
+            "GET",
+            url,
+            None,
+            {},
+            local_development=local_development,
+            deadline=deadline,
+            private_ok=private_ok,
+        )
+
+    def post_form(
+        self,
+        url: str,
+        fields: dict[str, str],
+        *,
+        headers: dict[str, str] | None = None,
+        local_development: bool = False,
+        deadline: float | None = None,
+        private_ok: bool = False,
+    ) -> FetchResult:
+        """POST ``fields`` form-encoded (RFC 7662 introspection) and return the JSON object.
+
+        The same rules as :meth:`get_json`: one deadline, the size cap, no redirect, and
+        no message that quotes the request (it carries a token and a client secret).
+        """
+        body = urlencode(fields).encode("ascii")
+        extra = {"Content-Type": "application/x-www-form-urlencoded", **(headers or {})}
+        return self._exchange(
+            "POST",
+            url,
+            body,
+            extra,
+            local_development=local_development,
+            deadline=deadline,
+            private_ok=private_ok,
+        )
+
+    def _exchange(
+        self,
+        method: str,
+        url: str,
+        body: bytes | None,
+        headers: dict[str, str],
+        *,
+        local_development: bool,
+        deadline: float | None,
+        private_ok: bool,
+    ) -> FetchResult:
         schemes = ("https", "http") if local_development else ("https",)
         parts = urlsplit(url)
         if parts.scheme not in schemes or not parts.hostname:
@@ -196,7 +244,7 @@ class HttpFetcher:
         now = time.perf_counter()
         end = now + self.timeout if deadline is None else min(deadline, now + self.timeout)
         if end <= now:
-            raise BudgetSpent(f"GET {safe}: no time left in this decision's network budget")
+            raise BudgetSpent(f"{method} {safe}: no time left in this decision's network budget")
         tls = parts.scheme == "https"
         port: int = parts.port or (443 if tls else 80)
         try:
@@ -214,29 +262,34 @@ class HttpFetcher:
             connection = http.client.HTTPConnection(parts.hostname, port)
             connection.sock = sock
             try:
-                response = self._request(connection, parts)
+                response = self._request(connection, parts, method, body, headers)
                 with response:
-                    max_age, body = self._read(response, safe)
+                    max_age, received = self._read(response, f"{method} {safe}")
             finally:
                 connection.close()
         except FetchError:
             raise
         except TimeoutError as exc:  # socket.timeout is TimeoutError since Python 3.10
             elapsed = time.perf_counter() - now
-            raise FetchError(f"GET {safe}: timed out after {elapsed:.2f}s") from exc
+            raise FetchError(f"{method} {safe}: timed out after {elapsed:.2f}s") from exc
         except (OSError, http.client.HTTPException, ValueError, zlib.error) as exc:
             # ValueError covers UnicodeError (a host that is no valid IDN name).
-            raise FetchError(f"GET {safe} failed: {type(exc).__name__}") from exc
+            raise FetchError(f"{method} {safe} failed: {type(exc).__name__}") from exc
         try:
-            document = json.loads(body)
+            document = json.loads(received)
         except (ValueError, RecursionError) as exc:  # RecursionError: hostile nesting
-            raise FetchError(f"GET {safe}: response is not valid JSON") from exc
+            raise FetchError(f"{method} {safe}: response is not valid JSON") from exc
         if not isinstance(document, dict):
-            raise FetchError(f"GET {safe}: JSON is a {type(document).__name__}, not an object")
+            raise FetchError(f"{method} {safe}: JSON is a {type(document).__name__}, not an object")
         return FetchResult(body=document, max_age=max_age)
 
     def _request(
-        self, connection: http.client.HTTPConnection, parts: Any
+        self,
+        connection: http.client.HTTPConnection,
+        parts: Any,
+        method: str = "GET",
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
     ) -> http.client.HTTPResponse:
         if self._user_agent is None:
             self._user_agent = _user_agent()
@@ -247,8 +300,9 @@ class HttpFetcher:
         if parts.port and parts.port != (443 if parts.scheme == "https" else 80):
             host += f":{parts.port}"
         connection.request(
-            "GET",
+            method,
             target,
+            body=body,
             headers={
                 "Host": host,  # never the URL's user-info
                 "Accept": "application/json",
@@ -256,6 +310,7 @@ class HttpFetcher:
                 "Accept-Encoding": "gzip",
                 "User-Agent": self._user_agent,
                 "Connection": "close",
+                **(headers or {}),
             },
         )
         return connection.getresponse()
@@ -263,23 +318,23 @@ class HttpFetcher:
     def _read(self, response: http.client.HTTPResponse, safe: str) -> tuple[int | None, bytes]:
         status = response.status
         if 300 <= status < 400:
-            raise FetchError(f"GET {safe}: redirect refused (HTTP {status})")
+            raise FetchError(f"{safe}: redirect refused (HTTP {status})")
         if not 200 <= status < 300:
-            raise FetchError(f"GET {safe}: HTTP {status}")
+            raise FetchError(f"{safe}: HTTP {status}")
         declared = response.getheader("Content-Length", "") or ""
         if declared.isdigit() and int(declared) > self.max_bytes:
-            raise FetchError(f"GET {safe}: response too large ({declared} bytes declared)")
+            raise FetchError(f"{safe}: response too large ({declared} bytes declared)")
         encoding = (response.getheader("Content-Encoding", "") or "").strip().lower()
         if encoding in ("", "identity"):
             body = self._read_plain(response, safe)
         elif encoding in ("gzip", "x-gzip"):
             body = self._read_gzip(response, safe)
         else:
-            raise FetchError(f"GET {safe}: Content-Encoding {encoding[:32]!r} was not offered")
+            raise FetchError(f"{safe}: Content-Encoding {encoding[:32]!r} was not offered")
         return parse_cache_control(response.getheader("Cache-Control")), body
 
     def _too_large(self, safe: str) -> FetchError:
-        return FetchError(f"GET {safe}: response too large (over {self.max_bytes} bytes)")
+        return FetchError(f"{safe}: response too large (over {self.max_bytes} bytes)")
 
     def _read_plain(self, response: http.client.HTTPResponse, safe: str) -> bytes:
         chunks: list[bytes] = []
@@ -314,5 +369,5 @@ class HttpFetcher:
                 else:
                     chunk = b""
         if not decoder.eof:
-            raise FetchError(f"GET {safe}: gzip body ends early")
+            raise FetchError(f"{safe}: gzip body ends early")
         return b"".join(out)

@@ -180,6 +180,13 @@ class JwksCache:
                     return hit
         return self._get_key_slow(issuer, jwks_uri, kid, alg, tenant_id, spend=spend)
 
+    def introspection_endpoint(
+        self, issuer: IssuerConfig, tenant_id: str | None, spend: FetchBudget
+    ) -> str:
+        """The issuer's metadata's introspection_endpoint (RFC 8414), through the same
+        discovery cache, breaker and budget as its jwks_uri."""
+        return self._discovery.introspection_endpoint(issuer, self._clock(), tenant_id, spend)
+
     def is_current(self, jwks_uri: str, generation: int, kid: str | None, alg: str) -> bool:
         """Whether the key for ``kid``/``alg`` resolved at ``generation`` is still published.
 

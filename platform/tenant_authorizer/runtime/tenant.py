@@ -35,6 +35,22 @@ class CognitoRules(NamedTuple):
     client_ids: tuple[str, ...]
 
 
+class Introspection(NamedTuple):
+    """How an issuer's opaque tokens are checked: RFC 7662 token introspection."""
+
+    client_id: str
+    client_secret_parameter: str  # SecureString under {prefix}/secrets/<tenant_id>/
+    endpoint: str | None = None  # None: the metadata's introspection_endpoint (RFC 8414)
+    auth_method: Literal["client_secret_basic", "client_secret_post"] = "client_secret_basic"
+    token_prefix: str | None = None  # routes opaque tokens when a tenant has several
+    cache_seconds: int = 300  # an active answer is held at most this long (and to exp)
+    inactive_cache_seconds: int = 10  # an inactive one: a repeated bad token asks once
+    max_calls_per_second: int = 25  # per warm instance: a flood of new tokens is bounded
+    principal_field: str = "sub"
+    scope_field: str = "scope"
+    audience_field: str = "aud"
+
+
 class IssuerConfig(NamedTuple):
     """One issuer a tenant trusts, and every rule its tokens must satisfy."""
 
@@ -59,6 +75,7 @@ class IssuerConfig(NamedTuple):
     # for this tenant by kid, and the instant before which its tokens were issued refused.
     revoked_kids: frozenset[str] = frozenset()
     issued_before: float | None = None
+    introspection: Introspection | None = None  # opaque tokens of this issuer
 
     @property
     def is_hmac(self) -> bool:
@@ -133,9 +150,28 @@ class TenantConfig(NamedTuple):
     token: TokenSource = TokenSource()
     api_keys: Mapping[str, ApiKey] = _NO_API_KEYS  # by id: the keys that carry it
     bare_api_keys: tuple[ApiKey, ...] = ()
+    introspects: bool = False  # an issuer has introspection: opaque tokens may hold dots
     rules: tuple[RouteRule, ...] = ()
     default_route_access: Literal["allow", "deny"] = "allow"
     bindings: tuple[Binding, ...] = ()
+
+    def introspection_issuer(self, token: str) -> IssuerConfig | None:
+        """The issuer whose introspection endpoint an opaque ``token`` goes to, if any:
+        the one whose ``token_prefix`` it starts with (the longest), else the one without."""
+        fallback = None
+        best = None
+        for issuer in self.issuers:
+            config = issuer.introspection
+            if config is None:
+                continue
+            prefix = config.token_prefix
+            if prefix is None:
+                fallback = issuer
+            elif token.startswith(prefix) and (
+                best is None or len(prefix) > len(best.introspection.token_prefix or "")  # type: ignore[union-attr]
+            ):
+                best = issuer
+        return best or fallback
 
     def issuer_for(self, iss: str) -> IssuerConfig | None:
         """The issuer config whose ``issuer`` equals ``iss`` exactly, if this tenant has one."""

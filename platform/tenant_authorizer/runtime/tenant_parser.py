@@ -19,6 +19,7 @@ from .tenant import (
     ApiKey,
     Binding,
     CognitoRules,
+    Introspection,
     IssuerConfig,
     RouteRule,
     StaticToken,
@@ -118,10 +119,21 @@ def _parse_issuer(node: Node) -> IssuerConfig:
 
     jwks_uri = url(node, "jwks_uri", local_development=local) if node.has("jwks_uri") else None
     node.seen.add("jwks_uri")
+    introspection_node = node.node("introspection")
+    introspection = (
+        _parse_introspection(introspection_node, local) if introspection_node is not None else None
+    )
+    if introspection is not None and hmac:
+        raise node.error("introspection", "is for opaque tokens, not for HS* issuers")
     default_discovery = "none" if (jwks_uri or hmac) else "oidc"
     discovery = node.choice("discovery", ("oidc", "oauth", "none"), default=default_discovery)
-    if discovery == "none" and jwks_uri is None and not hmac:
-        raise node.error("jwks_uri", "is required when discovery is none")
+    opaque_only = introspection is not None and introspection.endpoint is not None
+    if discovery == "none" and jwks_uri is None and not hmac and not opaque_only:
+        raise node.error(
+            "jwks_uri",
+            "is required when discovery is none"
+            + (" (or give introspection.endpoint)" if introspection is not None else ""),
+        )
     if hmac and (jwks_uri is not None or discovery != "none"):
         raise node.error("jwks_uri", "HS* issuers use hmac_secret_parameter, not a JWKS")
 
@@ -167,9 +179,62 @@ def _parse_issuer(node: Node) -> IssuerConfig:
         local_development=local,
         revoked_kids=revoked_kids,
         issued_before=issued_before,
+        introspection=introspection,
     )
     node.done()
     return config
+
+
+# An opaque token's routing prefix: printable ASCII, no space, short.
+_TOKEN_PREFIX_RE: Final = re.compile(r"^[\x21-\x7e]{1,32}$")
+_FIELD_NAME_RE: Final = re.compile(r"^[A-Za-z0-9_:.\-/]{1,128}$")
+
+
+def _parse_introspection(node: Node, local: bool) -> Introspection:
+    """``introspection:`` of an issuer (RFC 7662), every limit named."""
+    endpoint = url(node, "endpoint", local_development=local) if node.has("endpoint") else None
+    node.seen.add("endpoint")
+    config = Introspection(
+        client_id=node.string("client_id"),
+        client_secret_parameter=node.string("client_secret_parameter", pattern=SSM_NAME_RE),
+        endpoint=endpoint,
+        auth_method=node.choice(  # type: ignore[arg-type]
+            "auth_method",
+            ("client_secret_basic", "client_secret_post"),
+            default="client_secret_basic",
+        ),
+        token_prefix=node.optional_string("token_prefix", pattern=_TOKEN_PREFIX_RE),
+        cache_seconds=node.integer("cache_seconds", default=300, low=0, high=3600),
+        inactive_cache_seconds=node.integer("inactive_cache_seconds", default=10, low=0, high=300),
+        max_calls_per_second=node.integer("max_calls_per_second", default=25, low=1, high=1000),
+        principal_field=node.string("principal_field", pattern=_FIELD_NAME_RE, default="sub"),
+        scope_field=node.string("scope_field", pattern=_FIELD_NAME_RE, default="scope"),
+        audience_field=node.string("audience_field", pattern=_FIELD_NAME_RE, default="aud"),
+    )
+    if config.token_prefix is not None and "." in config.token_prefix:
+        raise node.error("token_prefix", "must not hold '.': tokens with dots are read as JWTs")
+    node.done()
+    return config
+
+
+def _check_introspection_routes(node: Node, issuers: tuple[IssuerConfig, ...]) -> None:
+    """Each opaque token reaches at most one introspection issuer: one may go without a
+    ``token_prefix``, the others need distinct ones."""
+    seen: dict[str | None, int] = {}
+    for index, issuer in enumerate(issuers):
+        if issuer.introspection is None:
+            continue
+        prefix = issuer.introspection.token_prefix
+        if prefix in seen:
+            what = "a token_prefix" if prefix is None else f"token_prefix {prefix!r}"
+            raise node.error(
+                f"issuers[{index}].introspection.token_prefix",
+                f"issuers[{seen[prefix]}] introspects tokens without {what} already: give "
+                "each introspection issuer its own token_prefix"
+                if prefix is None
+                else f"issuers[{seen[prefix]}] has {what} already",
+            )
+        seen[prefix] = index
 
 
 def _parse_revocation(node: Node) -> tuple[frozenset[str], float | None]:
@@ -287,14 +352,21 @@ def parse_tenant(data: object, source: str, *, require_bindings: bool = True) ->
         if issuer.issuer in seen_iss:
             raise node.error(f"issuers[{index}].issuer", f"{issuer.issuer!r} is listed twice")
         seen_iss.add(issuer.issuer)
+    _check_introspection_routes(node, issuers)
     for index, issuer in enumerate(issuers):
-        for field in ("hmac_secret_parameter", "hmac_previous_secret_parameter"):
-            secret = getattr(issuer, field)
+        secret_fields = {
+            f"issuers[{index}].{field}": getattr(issuer, field)
+            for field in ("hmac_secret_parameter", "hmac_previous_secret_parameter")
+        }
+        if issuer.introspection is not None:
+            secret_fields[f"issuers[{index}].introspection.client_secret_parameter"] = (
+                issuer.introspection.client_secret_parameter
+            )
+        for field, secret in secret_fields.items():
             if secret is not None and f"/secrets/{tenant_id}/" not in secret:
-                # Ties a secret to its tenant: no tenant can verify with another's HS* secret.
+                # Ties a secret to its tenant: no tenant can use another's secret.
                 raise node.error(
-                    f"issuers[{index}].{field}",
-                    f"must be under {{prefix}}/secrets/{tenant_id}/, got {secret!r}",
+                    field, f"must be under {{prefix}}/secrets/{tenant_id}/, got {secret!r}"
                 )
     static_tokens = tuple(_parse_static_token(n) for n in node.nodes("static_tokens"))
     api_keys = tuple(_parse_api_key(n) for n in node.nodes("api_keys"))
@@ -331,6 +403,7 @@ def parse_tenant(data: object, source: str, *, require_bindings: bool = True) ->
         token=token,
         api_keys=MappingProxyType({k.id: k for k in api_keys if not k.bare}),
         bare_api_keys=bare,
+        introspects=any(i.introspection is not None for i in issuers),
         rules=rules,
         default_route_access=default_access,  # type: ignore[arg-type]
         bindings=bindings,

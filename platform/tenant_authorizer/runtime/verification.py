@@ -25,6 +25,7 @@ from .jws import SIGNATURE_CHECKS, HeaderCheck, b64decode, json_object, peek
 from .tenant import API_KEY_PREFIX
 
 if TYPE_CHECKING:
+    from .introspection import Introspector
     from .tenant import IssuerConfig, TenantConfig
 
 
@@ -43,6 +44,8 @@ class VerifiedToken(NamedTuple):
     key_generation: int
     stale_key: bool
     alg: str | None  # the header's alg (None for static tokens)
+    # When set, the instant a memory of this token must end (an introspection's answer).
+    memo_until: float | None = None
 
 
 # RFC 7518 3.2: an HMAC key at least as long as the hash output.
@@ -88,11 +91,13 @@ class TokenVerifier:
         secret: Callable[[str, str], bytes],
         *,
         clock: Callable[[], float] = time.time,
+        introspector: Introspector | None = None,
     ) -> None:
         self._jwks = jwks
         self._secret = secret  # (parameter name, tenant id) -> secret bytes
         self._clock = clock
         self._header = HeaderCheck()
+        self._introspector = introspector
 
     def verify(
         self, token: str, tenant: TenantConfig, digest: str, budget: float | None = None
@@ -105,8 +110,12 @@ class TokenVerifier:
         """
         if len(token) > tenant.token.max_length:
             raise TokenRejected(Reason.TOKEN_TOO_LARGE, f"{len(token)} characters")
-        if not tenant.issuers or "." not in token:
-            return self._verify_local(tenant, token, digest)
+        if (
+            not tenant.issuers
+            or "." not in token
+            or (tenant.introspects and token.count(".") not in (2, 4))  # not JWS, not JWE
+        ):
+            return self._verify_local(tenant, token, digest, budget)
         segments = token.split(".")
         if len(segments) != 3 or not all(segments):
             raise TokenRejected(Reason.TOKEN_MALFORMED, "not a compact JWS")
@@ -236,7 +245,9 @@ class TokenVerifier:
             raise PlatformFault(Reason.SECRET_INVALID, f"{name}: {problem}", tenant_id=tenant_id)
         return secret  # PyJWT's HMAC verify takes the raw bytes; prepare_key re-checks
 
-    def _verify_local(self, tenant: TenantConfig, token: str, digest: str) -> VerifiedToken:
+    def _verify_local(
+        self, tenant: TenantConfig, token: str, digest: str, budget: float | None = None
+    ) -> VerifiedToken:
         """A token that is no JWS: one of the tenant's own API keys or static tokens.
 
         Matched here, on this instance, and never sent anywhere. A key that carries its id
@@ -247,8 +258,16 @@ class TokenVerifier:
         """
         if token.startswith(API_KEY_PREFIX) and tenant.api_keys:
             return self._verify_api_key(tenant, token)
+        opaque = tenant.introspection_issuer(token) if tenant.introspects else None
         if not tenant.static_tokens and not tenant.bare_api_keys:
-            raise TokenRejected(Reason.TOKEN_MALFORMED, "not a JWT", tenant_id=tenant.tenant_id)
+            if opaque is not None:
+                return self._introspect(token, digest, opaque, tenant, budget)
+            detail = "not a JWT" + (
+                ", and no issuer's introspection.token_prefix starts it"
+                if tenant.introspects
+                else ""
+            )
+            raise TokenRejected(Reason.TOKEN_MALFORMED, detail, tenant_id=tenant.tenant_id)
         match = None
         for candidate in tenant.static_tokens:
             # Compare every entry in constant time: timing reveals neither which nor how close.
@@ -263,7 +282,41 @@ class TokenVerifier:
                 key = candidate_key
         if key is not None:
             return _local_token(f"api_key:{key.id}", key.principal_id, key.scopes, key.id)
+        if opaque is not None:  # the tenant's own keys first: they never leave the instance
+            return self._introspect(token, digest, opaque, tenant, budget)
         raise TokenRejected(Reason.STATIC_TOKEN_UNKNOWN, "", tenant_id=tenant.tenant_id)
+
+    def _introspect(
+        self,
+        token: str,
+        digest: str,
+        issuer: IssuerConfig,
+        tenant: TenantConfig,
+        budget: float | None,
+    ) -> VerifiedToken:
+        """An opaque token, as the issuer's introspection endpoint answers for it."""
+        if self._introspector is None:
+            raise PlatformFault(
+                Reason.INTROSPECTION_UNAVAILABLE,
+                "this authorizer was built without introspection",
+                tenant_id=tenant.tenant_id,
+            )
+        answer = self._introspector.introspect(token, digest, issuer, tenant.tenant_id, budget)
+        return VerifiedToken(
+            issuer.issuer,
+            answer.principal,
+            answer.scopes,
+            answer.claims,
+            answer.client_id,
+            None,
+            answer.expires_at,
+            issuer,
+            None,
+            0,
+            False,
+            None,
+            answer.until,
+        )
 
     def _verify_api_key(self, tenant: TenantConfig, token: str) -> VerifiedToken:
         """``tak_<id>_<secret>``: the entry of that id, and one salted hash compared."""

@@ -101,8 +101,16 @@ def _issuer_problems(
         if not isinstance(issuer, Mapping):
             continue
         where = f"issuers[{index}]"
-        for field in ("hmac_secret_parameter", "hmac_previous_secret_parameter"):
-            secret = issuer.get(field)
+        introspection = issuer.get("introspection")
+        named = {
+            field: issuer.get(field)
+            for field in ("hmac_secret_parameter", "hmac_previous_secret_parameter")
+        }
+        if isinstance(introspection, Mapping):
+            named["introspection.client_secret_parameter"] = introspection.get(
+                "client_secret_parameter"
+            )
+        for field, secret in named.items():
             if isinstance(secret, str) and not secret.startswith(secrets):
                 yield Problem(
                     display,

@@ -61,8 +61,14 @@ def secret_problems(files: Sequence[TenantFile], read: SecretReader) -> Iterator
         if tenant.config is None:
             continue
         for index, issuer in enumerate(tenant.config.issuers):
-            for field in ("hmac_secret_parameter", "hmac_previous_secret_parameter"):
-                name = getattr(issuer, field)
+            names = {
+                field: getattr(issuer, field)
+                for field in ("hmac_secret_parameter", "hmac_previous_secret_parameter")
+            }
+            if issuer.introspection is not None:
+                client_secret = issuer.introspection.client_secret_parameter
+                names["introspection.client_secret_parameter"] = client_secret
+            for field, name in names.items():
                 if name is None:
                     continue
                 where = f"issuers[{index}].{field}"
@@ -74,6 +80,10 @@ def secret_problems(files: Sequence[TenantFile], read: SecretReader) -> Iterator
                         f"{name} does not exist: write it with aws ssm put-parameter "
                         "--type SecureString (docs/onboarding.md)",
                     )
+                    continue
+                if field.startswith("introspection."):
+                    if not secret.strip():
+                        yield Problem(tenant.display, where, f"{name}: the secret is empty")
                     continue
                 for alg in issuer.algorithms:
                     problem = hmac_secret_problem(secret, alg)
