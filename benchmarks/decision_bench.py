@@ -556,6 +556,7 @@ def bounded_tables(rows: list[tuple[str, str, str, str]]) -> None:
 
 
 def main() -> None:
+    import credentials
     import peers
 
     load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
@@ -573,6 +574,7 @@ def main() -> None:
     memory_growth(rows)
     network_calls(rows)
     bounded_tables(rows)
+    credentials.credential_rows(rows)
     width = max(len(r[0]) for r in rows)
     print(f"\n{'measurement'.ljust(width)}  {'cost':>14}  {'ratio':>12}  note")
     print("-" * (width + 60))

@@ -38,6 +38,13 @@ locals {
       ]
     },
     {
+      title = "Introspection calls and failures (opaque tokens)"
+      metrics = [
+        [local.ns, "IntrospectionCalls", "FunctionName", local.fn, local.sum],
+        [local.ns, "IntrospectionFailures", "FunctionName", local.fn, local.sum],
+      ]
+    },
+    {
       title = "SSM fetches, failures, throttles"
       metrics = [
         [local.ns, "SsmFetches", "FunctionName", local.fn, local.sum],
