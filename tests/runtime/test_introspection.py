@@ -334,6 +334,13 @@ def test_prefixes_route_opaque_tokens_to_one_issuer(idp: DevIssuer, other_idp: D
             "introspection.client_secret_parameter",
         ),
         (lambda i: [_issuer(i, token_prefix="has.dot")], "token_prefix"),
+        (  # a jwks_uri means discovery none: nowhere to read the endpoint from
+            lambda i: [
+                _issuer(i)
+                | {"introspection": {"client_id": "c", "client_secret_parameter": SECRET_NAME}}
+            ],
+            "introspection.endpoint",
+        ),
     ],
 )
 def test_introspection_mistakes_name_the_field(idp: DevIssuer, issuers: Any, says: str) -> None:

@@ -177,6 +177,13 @@ class Discovery:
     ) -> str:
         """The introspection_endpoint ``issuer``'s metadata names (RFC 8414), checked as the
         jwks_uri is: the metadata names this issuer, and the endpoint is https."""
+        if issuer.discovery not in ("oidc", "oauth"):  # the parser refuses it; never a crash
+            raise PlatformFault(
+                Reason.INTROSPECTION_UNAVAILABLE,
+                "issuer has neither introspection.endpoint nor discovery",
+                tenant_id=tenant_id,
+                issuer=issuer.issuer,
+            )
         url = metadata_url(issuer.issuer, issuer.discovery)
         slot = self._slots.get(url)
         metadata = slot.current if slot is not None else None

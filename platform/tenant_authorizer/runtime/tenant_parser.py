@@ -128,6 +128,12 @@ def _parse_issuer(node: Node) -> IssuerConfig:
     default_discovery = "none" if (jwks_uri or hmac) else "oidc"
     discovery = node.choice("discovery", ("oidc", "oauth", "none"), default=default_discovery)
     opaque_only = introspection is not None and introspection.endpoint is not None
+    if introspection is not None and introspection.endpoint is None and discovery == "none":
+        raise node.error(
+            "introspection.endpoint",
+            "is required when discovery is none (with jwks_uri it is): give the endpoint, "
+            "or discovery: oidc / oauth to read it from the issuer's metadata",
+        )
     if discovery == "none" and jwks_uri is None and not hmac and not opaque_only:
         raise node.error(
             "jwks_uri",
