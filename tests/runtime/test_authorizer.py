@@ -1011,3 +1011,34 @@ def test_a_previous_secret_must_be_the_tenants_own() -> None:
     }
     with pytest.raises(ConfigError, match=r"hmac_previous_secret_parameter.*secrets/legacy/"):
         parse_tenant(tenant_doc("legacy", "666666666666", [entry]), "legacy.yaml")
+
+
+@pytest.mark.parametrize("kind", EVENT_KINDS)
+def test_hs256_through_every_event_kind_and_never_across_tenants(kind: str) -> None:
+    """Two HS tenants with the same issuer name: each secret opens only its own API."""
+    import jwt
+
+    token_source: dict[str, Any] = (
+        {"token": {"query": "access_token"}} if kind == "websocket_connect" else {}
+    )
+    secrets: dict[str, bytes] = {}
+    docs = []
+    for tenant, account in (("legacy", "666666666666"), ("other", "777766665555")):
+        name = f"/tenant-authorizer/secrets/{tenant}/hmac"
+        secrets[name] = tenant.encode() * 8
+        entry = {
+            "issuer": HMAC_ISSUER,
+            "algorithms": ["HS256"],
+            "hmac_secret_parameter": name,
+            "audiences": ["legacy-api"],
+        }
+        docs.append(tenant_doc(tenant, account, [entry], **token_source))
+    harness = Harness(docs, secrets=secrets)
+    claims = {"iss": HMAC_ISSUER, "sub": "u1", "aud": "legacy-api", "exp": int(time.time()) + 60}
+    mine = jwt.encode(claims, secrets["/tenant-authorizer/secrets/legacy/hmac"], algorithm="HS256")
+    theirs = jwt.encode(claims, secrets["/tenant-authorizer/secrets/other/hmac"], algorithm="HS256")
+    assert harness.evaluate(event(kind, mine, account="666666666666")).outcome == "allow"
+    assert harness.evaluate(event(kind, theirs, account="777766665555")).outcome == "allow"
+    for token, account in ((theirs, "666666666666"), (mine, "777766665555")):
+        result = harness.evaluate(event(kind, token, account=account))
+        assert (result.outcome, result.reason) == ("unauthorized", Reason.SIGNATURE_INVALID)
