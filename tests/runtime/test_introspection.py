@@ -388,3 +388,13 @@ def test_repeated_failures_open_the_endpoints_circuit() -> None:
     assert reasons[:3] == [Reason.INTROSPECTION_UNAVAILABLE] * 3
     assert reasons[3:] == [Reason.ISSUER_CIRCUIT_OPEN] * 2
     assert calls == 3
+
+
+def test_an_answer_that_binds_the_token_needs_its_proof() -> None:
+    """RFC 8705 3.2: an introspection answer's cnf binds the opaque token as a JWT's does."""
+    answer = {"active": True, "sub": "u", "aud": "https://api.example.test"}
+    with _faulty_issuer(answer | {"cnf": {"x5t#S256": "A" * 43}}) as idp:
+        harness = _harness(idp)
+        assert _decide(harness, "opaque" * 8).reason is Reason.BINDING_UNSUPPORTED
+        result = harness.evaluate(event("rest_request", "opaque" * 8, account=ACCOUNT))
+        assert (result.outcome, result.reason) == ("unauthorized", Reason.CERTIFICATE_MISSING)

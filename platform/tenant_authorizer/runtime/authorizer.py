@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple
 
+from .binding import BindingCheck
 from .caller import Caller
 from .counters import Counters
 from .errors import AuthorizerError, PlatformFault, Reason
@@ -85,6 +86,7 @@ class Authorizer:
         )
         self.memo = memo if memo is not None else TokenMemo(jwks, clock)
         self.network_budget = network_budget
+        self.binding = BindingCheck(clock)
         # The caches' counters: one object when they share it, as from_settings makes them.
         self._counters = tuple({id(c): c for c in (registry.counters, jwks.counters)}.values())
         self._last_snapshot: dict[str, int] = {}
@@ -228,6 +230,11 @@ class Authorizer:
         record.stale_key = stale_key
         if trace is not None:
             trace("verified", verified)
+        bound = verified.binding
+        if bound is not None:
+            # The caller must prove it holds what the token is bound to, on every request:
+            # a remembered verification never stands in for the proof.
+            self.binding.check(bound, request, tenant, token)
 
         decision = decide(runtime.rules, verified.grant, caller, resource)
         if trace is not None:
@@ -238,7 +245,7 @@ class Authorizer:
             response = self._policy(verified, caller, decision)
         outcome: Outcome = "allow" if decision.allowed else "deny"
         evaluation = Evaluation(outcome, decision.reason, response, tenant.tenant_id, hit)
-        if not hit or answer_key is None or stale_key or resolution.stale:
+        if not hit or answer_key is None or stale_key or resolution.stale or bound is not None:
             # A token's whole answer is held from its second sight on (decision 0013):
             # most tokens are seen once, and building an answer nobody asks for again
             # would cost each of them more than the rest of its decision line.
@@ -284,6 +291,7 @@ class Authorizer:
             grant_for(runtime.rules, result.scopes, result.claims),
             *decision_context(tenant, result),
             digest[:12],
+            result.binding,
         )
         if not result.stale_key:
             # A decision made on stale keys is not remembered: it is re-made (and re-counted

@@ -44,6 +44,21 @@ class AuthRequest(NamedTuple):
     query: Mapping[str, str]
     cookies: tuple[str, ...]  # "name=value" items
     route_key: str | None = None  # HTTP API payload 2.0: the route that serves the request
+    # The event itself, for the rare checks that read more of it (a DPoP proof's request,
+    # a client certificate: runtime/binding.py); None for TOKEN events.
+    event: Mapping[str, Any] | None = None
+
+    def scheme(self, source: TokenSource) -> str | None:
+        """The scheme word the token came with, lower-case (None: a bare token)."""
+        if self.kind is EventKind.REST_TOKEN:
+            raw = self.token
+        elif source.kind == "header":
+            raw = self.headers.get(source.name)
+        else:
+            return None
+        if source.scheme is None or not raw:
+            return None
+        return raw.strip().partition(" ")[0].lower()
 
     def credential(self, source: TokenSource) -> str:
         """The token as the tenant's :class:`TokenSource` says; :class:`TokenRejected` if absent."""
@@ -61,7 +76,9 @@ class AuthRequest(NamedTuple):
             token = raw.strip()
         else:
             scheme, _, rest = raw.strip().partition(" ")
-            if scheme.lower() != source.scheme:
+            lowered = scheme.lower()
+            # RFC 9449 7.1: a DPoP-bound token comes as "DPoP <token>" where Bearer would.
+            if lowered != source.scheme and not (lowered == "dpop" and source.scheme == "bearer"):
                 raise TokenRejected(Reason.TOKEN_MALFORMED, f"expected the {source.scheme} scheme")
             token = rest.strip()
         if not token:
@@ -158,6 +175,7 @@ def parse_event(event: object) -> AuthRequest:
         _string_map(event.get("queryStringParameters"), lower=False),
         cookies,
         route_key,
+        event,
     )
 
 

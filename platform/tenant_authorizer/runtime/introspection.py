@@ -32,6 +32,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final, Protocol
 from urllib.parse import quote
 
+from .binding import Binding, binding_of
 from .bounded import BoundedTable
 from .breaker import CircuitBreaker
 from .claims import check_required, scopes, show
@@ -69,6 +70,7 @@ class Answer:
     """What an introspection said about one token, for as long as it may be used."""
 
     __slots__ = (
+        "binding",
         "claims",
         "client_id",
         "detail",
@@ -89,7 +91,9 @@ class Answer:
         client_id: str | None = None,
         expires_at: float | None = None,
         claims: Mapping[str, Any] | None = None,
+        binding: Binding | None = None,
     ) -> None:
+        self.binding = binding  # the answer's cnf (RFC 8705 3.2, RFC 9449 6.2)
         self.reason = reason  # OK, or why the token is refused (401)
         self.detail = detail
         self.until = until  # the instant this answer stops being used
@@ -314,7 +318,10 @@ class Introspector:
         if expires_at is not None:
             until = min(until, expires_at + skew)
         forwarded = {name: body[name] for name in issuer.forward_claims if name in body}
-        return Answer(Reason.OK, "", until, principal, granted, client, expires_at, forwarded)
+        bound = binding_of(body.get("cnf"), issuer.sender_constraint)
+        return Answer(
+            Reason.OK, "", until, principal, granted, client, expires_at, forwarded, bound
+        )
 
 
 def _is_time(value: object) -> bool:

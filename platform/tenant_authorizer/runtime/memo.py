@@ -27,6 +27,7 @@ from .bounded import BoundedTable
 
 if TYPE_CHECKING:
     from .account import TenantRuntime
+    from .binding import Binding
     from .caller import Caller
     from .events import EventKind
     from .jwks import JwksCache
@@ -56,6 +57,7 @@ class Verified:
 
     __slots__ = (
         "alg",
+        "binding",
         "context",
         "generation",
         "grant",
@@ -82,8 +84,11 @@ class Verified:
         context: dict[str, ContextValue],
         context_bytes: int,
         token_hash: str,
+        binding: Binding | None = None,
     ) -> None:
         self.tenant = tenant
+        # What the token is bound to (a certificate, a DPoP key): checked on every use.
+        self.binding = binding
         self.principal = principal
         self.issuer = issuer
         self.kid = kid

@@ -51,6 +51,19 @@ class Introspection(NamedTuple):
     audience_field: str = "aud"
 
 
+SenderConstraint = Literal["none", "mtls", "dpop"]
+# Asymmetric algorithms a DPoP proof may use (RFC 9449 never allows none or HS*).
+DPOP_ALGORITHMS: Final = ("ES256", "ES384", "ES512", "RS256", "PS256", "EdDSA")
+
+
+class DpopSettings(NamedTuple):
+    """How a tenant's APIs check DPoP proofs (RFC 9449)."""
+
+    public_base_url: str | None = None  # the URL clients call, when it is not API Gateway's
+    max_age_seconds: int = 60  # a proof's iat is accepted this long
+    algorithms: tuple[str, ...] = DPOP_ALGORITHMS
+
+
 class IssuerConfig(NamedTuple):
     """One issuer a tenant trusts, and every rule its tokens must satisfy."""
 
@@ -76,6 +89,8 @@ class IssuerConfig(NamedTuple):
     revoked_kids: frozenset[str] = frozenset()
     issued_before: float | None = None
     introspection: Introspection | None = None  # opaque tokens of this issuer
+    # What the issuer requires of its tokens' binding; a bound token is checked always.
+    sender_constraint: SenderConstraint = "none"
 
     @property
     def is_hmac(self) -> bool:
@@ -151,6 +166,7 @@ class TenantConfig(NamedTuple):
     api_keys: Mapping[str, ApiKey] = _NO_API_KEYS  # by id: the keys that carry it
     bare_api_keys: tuple[ApiKey, ...] = ()
     introspects: bool = False  # an issuer has introspection: opaque tokens may hold dots
+    dpop: DpopSettings = DpopSettings()
     rules: tuple[RouteRule, ...] = ()
     default_route_access: Literal["allow", "deny"] = "allow"
     bindings: tuple[Binding, ...] = ()

@@ -15,10 +15,12 @@ from types import MappingProxyType
 from typing import Final
 
 from .tenant import (
+    DPOP_ALGORITHMS,
     MAX_BARE_API_KEYS,
     ApiKey,
     Binding,
     CognitoRules,
+    DpopSettings,
     Introspection,
     IssuerConfig,
     RouteRule,
@@ -186,9 +188,42 @@ def _parse_issuer(node: Node) -> IssuerConfig:
         revoked_kids=revoked_kids,
         issued_before=issued_before,
         introspection=introspection,
+        sender_constraint=node.choice(  # type: ignore[arg-type]
+            "sender_constraint", ("none", "mtls", "dpop"), default="none"
+        ),
     )
+    if hmac and config.sender_constraint != "none":
+        raise node.error("sender_constraint", "binds asymmetric tokens, not HS* ones")
     node.done()
     return config
+
+
+def _parse_dpop(node: Node | None) -> DpopSettings:
+    """``dpop:`` of a tenant: where its clients' proofs point, and for how long they count."""
+    if node is None:
+        return DpopSettings()
+    base = (
+        url(node, "public_base_url", local_development=False)
+        if node.has("public_base_url")
+        else None
+    )
+    node.seen.add("public_base_url")
+    if base is not None and ("?" in base or "#" in base):
+        raise node.error("public_base_url", "is a base URL: no query or fragment")
+    algorithms = node.strings("algorithms") or DPOP_ALGORITHMS
+    for index, alg in enumerate(algorithms):
+        if alg not in DPOP_ALGORITHMS:
+            raise node.error(
+                f"algorithms[{index}]",
+                f"{alg!r} is not an asymmetric algorithm; choose from {', '.join(DPOP_ALGORITHMS)}",
+            )
+    settings = DpopSettings(
+        public_base_url=base,
+        max_age_seconds=node.integer("max_age_seconds", default=60, low=5, high=600),
+        algorithms=algorithms,
+    )
+    node.done()
+    return settings
 
 
 # An opaque token's routing prefix: printable ASCII, no space, short.
@@ -352,6 +387,7 @@ def parse_tenant(data: object, source: str, *, require_bindings: bool = True) ->
     tenant_id = node.string("tenant_id", pattern=TENANT_ID_RE)
     node.optional_string("description")
     token = _parse_token_source(node.node("token"))
+    dpop = _parse_dpop(node.node("dpop"))
     issuers = tuple(_parse_issuer(n) for n in node.nodes("issuers"))
     seen_iss: set[str] = set()
     for index, issuer in enumerate(issuers):
@@ -410,6 +446,7 @@ def parse_tenant(data: object, source: str, *, require_bindings: bool = True) ->
         api_keys=MappingProxyType({k.id: k for k in api_keys if not k.bare}),
         bare_api_keys=bare,
         introspects=any(i.introspection is not None for i in issuers),
+        dpop=dpop,
         rules=rules,
         default_route_access=default_access,  # type: ignore[arg-type]
         bindings=bindings,

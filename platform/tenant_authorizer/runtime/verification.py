@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
+from .binding import Binding, binding_of
 from .claims import check_claims, check_issued_before, client_id, scopes, show
 from .errors import AuthorizerError, PlatformFault, Reason, TokenRejected
 from .jwks import JwksCache
@@ -46,6 +47,7 @@ class VerifiedToken(NamedTuple):
     alg: str | None  # the header's alg (None for static tokens)
     # When set, the instant a memory of this token must end (an introspection's answer).
     memo_until: float | None = None
+    binding: Binding | None = None  # cnf (RFC 8705 / RFC 9449), or what the issuer requires
 
 
 # RFC 7518 3.2: an HMAC key at least as long as the hash output.
@@ -218,6 +220,12 @@ class TokenVerifier:
         principal = claims.get(issuer.principal_claim)
         if not isinstance(principal, str) or not principal:
             raise TokenRejected(Reason.CLAIM_MISSING, f"principal claim {issuer.principal_claim}")
+        cnf = claims.get("cnf")
+        bound = (
+            binding_of(cnf, issuer.sender_constraint)
+            if cnf is not None or issuer.sender_constraint != "none"
+            else None
+        )
         return VerifiedToken(  # positional: one call per decision, keywords cost more
             issuer.issuer,
             principal,
@@ -231,6 +239,8 @@ class TokenVerifier:
             generation,
             stale,
             alg,
+            None,
+            bound,
         )
 
     def _hmac_key(
@@ -316,6 +326,7 @@ class TokenVerifier:
             False,
             None,
             answer.until,
+            answer.binding,
         )
 
     def _verify_api_key(self, tenant: TenantConfig, token: str) -> VerifiedToken:

@@ -1,0 +1,349 @@
+"""Sender-constrained tokens: mTLS-bound (RFC 8705) and DPoP-bound (RFC 9449).
+
+A token that names its holder in ``cnf`` is only as good as the proof that the caller
+holds it, so a bound token is refused without one, whether or not its issuer requires
+binding (``sender_constraint``):
+
+* ``cnf.x5t#S256`` -- the SHA-256 thumbprint of the client certificate API Gateway
+  passes when the API has mutual TLS (``requestContext.identity.clientCert`` of REST
+  events, ``requestContext.authentication.clientCert`` of HTTP API events) must equal it;
+* ``cnf.jkt`` -- the ``DPoP`` header must hold exactly one proof (RFC 9449 4.3): a
+  ``dpop+jwt`` signed with an allowed asymmetric ``alg`` by the public ``jwk`` in its
+  header (no private members), whose RFC 7638 thumbprint is ``jkt``, with ``htm`` the
+  request's method, ``htu`` its URL (rebuilt from the event, or the tenant's
+  ``dpop.public_base_url``), ``iat`` within the window, ``ath`` the hash of the access
+  token, and a ``jti`` this instance has not seen within the window.
+
+TOKEN and WebSocket events carry neither a header API Gateway passes nor a certificate:
+a bound token arriving through one is ``binding_unsupported``. The ``jti`` memory is per
+warm instance: it stops a proof replayed to the same instance, not one replayed to
+another (``docs/decisions/0028``). A Lambda authorizer cannot answer with a
+``DPoP-Nonce``, so server-provided nonces are not used.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import urlsplit
+
+import jwt
+
+from .bounded import BoundedTable
+from .claims import show
+from .errors import Reason, TokenRejected
+from .events import AuthRequest, EventKind
+from .jws import SIGNATURE_CHECKS, b64decode, json_object
+
+if TYPE_CHECKING:
+    from .tenant import DpopSettings, TenantConfig
+
+_PRIVATE_MEMBERS: Final = frozenset({"d", "p", "q", "dp", "dq", "qi", "k", "oth"})
+_THUMBPRINT_MEMBERS: Final = {
+    "EC": ("crv", "kty", "x", "y"),
+    "RSA": ("e", "kty", "n"),
+    "OKP": ("crv", "kty", "x"),
+}
+_PROOF_MAX: Final = 8192
+_KEYS_BYTES: Final = 1024 * 1024
+_SEEN_BYTES: Final = 4 * 1024 * 1024
+_PEM_RE: Final = re.compile(
+    r"-----BEGIN CERTIFICATE-----(.+?)-----END CERTIFICATE-----", flags=re.DOTALL
+)
+# How far a proof's iat may lie ahead of this instance's clock (the client's drift).
+_FUTURE_SKEW: Final = 10
+
+
+class Binding:
+    """What a verified token is bound to, and what its issuer requires; held by the memo."""
+
+    __slots__ = ("jkt", "required", "x5t")
+
+    def __init__(self, x5t: str | None, jkt: str | None, required: str) -> None:
+        self.x5t = x5t  # cnf.x5t#S256: the client certificate's SHA-256 thumbprint
+        self.jkt = jkt  # cnf.jkt: the DPoP key's RFC 7638 thumbprint
+        self.required = required  # the issuer's sender_constraint: none, mtls or dpop
+
+
+def binding_of(cnf: object, required: str) -> Binding | None:
+    """The binding of a token's (or an introspection answer's) ``cnf``; None: unbound.
+
+    A ``cnf`` that binds the token by another method (``jwk``, ``jku``, ``kid``) cannot
+    be checked here: the token is refused rather than used as a bearer token.
+    """
+    if cnf is None:
+        return Binding(None, None, required) if required != "none" else None
+    if not isinstance(cnf, Mapping):
+        raise TokenRejected(Reason.TOKEN_MALFORMED, "cnf is not an object")
+    x5t, jkt = cnf.get("x5t#S256"), cnf.get("jkt")
+    for name, value in (("x5t#S256", x5t), ("jkt", jkt)):
+        if value is not None and (not isinstance(value, str) or not 0 < len(value) <= 128):
+            raise TokenRejected(Reason.TOKEN_MALFORMED, f"cnf.{name} is not a thumbprint")
+    if x5t is None and jkt is None:
+        if cnf:
+            raise TokenRejected(
+                Reason.BINDING_UNSUPPORTED,
+                f"cnf binds the token by {', '.join(sorted(map(str, cnf)))[:80]}: only "
+                "x5t#S256 (mTLS) and jkt (DPoP) are checked",
+            )
+        return Binding(None, None, required) if required != "none" else None
+    return Binding(x5t, jkt, required)
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def jwk_thumbprint(jwk: Mapping[str, Any]) -> str:
+    """RFC 7638: SHA-256 of the required members, sorted, without whitespace."""
+    members = _THUMBPRINT_MEMBERS.get(str(jwk.get("kty")))
+    if members is None or not all(isinstance(jwk.get(m), str) for m in members):
+        raise TokenRejected(
+            Reason.DPOP_PROOF_INVALID, "the proof's jwk is not an EC, RSA or OKP key"
+        )
+    canonical = json.dumps({m: jwk[m] for m in members}, separators=(",", ":"), sort_keys=True)
+    return _b64url(hashlib.sha256(canonical.encode()).digest())
+
+
+def certificate_thumbprint(pem: str) -> str:
+    """RFC 8705 3.1: base64url SHA-256 of the certificate's DER encoding."""
+    match = _PEM_RE.search(pem)
+    if match is None:
+        raise TokenRejected(Reason.CERTIFICATE_MISSING, "the client certificate is not PEM")
+    try:
+        der = base64.b64decode("".join(match.group(1).split()), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise TokenRejected(
+            Reason.CERTIFICATE_MISSING, "the client certificate is not PEM"
+        ) from exc
+    return _b64url(hashlib.sha256(der).digest())
+
+
+def _client_certificate(event: Mapping[str, Any]) -> str | None:
+    context = event.get("requestContext")
+    if not isinstance(context, Mapping):
+        return None
+    for holder in ("identity", "authentication"):  # REST and HTTP 1.0; HTTP API
+        section = context.get(holder)
+        cert = section.get("clientCert") if isinstance(section, Mapping) else None
+        pem = cert.get("clientCertPem") if isinstance(cert, Mapping) else None
+        if isinstance(pem, str) and pem:
+            return pem
+    return None
+
+
+def request_url(request: AuthRequest, settings: DpopSettings) -> str:
+    """The URL the client called, as a DPoP proof's ``htu`` names it (no query).
+
+    With ``public_base_url`` (a CloudFront or other front the client calls): that URL
+    and the path after the stage. Otherwise ``https://`` and the domain API Gateway
+    received the request on, with the path the client sent: the stage included on an
+    execute-api domain, the base path of a custom domain's mapping included on it.
+    """
+    caller = request.caller
+    if settings.public_base_url is not None:
+        return settings.public_base_url.rstrip("/") + caller.path
+    event = request.event or {}
+    context = event.get("requestContext")
+    context = context if isinstance(context, Mapping) else {}
+    domain = context.get("domainName")
+    if not isinstance(domain, str) or not domain:
+        headers = request.headers
+        domain = headers.get("host", "")
+    http = context.get("http")
+    path = http.get("path") if isinstance(http, Mapping) else context.get("path")
+    if not isinstance(path, str) or not path.startswith("/"):
+        path = f"/{caller.stage}{caller.path}"
+    return f"https://{domain.lower()}{path}"
+
+
+def _normal_url(url: str) -> tuple[str, str, str] | None:
+    """Scheme, host[:port] and path of ``url`` for comparison (RFC 3986 6.2.2-6.2.3)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("https", "http") or not parts.hostname:
+        return None
+    host = parts.hostname.lower()
+    if port is not None and port != (443 if parts.scheme.lower() == "https" else 80):
+        host += f":{port}"
+    return parts.scheme.lower(), host, parts.path or "/"
+
+
+class BindingCheck:
+    """Checks the proof of possession a bound token needs; one per process, thread-safe."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._keys: BoundedTable[str, tuple[Any, str]] = BoundedTable(_KEYS_BYTES)
+        self._seen: BoundedTable[tuple[str, str], float] = BoundedTable(
+            _SEEN_BYTES, expired=lambda until: self._clock() >= until
+        )
+        self._lock = threading.Lock()
+
+    def check(
+        self, binding: Binding, request: AuthRequest, tenant: TenantConfig, token: str
+    ) -> None:
+        """Nothing when the caller proves it holds what the token is bound to."""
+        if request.kind in (EventKind.REST_TOKEN, EventKind.WEBSOCKET):
+            raise TokenRejected(
+                Reason.BINDING_UNSUPPORTED,
+                f"a {'certificate' if binding.x5t else 'DPoP'}-bound token reached a "
+                f"{request.kind.value} authorizer, whose event carries no proof: use a "
+                "REQUEST authorizer",
+            )
+        if binding.required == "mtls" and binding.x5t is None:
+            raise TokenRejected(Reason.BINDING_REQUIRED, "the issuer requires cnf.x5t#S256")
+        if binding.required == "dpop" and binding.jkt is None:
+            raise TokenRejected(Reason.BINDING_REQUIRED, "the issuer requires cnf.jkt (DPoP)")
+        event = request.event or {}
+        if binding.x5t is not None:
+            pem = _client_certificate(event)
+            if pem is None:
+                raise TokenRejected(
+                    Reason.CERTIFICATE_MISSING,
+                    "the token is bound to a client certificate; the API has no mutual TLS "
+                    "or the client sent none",
+                )
+            if not hmac.compare_digest(certificate_thumbprint(pem), binding.x5t):
+                raise TokenRejected(
+                    Reason.CERTIFICATE_MISMATCH, "cnf.x5t#S256 is another certificate's"
+                )
+        if binding.jkt is not None:
+            if request.scheme(tenant.token) not in (None, "dpop"):
+                raise TokenRejected(
+                    Reason.DPOP_PROOF_INVALID, "a DPoP-bound token must come as 'DPoP <token>'"
+                )
+            self._dpop(binding.jkt, request, tenant.dpop, token, event)
+
+    def _dpop(
+        self,
+        jkt: str,
+        request: AuthRequest,
+        settings: DpopSettings,
+        token: str,
+        event: Mapping[str, Any],
+    ) -> None:
+        proof = _one_proof(request, event)
+        segments = proof.split(".")
+        if len(segments) != 3 or len(proof) > _PROOF_MAX:
+            raise TokenRejected(Reason.DPOP_PROOF_INVALID, "the proof is not a compact JWS")
+        header = _proof_json(segments[0], "header")
+        if header.get("typ") != "dpop+jwt":
+            raise TokenRejected(Reason.DPOP_PROOF_INVALID, "typ must be dpop+jwt")
+        alg = header.get("alg")
+        if not isinstance(alg, str) or alg not in settings.algorithms:
+            raise TokenRejected(
+                Reason.DPOP_PROOF_INVALID,
+                f"alg {show(alg, 16)}; allowed: {', '.join(settings.algorithms)}",
+            )
+        jwk = header.get("jwk")
+        if not isinstance(jwk, dict) or _PRIVATE_MEMBERS.intersection(jwk):
+            raise TokenRejected(
+                Reason.DPOP_PROOF_INVALID, "the proof needs a public jwk and no private members"
+            )
+        thumbprint = jwk_thumbprint(jwk)
+        if not hmac.compare_digest(thumbprint, jkt):
+            raise TokenRejected(Reason.DPOP_KEY_MISMATCH, "the proof's key is not cnf.jkt")
+        key = self._key(thumbprint, jwk, alg)
+        try:
+            signature = b64decode(segments[2])
+            signing_input = f"{segments[0]}.{segments[1]}".encode("ascii")
+            valid = SIGNATURE_CHECKS[alg](signing_input, key, signature)
+        except (ValueError, TypeError) as exc:
+            raise TokenRejected(Reason.DPOP_PROOF_INVALID, "the proof's signature") from exc
+        if not valid:
+            raise TokenRejected(Reason.DPOP_PROOF_INVALID, "the proof's signature does not verify")
+        claims = _proof_json(segments[1], "payload")
+        self._claims(claims, jkt, request, settings, token)
+
+    def _claims(
+        self,
+        claims: Mapping[str, Any],
+        jkt: str,
+        request: AuthRequest,
+        settings: DpopSettings,
+        token: str,
+    ) -> None:
+        jti = claims.get("jti")
+        if not isinstance(jti, str) or not 0 < len(jti) <= 256:
+            raise TokenRejected(Reason.DPOP_PROOF_INVALID, "jti is required")
+        if claims.get("htm") != request.caller.method:
+            raise TokenRejected(
+                Reason.DPOP_PROOF_INVALID,
+                f"htm {show(claims.get('htm'), 16)}, the request is {request.caller.method}",
+            )
+        htu = claims.get("htu")
+        expected = request_url(request, settings)
+        if not isinstance(htu, str) or _normal_url(htu) != _normal_url(expected):
+            raise TokenRejected(
+                Reason.DPOP_PROOF_INVALID, f"htu {show(htu, 120)}, the request is {expected[:200]}"
+            )
+        expected_ath = _b64url(hashlib.sha256(token.encode("ascii")).digest())
+        ath = claims.get("ath")
+        if not isinstance(ath, str) or not hmac.compare_digest(ath, expected_ath):
+            raise TokenRejected(Reason.DPOP_PROOF_INVALID, "ath is not the access token's hash")
+        iat = claims.get("iat")
+        now = self._clock()
+        if type(iat) not in (int, float) or not isinstance(iat, int | float):
+            raise TokenRejected(Reason.DPOP_PROOF_INVALID, "iat is required")
+        if iat > now + _FUTURE_SKEW or iat < now - settings.max_age_seconds:
+            raise TokenRejected(
+                Reason.DPOP_PROOF_STALE,
+                f"iat is {now - iat:.0f}s ago; proofs are accepted for {settings.max_age_seconds}s",
+            )
+        key = (jkt, jti)
+        with self._lock:
+            until = self._seen.get(key)
+            if until is not None and now < until:
+                raise TokenRejected(Reason.DPOP_PROOF_REPLAYED, "this proof's jti was used")
+            self._seen.put(key, iat + settings.max_age_seconds + _FUTURE_SKEW, 160 + len(jti))
+
+    def _key(self, thumbprint: str, jwk: Mapping[str, Any], alg: str) -> Any:
+        held = self._keys.get(thumbprint)
+        if held is not None and held[1] == alg:
+            return held[0]
+        try:
+            key = jwt.PyJWK(dict(jwk), algorithm=alg).key
+        except (jwt.PyJWTError, ValueError, TypeError, KeyError) as exc:
+            raise TokenRejected(
+                Reason.DPOP_PROOF_INVALID, f"the proof's jwk is no {alg} public key"
+            ) from exc
+        if hasattr(key, "private_bytes"):
+            raise TokenRejected(Reason.DPOP_PROOF_INVALID, "the proof's jwk is a private key")
+        if getattr(key, "key_size", 2048) < 2048 and str(jwk.get("kty")) == "RSA":
+            raise TokenRejected(Reason.DPOP_PROOF_INVALID, "an RSA proof key needs 2048 bits")
+        self._keys.put(thumbprint, (key, alg), 2048)
+        return key
+
+
+def _proof_json(segment: str, what: str) -> dict[str, Any]:
+    try:
+        return json_object(segment, f"DPoP proof {what}")
+    except TokenRejected as exc:  # the proof is malformed, not the access token
+        raise TokenRejected(Reason.DPOP_PROOF_INVALID, exc.detail) from exc
+
+
+def _one_proof(request: AuthRequest, event: Mapping[str, Any]) -> str:
+    """The request's one DPoP header (RFC 9449 4.3: exactly one)."""
+    proof = request.headers.get("dpop")
+    if not proof:
+        raise TokenRejected(Reason.DPOP_PROOF_MISSING, "no DPoP header")
+    multi = event.get("multiValueHeaders")
+    if isinstance(multi, Mapping):
+        values = [v for k, v in multi.items() if isinstance(k, str) and k.lower() == "dpop"]
+        if sum(len(v) if isinstance(v, list) else 1 for v in values) > 1:
+            raise TokenRejected(Reason.DPOP_PROOF_INVALID, "more than one DPoP header")
+    if "," in proof:  # HTTP API events join repeated headers with commas
+        raise TokenRejected(Reason.DPOP_PROOF_INVALID, "more than one DPoP header")
+    return proof.strip()
