@@ -41,15 +41,27 @@ locals {
   # policies (the binding's response), since a wrong guess fails every request.
   http_problems = local.is_http && var.http.payload_format_version == "2.0" && var.http.enable_simple_responses == null && var.handoff == null ? ["http.enable_simple_responses: say which answer this HTTP API reads: true for a binding with response: simple, false for response: iam (the default of a binding); or pass handoff, which says it"] : []
 
-  rest_identity_source = coalesce(var.rest.identity_source, "method.request.header.Authorization")
+  # Sender-constrained tokens (RFC 8705, RFC 9449): a proof is good for one request, and
+  # the cache keys on the token, not the certificate, so answers are never cached; DPoP
+  # proofs come in a header API Gateway must pass (and then requires).
+  sender_constrained   = var.sender_constraint != "none"
+  rest_base_source     = coalesce(var.rest.identity_source, "method.request.header.Authorization")
+  rest_needs_dpop      = var.sender_constraint == "dpop" && !strcontains(lower(local.rest_base_source), "method.request.header.dpop")
+  rest_identity_source = local.rest_needs_dpop ? "${local.rest_base_source},method.request.header.DPoP" : local.rest_base_source
+  rest_ttl             = local.sender_constrained ? 0 : var.rest.result_ttl_seconds
+  http_ttl             = local.sender_constrained ? 0 : var.http.result_ttl_seconds
+  sender_problems = !local.sender_constrained || (local.is_rest && var.rest.type == "REQUEST") || local.is_http ? [] : [
+    "sender_constraint: ${var.sender_constraint}-bound tokens need the request's ${var.sender_constraint == "dpop" ? "DPoP header" : "client certificate"}, which ${local.is_websocket ? "a WebSocket authorizer" : "a REST TOKEN authorizer"} does not pass: ${local.is_websocket ? "WebSocket APIs have no mutual TLS, and their tokens cannot be bound" : "use rest.type REQUEST"}",
+  ]
 
   # HTTP API simple responses are cached per identity source for EVERY route: a decision
   # taken for GET /public would be replayed for DELETE /admin with the same token.
   # Adding $context.routeKey to the identity sources makes the cache key per route
   # (the safe default); a TTL of 0 disables the cache and needs no change.
-  http_route_scoped     = local.simple_responses && var.http.result_ttl_seconds > 0
+  http_route_scoped     = local.simple_responses && local.http_ttl > 0
   http_needs_route_key  = local.http_route_scoped && !contains(var.http.identity_sources, "$context.routeKey")
-  http_identity_sources = local.http_needs_route_key ? concat(var.http.identity_sources, ["$context.routeKey"]) : var.http.identity_sources
+  http_with_dpop        = var.sender_constraint == "dpop" && !contains([for s in var.http.identity_sources : lower(s)], "$request.header.dpop") ? concat(var.http.identity_sources, ["$request.header.DPoP"]) : var.http.identity_sources
+  http_identity_sources = local.http_needs_route_key ? concat(local.http_with_dpop, ["$context.routeKey"]) : local.http_with_dpop
 
   cors_headers = var.cors == null ? {} : merge(
     {
@@ -87,6 +99,10 @@ resource "aws_api_gateway_authorizer" "this" {
       condition     = length(local.handoff_problems) == 0
       error_message = join("\n", local.handoff_problems)
     }
+    precondition {
+      condition     = length(local.sender_problems) == 0
+      error_message = join("\n", local.sender_problems)
+    }
   }
 
   name                             = var.name
@@ -95,7 +111,7 @@ resource "aws_api_gateway_authorizer" "this" {
   authorizer_uri                   = local.authorizer_uri
   identity_source                  = local.rest_identity_source
   identity_validation_expression   = var.rest.identity_validation_expression
-  authorizer_result_ttl_in_seconds = var.rest.result_ttl_seconds
+  authorizer_result_ttl_in_seconds = local.rest_ttl
 }
 
 resource "aws_api_gateway_gateway_response" "this" {
@@ -119,6 +135,10 @@ resource "aws_apigatewayv2_authorizer" "http" {
       error_message = join("\n", local.handoff_problems)
     }
     precondition {
+      condition     = length(local.sender_problems) == 0
+      error_message = join("\n", local.sender_problems)
+    }
+    precondition {
       condition     = length(local.http_problems) == 0
       error_message = join("\n", local.http_problems)
     }
@@ -131,7 +151,7 @@ resource "aws_apigatewayv2_authorizer" "http" {
   authorizer_payload_format_version = var.http.payload_format_version
   enable_simple_responses           = var.http.payload_format_version == "2.0" ? local.simple_responses : null
   identity_sources                  = local.http_identity_sources
-  authorizer_result_ttl_in_seconds  = var.http.result_ttl_seconds
+  authorizer_result_ttl_in_seconds  = local.http_ttl
 }
 
 resource "aws_apigatewayv2_authorizer" "websocket" {
@@ -141,6 +161,10 @@ resource "aws_apigatewayv2_authorizer" "websocket" {
     precondition {
       condition     = length(local.handoff_problems) == 0
       error_message = join("\n", local.handoff_problems)
+    }
+    precondition {
+      condition     = length(local.sender_problems) == 0
+      error_message = join("\n", local.sender_problems)
     }
   }
 

@@ -178,3 +178,15 @@ variable "handoff" {
     error_message = "handoff must be the platform's hand-off: response_type iam or simple, identity_source header:NAME, query:NAME or cookie:NAME."
   }
 }
+
+variable "sender_constraint" {
+  description = "The tenant's tokens are bound to the client: \"dpop\" (RFC 9449; adds the DPoP header to the identity sources) or \"mtls\" (RFC 8705; the API's custom domain needs mutual TLS). Either turns the authorizer's result cache off (a proof is good for one request) and needs a REST REQUEST or HTTP API authorizer. \"none\": bearer tokens."
+  type        = string
+  default     = "none"
+  nullable    = false
+
+  validation {
+    condition     = contains(["none", "mtls", "dpop"], var.sender_constraint)
+    error_message = "sender_constraint must be none, mtls or dpop."
+  }
+}

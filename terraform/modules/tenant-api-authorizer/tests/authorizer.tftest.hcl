@@ -478,3 +478,59 @@ run "a_request_authorizer_reads_a_query_handoff" {
     error_message = "A REQUEST authorizer with the query parameter among its sources plans."
   }
 }
+
+# Sender-constrained tokens: the DPoP header becomes an identity source, the result
+# cache is off (a proof is good for one request), and only REQUEST authorizers qualify.
+run "dpop_bound_tokens_on_a_rest_request_authorizer" {
+  command = plan
+
+  variables {
+    rest              = { type = "REQUEST", result_ttl_seconds = 300 }
+    sender_constraint = "dpop"
+  }
+
+  assert {
+    condition     = aws_api_gateway_authorizer.this[0].identity_source == "method.request.header.Authorization,method.request.header.DPoP"
+    error_message = "A DPoP authorizer passes the DPoP header."
+  }
+
+  assert {
+    condition     = aws_api_gateway_authorizer.this[0].authorizer_result_ttl_in_seconds == 0
+    error_message = "Answers to sender-constrained tokens are never cached."
+  }
+}
+
+run "mtls_bound_tokens_on_an_http_api" {
+  command = plan
+
+  variables {
+    api               = { kind = "HTTP", id = "k1l2m3n4o5" }
+    http              = { enable_simple_responses = false, result_ttl_seconds = 60 }
+    sender_constraint = "mtls"
+  }
+
+  assert {
+    condition     = aws_apigatewayv2_authorizer.http[0].authorizer_result_ttl_in_seconds == 0 && aws_apigatewayv2_authorizer.http[0].identity_sources == toset(["$request.header.Authorization"])
+    error_message = "An mTLS authorizer caches nothing and needs no extra identity source."
+  }
+}
+
+run "sender_constrained_tokens_need_a_request_authorizer" {
+  command = plan
+
+  variables {
+    sender_constraint = "dpop"
+  }
+
+  expect_failures = [aws_api_gateway_authorizer.this]
+}
+
+run "sender_constraint_is_one_of_three" {
+  command = plan
+
+  variables {
+    sender_constraint = "bearer"
+  }
+
+  expect_failures = [var.sender_constraint]
+}
