@@ -205,6 +205,8 @@ def _faulty_issuer(answer: Any, status: int = 200) -> DevIssuer:
     class Handler(IssuerRequestHandler):
         def handle_request(self, method: str, path: str) -> None:
             if path.endswith("/introspect"):
+                # Read the request first: closing on unread bytes resets the connection.
+                self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 self.send_json(status, answer)
             else:
                 super().handle_request(method, path)
@@ -398,3 +400,136 @@ def test_an_answer_that_binds_the_token_needs_its_proof() -> None:
         assert _decide(harness, "opaque" * 8).reason is Reason.BINDING_UNSUPPORTED
         result = harness.evaluate(event("rest_request", "opaque" * 8, account=ACCOUNT))
         assert (result.outcome, result.reason) == ("unauthorized", Reason.CERTIFICATE_MISSING)
+
+
+# ---------------------------------------------------------------- review findings
+
+
+def test_a_changed_config_ends_the_cached_answers(idp: DevIssuer) -> None:
+    """A new audience list (or any change of the issuer) is checked on the next decision,
+    not after cache_seconds."""
+    harness = _harness(idp, cache_seconds=3600)
+    token = idp.mint_opaque()
+    assert _decide(harness, token).outcome == "allow"
+    entry = _issuer(idp, cache_seconds=3600) | {"audiences": ["https://other.example"]}
+    harness.replace_docs([tenant_doc("opaque", ACCOUNT, [entry])])
+    harness.registry.invalidate()
+    result = harness.evaluate(event("rest_request", token, account=ACCOUNT, path="/x"))
+    assert (result.outcome, result.reason) == ("unauthorized", Reason.AUDIENCE_MISMATCH)
+
+
+@pytest.mark.parametrize(
+    ("extra", "issuer", "reason"),
+    [
+        ({}, {"revocation": {"issued_before": "2099-01-01T00:00:00Z"}}, Reason.TOKEN_REVOKED),
+        ({"iat": 1000}, {"max_token_age_seconds": 600}, Reason.TOKEN_EXPIRED),
+        ({"iat": 99_000_000_000}, {}, Reason.ISSUED_IN_FUTURE),
+        ({"nbf": "9999999999"}, {}, Reason.TOKEN_MALFORMED),
+        ({"exp": None, "iat": 1000}, {"max_token_age_seconds": 600}, Reason.TOKEN_EXPIRED),
+    ],
+)
+def test_an_answer_meets_the_issuers_time_and_revocation_rules(
+    extra: dict[str, Any], issuer: dict[str, Any], reason: Reason
+) -> None:
+    """The rules a JWT of the same issuer meets: revocation, maximum age, iat, nbf."""
+    answer = {"active": True, "sub": "u", "aud": "https://api.example.test"}
+    answer |= {k: v for k, v in extra.items() if v is not None}
+    with _faulty_issuer(answer) as idp:
+        entry = _issuer(idp) | issuer
+        harness = Harness(
+            [tenant_doc("opaque", ACCOUNT, [entry])],
+            secrets={SECRET_NAME: idp.client_secret.encode()},
+        )
+        result = _decide(harness, "opaque" * 8)
+    assert (result.outcome, result.reason) == ("unauthorized", reason)
+
+
+def test_one_tenants_failures_and_flood_never_shut_out_another(idp: DevIssuer) -> None:
+    """Two tenants on one endpoint: A's wrong client secret opens A's circuit only, and a
+    flood at A's API spends A's call budget only."""
+    docs = [
+        tenant_doc("opaque", ACCOUNT, [_issuer(idp, max_calls_per_second=1)]),
+        tenant_doc("other", OTHER_ACCOUNT, [_issuer(idp, OTHER_SECRET, max_calls_per_second=1)]),
+    ]
+    secrets = {
+        SECRET_NAME: b"a-wrong-client-secret-012345",
+        OTHER_SECRET: idp.client_secret.encode(),
+    }
+    harness = Harness(docs, secrets=secrets)
+    for n in range(4):
+        _decide(harness, f"junk{n:040d}")
+    assert _decide(harness, "junk" * 11).reason in (
+        Reason.ISSUER_CIRCUIT_OPEN,
+        Reason.INTROSPECTION_UNAVAILABLE,
+    )
+    assert _decide(harness, idp.mint_opaque(), account=OTHER_ACCOUNT).outcome == "allow"
+
+
+def test_an_answers_declared_size_counts_its_scopes_and_claims(idp: DevIssuer) -> None:
+    from tenant_authorizer.runtime.introspection import Introspector
+
+    scope = "s" * 100_000
+    answer = {"active": True, "sub": "u", "aud": "https://api.example.test", "scope": scope}
+    with _faulty_issuer(answer) as faulty:
+        harness = _harness(faulty)
+        assert _decide(harness, "opaque" * 8).outcome == "allow", harness.last().get("detail")
+        introspector = harness.authorizer.verifier._introspector
+        assert isinstance(introspector, Introspector)
+        assert introspector._answers.bytes > len(scope)
+
+
+def test_a_jwt_naming_an_opaque_only_issuer_is_the_clients_mistake(idp: DevIssuer) -> None:
+    entry = _issuer(idp) | {"discovery": "none"}
+    del entry["jwks_uri"]
+    harness = Harness(
+        [tenant_doc("opaque", ACCOUNT, [entry])], secrets={SECRET_NAME: idp.client_secret.encode()}
+    )
+    forged = idp.mint()  # its iss is the issuer's; no key could verify it here
+    result = _decide(harness, forged)
+    assert (result.outcome, result.status, result.reason) == (
+        "unauthorized",
+        401,
+        Reason.TOKEN_MALFORMED,
+    )
+
+
+def test_route_rules_read_the_claims_of_an_answer(idp: DevIssuer) -> None:
+    routes = {"default": "deny", "rules": [{"path": "*", "claims": {"dept": "sales"}}]}
+    entry = _issuer(idp)
+    harness = Harness(
+        [tenant_doc("opaque", ACCOUNT, [entry], routes=routes)],
+        secrets={SECRET_NAME: idp.client_secret.encode()},
+    )
+    assert _decide(harness, idp.mint_opaque({"dept": "sales"})).outcome == "allow"
+    assert _decide(harness, idp.mint_opaque({"dept": "ops"})).outcome == "deny"
+
+
+def test_a_metadata_refresh_without_keys_keeps_a_jwt_issuers_last_good_document() -> None:
+    """For an issuer without introspection, a document that names an introspection
+    endpoint but no jwks_uri is a failed refresh, and the last good one is served."""
+    from tenant_authorizer.runtime.discovery import parse_metadata
+    from tenant_authorizer.runtime.jwk_set import InvalidDocument
+
+    broken = {"issuer": "https://idp.example", "introspection_endpoint": "https://idp.example/i"}
+    with pytest.raises(InvalidDocument):
+        parse_metadata(broken, 0.0)
+    assert parse_metadata(broken, 0.0, opaque_ok=True).introspection_endpoint is not None
+
+
+def test_the_schema_takes_an_opaque_only_issuer() -> None:
+    from tenant_authorizer.tools.schema import schema_problems
+
+    introspection: dict[str, Any] = {
+        "endpoint": "https://idp.example/introspect",
+        "client_id": "c",
+        "client_secret_parameter": "/tenant-authorizer/secrets/opaque/c",
+    }
+    entry: dict[str, Any] = {
+        "issuer": "https://idp.example",
+        "discovery": "none",
+        "audiences": ["api"],
+        "introspection": introspection,
+    }
+    assert schema_problems(tenant_doc("opaque", ACCOUNT, [entry]), "opaque.yaml") == []
+    no_endpoint = {**entry, "introspection": {**introspection, "endpoint": None}}
+    assert schema_problems(tenant_doc("opaque", ACCOUNT, [no_endpoint]), "opaque.yaml")

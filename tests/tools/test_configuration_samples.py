@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from support.tenants import assign_aliases
 from tenant_authorizer.runtime.tenant_parser import parse_tenant
 from tenant_authorizer.tools.schema import schema_problems
+from tenant_authorizer.tools.validation import validate
 
 REPO = Path(__file__).resolve().parents[2]
 PAGES = ("configuration.md", "tenant-guide.md")
@@ -42,7 +44,12 @@ def test_the_pages_show_each_kind_of_credential() -> None:
 @pytest.mark.parametrize(
     ("page", "block"), SAMPLES, ids=[f"{p}-{n}" for n, (p, _) in enumerate(SAMPLES)]
 )
-def test_a_sample_tenant_file_parses(page: str, block: str) -> None:
+def test_a_sample_tenant_file_parses(page: str, block: str, tmp_path: Path) -> None:
+    """As pasted into a file of a tenant directory: schema, parser, then validate."""
     data = yaml.safe_load(block)
     assert schema_problems(data, page) == []
     parse_tenant(data, page)
+    (tmp_path / f"{data['tenant_id']}.yaml").write_text(block, encoding="utf-8")
+    assign_aliases(tmp_path)
+    report = validate([tmp_path])
+    assert [str(p) for p in report.problems] == []

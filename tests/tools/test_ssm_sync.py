@@ -324,3 +324,21 @@ def test_revoke_an_api_key_removes_its_entry_from_ssm(tenants: Path, ssm: Any) -
     )
     assert again.exit_code == 1
     assert "has no API key ops in SSM" in again.output and "Traceback" not in again.output
+
+
+def test_revoking_a_tenants_last_credential_names_the_way_forward(tenants: Path, ssm: Any) -> None:
+    from tenant_authorizer.tools.api_keys import new_key, stored_hash
+
+    key = f"  - id: ci\n    hash: {stored_hash(new_key('ci'))}\n    principal_id: ci-bot\n"
+    text = (
+        f'tenant_id: keyonly\napi_keys:\n{key}bindings:\n  - account_id: "{SHARED}"\n'
+        "    api_ids: [kkkkkkkkkk]\n"
+    )
+    (tenants / "keyonly.yaml").write_text(text, encoding="utf-8")
+    apply(tenants, ssm)
+    result = CliRunner().invoke(
+        main, ["keys", "revoke", "--tenant", "keyonly", "--api-key", "ci", str(tenants)]
+    )
+    assert result.exit_code == 1
+    assert "no credential at all" in result.output and "offboarding.md" in result.output
+    assert "Traceback" not in result.output

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from .bounded import BoundedTable
 from .counters import Counters
-from .errors import PlatformFault, Reason
+from .errors import PlatformFault, Reason, TokenRejected
 from .fetch import FetchBudget, safe_url
 from .jwk_set import InvalidDocument
 from .refresh import Refresher, Slot, slot_in
@@ -61,15 +61,20 @@ class Metadata:
         self.introspection_endpoint = introspection_endpoint  # RFC 8414 / RFC 7662
 
 
-def parse_metadata(body: Mapping[str, Any], expires_at: float) -> Metadata:
-    """The metadata of one document; InvalidDocument without a string issuer, or with
-    neither a ``jwks_uri`` nor an ``introspection_endpoint`` (strings)."""
+def parse_metadata(
+    body: Mapping[str, Any], expires_at: float, *, opaque_ok: bool = False
+) -> Metadata:
+    """The metadata of one document; InvalidDocument without a string issuer and
+    ``jwks_uri``. ``opaque_ok`` (an issuer with introspection) accepts an
+    ``introspection_endpoint`` instead of the ``jwks_uri``: a broken refresh of a JWT
+    issuer's metadata then fails, and the last good document is served stale."""
     issuer = body.get("issuer")
     jwks_uri = body.get("jwks_uri")
     introspection = body.get("introspection_endpoint")
     jwks_uri = jwks_uri if isinstance(jwks_uri, str) else None
     introspection = introspection if isinstance(introspection, str) else None
-    if not isinstance(issuer, str) or (jwks_uri is None and introspection is None):
+    usable = jwks_uri is not None or (opaque_ok and introspection is not None)
+    if not isinstance(issuer, str) or not usable:
         raise InvalidDocument("metadata lacks a string issuer or jwks_uri")
     return Metadata(issuer, jwks_uri, expires_at, introspection)
 
@@ -99,6 +104,15 @@ def checked_jwks_uri(
     """The metadata's jwks_uri, once the metadata names this issuer and the URI is https."""
     check_metadata_issuer(metadata, issuer, url, tenant_id, kid)
     jwks_uri = metadata.jwks_uri
+    if jwks_uri is None and issuer.introspection is not None:
+        # A client's JWT naming an issuer of opaque tokens only: the client's mistake.
+        raise TokenRejected(
+            Reason.TOKEN_MALFORMED,
+            "this issuer's tokens are opaque (introspected); its metadata names no keys",
+            tenant_id=tenant_id,
+            kid=kid,
+            issuer=issuer.issuer,
+        )
     if jwks_uri is None or not (
         jwks_uri.startswith("https://")
         or (issuer.local_development and jwks_uri.startswith("http://"))
@@ -219,7 +233,9 @@ class Discovery:
             return metadata
 
         def parse(body: dict[str, Any], _: int | None, __: Metadata | None) -> Metadata:
-            return parse_metadata(body, self._clock() + self._max_age)
+            return parse_metadata(
+                body, self._clock() + self._max_age, opaque_ok=issuer.introspection is not None
+            )
 
         outcome = self._refresher.refresh(
             slot,

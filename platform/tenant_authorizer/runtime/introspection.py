@@ -26,6 +26,7 @@ cannot be reached, fails, or answers anything but a JSON object with a boolean
 from __future__ import annotations
 
 import base64
+import json
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -35,7 +36,7 @@ from urllib.parse import quote
 from .binding import Binding, binding_of
 from .bounded import BoundedTable
 from .breaker import CircuitBreaker
-from .claims import check_required, scopes, show
+from .claims import check_issued_before, check_required, check_times, scopes, show
 from .counters import Counters
 from .errors import FetchError, PlatformFault, Reason, TokenRejected
 from .fetch import FetchBudget, FetchResult, safe_url
@@ -75,6 +76,7 @@ class Answer:
         "client_id",
         "detail",
         "expires_at",
+        "issuer",
         "principal",
         "reason",
         "scopes",
@@ -94,6 +96,9 @@ class Answer:
         binding: Binding | None = None,
     ) -> None:
         self.binding = binding  # the answer's cnf (RFC 8705 3.2, RFC 9449 6.2)
+        # The issuer config the answer was checked against: a changed config (audiences,
+        # required claims, revocation) makes the answer a miss, as for the token memory.
+        self.issuer: IssuerConfig | None = None
         self.reason = reason  # OK, or why the token is refused (401)
         self.detail = detail
         self.until = until  # the instant this answer stops being used
@@ -139,19 +144,35 @@ class Introspector:
         self._buckets: dict[str, _Bucket] = {}
         self._lock = threading.Lock()
 
-    def introspect(
-        self, token: str, digest: str, issuer: IssuerConfig, tenant_id: str, budget: float | None
+    def introspect(  # noqa: PLR0917  (one call site)
+        self,
+        token: str,
+        digest: str,
+        issuer: IssuerConfig,
+        tenant_id: str,
+        budget: float | None,
+        rule_claims: frozenset[str] = frozenset(),
     ) -> Answer:
-        """The usable answer for ``token``: OK, or TokenRejected / PlatformFault raised."""
+        """The usable answer for ``token``: OK, or TokenRejected / PlatformFault raised.
+
+        ``rule_claims`` are the claims the tenant's route rules read: kept from the answer
+        with the forwarded ones.
+        """
         config = issuer.introspection
         assert config is not None  # noqa: S101  (routed here only with a config)
         key = (tenant_id, issuer.issuer, digest)
         now = self._clock()
         answer = self._answers.get(key)
-        if answer is None or now >= answer.until:
+        if answer is None or now >= answer.until or answer.issuer is not issuer:
             answer = self._ask(token, issuer, config, tenant_id, FetchBudget(budget), now)
-            size = _ENTRY_BYTES + len(answer.principal) + 64 * len(answer.scopes)
-            size += sum(len(str(v)) + 64 for v in answer.claims.values())
+            answer.issuer = issuer
+            if answer.reason is Reason.OK:
+                kept = issuer.forward_claims + tuple(rule_claims)
+                # What the answer said is read again only for these names.
+                answer.claims = {n: answer.claims[n] for n in kept if n in answer.claims}
+            size = _ENTRY_BYTES + len(answer.principal) + len(answer.detail)
+            size += sum(len(scope) + 64 for scope in answer.scopes)
+            size += sum(len(json.dumps(v, default=str)) + 64 for v in answer.claims.values())
             self._answers.put(key, answer, size)
         if answer.reason is not Reason.OK:
             raise TokenRejected(answer.reason, answer.detail, issuer=issuer.issuer)
@@ -170,7 +191,10 @@ class Introspector:
     ) -> Answer:
         endpoint = config.endpoint or self._endpoint(issuer, tenant_id, spend, now)
         safe = safe_url(endpoint)
-        if not self._breaker.allow(endpoint):
+        # One circuit and one call budget per tenant and endpoint: one tenant's wrong
+        # client secret, or a flood at its API, never shuts another tenant out.
+        circuit = f"{tenant_id} {config.client_id} {endpoint}"
+        if not self._breaker.allow(circuit):
             self.counters.bump("circuit_rejections")
             raise PlatformFault(
                 Reason.ISSUER_CIRCUIT_OPEN,
@@ -178,7 +202,7 @@ class Introspector:
                 tenant_id=tenant_id,
                 issuer=issuer.issuer,
             )
-        if not self._take(endpoint, config.max_calls_per_second):
+        if not self._take(f"{tenant_id} {endpoint}", config.max_calls_per_second):
             raise PlatformFault(
                 Reason.INTROSPECTION_UNAVAILABLE,
                 f"introspection at {safe}: over {config.max_calls_per_second} calls per "
@@ -213,7 +237,7 @@ class Introspector:
                 private_ok=config.endpoint is not None,  # named by the tenant file
             )
         except FetchError as exc:
-            self._breaker.record_failure(endpoint)
+            self._breaker.record_failure(circuit)
             self.counters.bump("introspection_failures")
             raise PlatformFault(
                 Reason.INTROSPECTION_UNAVAILABLE,
@@ -223,7 +247,7 @@ class Introspector:
             ) from exc
         body = result.body
         if type(body.get("active")) is not bool:
-            self._breaker.record_failure(endpoint)
+            self._breaker.record_failure(circuit)
             self.counters.bump("introspection_failures")
             raise PlatformFault(
                 Reason.INTROSPECTION_UNAVAILABLE,
@@ -231,7 +255,7 @@ class Introspector:
                 tenant_id=tenant_id,
                 issuer=issuer.issuer,
             )
-        self._breaker.record_success(endpoint)
+        self._breaker.record_success(circuit)
         return self._read(body, issuer, config, now)
 
     def _endpoint(
@@ -288,16 +312,25 @@ class Introspector:
             )
         if str(body.get("token_type", "")).lower() == "refresh_token":
             raise TokenRejected(Reason.TYPE_MISMATCH, "a refresh token is not an access token")
-        skew = issuer.clock_skew_seconds
-        exp = body.get("exp")
+        exp = _optional_time(body, "exp")
         if exp is not None:
-            if not _is_time(exp):
-                raise TokenRejected(Reason.TOKEN_MALFORMED, "introspection exp is not a number")
-            if now > exp + skew:
-                raise TokenRejected(Reason.TOKEN_EXPIRED, f"exp passed {now - exp:.0f}s ago")
-        nbf = body.get("nbf")
-        if isinstance(nbf, int | float) and _is_time(nbf) and now + skew < nbf:
-            raise TokenRejected(Reason.TOKEN_NOT_YET_VALID, f"nbf is {nbf - now:.0f}s ahead")
+            # The JWT rules of the issuer, exp included (check_times needs one).
+            exp = check_times(body, issuer, now)
+        else:
+            skew = issuer.clock_skew_seconds
+            nbf, iat = _optional_time(body, "nbf"), _optional_time(body, "iat")
+            if nbf is not None and now + skew < nbf:
+                raise TokenRejected(Reason.TOKEN_NOT_YET_VALID, f"nbf is {nbf - now:.0f}s ahead")
+            if iat is not None and now + skew < iat:
+                raise TokenRejected(Reason.ISSUED_IN_FUTURE, f"iat is {iat - now:.0f}s ahead")
+            if issuer.max_token_age_seconds is not None:
+                if iat is None:
+                    raise TokenRejected(Reason.CLAIM_MISSING, "iat is required (max_token_age)")
+                if now - iat > issuer.max_token_age_seconds + skew:
+                    raise TokenRejected(Reason.TOKEN_EXPIRED, "over max_token_age_seconds")
+                exp = iat + issuer.max_token_age_seconds
+        if issuer.issued_before is not None:
+            check_issued_before(body, issuer)
         audience = body.get(config.audience_field)
         audiences = audience if isinstance(audience, list) else [audience]
         if not any(isinstance(a, str) and a in issuer.audiences for a in audiences):
@@ -316,13 +349,16 @@ class Introspector:
         until = now + config.cache_seconds
         expires_at = float(exp) if exp is not None else None
         if expires_at is not None:
-            until = min(until, expires_at + skew)
-        forwarded = {name: body[name] for name in issuer.forward_claims if name in body}
+            until = min(until, expires_at + issuer.clock_skew_seconds)
         bound = binding_of(body.get("cnf"), issuer.sender_constraint)
-        return Answer(
-            Reason.OK, "", until, principal, granted, client, expires_at, forwarded, bound
-        )
+        return Answer(Reason.OK, "", until, principal, granted, client, expires_at, body, bound)
 
 
-def _is_time(value: object) -> bool:
-    return (type(value) is int or type(value) is float) and 0 <= value < 100_000_000_000
+def _optional_time(body: Mapping[str, Any], name: str) -> float | None:
+    """A time field of the answer: None when absent, TokenRejected when not a time."""
+    value = body.get(name)
+    if value is None:
+        return None
+    if (type(value) is not int and type(value) is not float) or not 0 <= value < 1e11:
+        raise TokenRejected(Reason.TOKEN_MALFORMED, f"introspection {name} is not a number")
+    return float(value)

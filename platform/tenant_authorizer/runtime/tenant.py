@@ -6,6 +6,7 @@ document is read, not at cold start); the warm path only reads them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final, Literal, NamedTuple
@@ -124,6 +125,8 @@ class ApiKey(NamedTuple):
 
 
 API_KEY_PREFIX: Final = "tak_"
+# An API key's id: part of the key, so no "_" (which separates it from the secret).
+API_KEY_ID_RE: Final = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 MAX_BARE_API_KEYS: Final = 16
 _NO_API_KEYS: Final[Mapping[str, ApiKey]] = MappingProxyType({})
 

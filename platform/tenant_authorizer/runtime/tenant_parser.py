@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Final
 
 from .tenant import (
+    API_KEY_ID_RE,
     DPOP_ALGORITHMS,
     MAX_BARE_API_KEYS,
     ApiKey,
@@ -306,8 +307,7 @@ def _parse_static_token(node: Node) -> StaticToken:
     return token
 
 
-# An API key's id (it is part of the key: no "_", which separates it) and its stored hash.
-API_KEY_ID_RE: Final = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+# An API key's stored hash (its id's pattern is tenant.API_KEY_ID_RE).
 API_KEY_HASH_RE: Final = re.compile(r"^sha256\$[0-9a-f]{32}\$[0-9a-f]{64}$")
 
 

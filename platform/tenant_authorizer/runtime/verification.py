@@ -151,6 +151,16 @@ class TokenVerifier:
                 + ", ".join(i.issuer for i in tenant.issuers),
                 tenant_id=tenant.tenant_id,
             )
+        if (
+            issuer.introspection is not None
+            and issuer.jwks_uri is None
+            and (issuer.discovery == "none")
+        ):
+            raise TokenRejected(
+                Reason.TOKEN_MALFORMED,
+                "this issuer's tokens are opaque (introspected); it publishes no keys for JWTs",
+                issuer=issuer.issuer,
+            )
         alg = header["alg"]
         if alg not in issuer.algorithms:
             raise TokenRejected(
@@ -311,7 +321,10 @@ class TokenVerifier:
                 "this authorizer was built without introspection",
                 tenant_id=tenant.tenant_id,
             )
-        answer = self._introspector.introspect(token, digest, issuer, tenant.tenant_id, budget)
+        rule_claims = frozenset(name for rule in tenant.rules for name in rule.claims)
+        answer = self._introspector.introspect(
+            token, digest, issuer, tenant.tenant_id, budget, rule_claims
+        )
         return VerifiedToken(
             issuer.issuer,
             answer.principal,
@@ -334,12 +347,11 @@ class TokenVerifier:
         key_id, _, secret = token[len(API_KEY_PREFIX) :].partition("_")
         key = tenant.api_keys.get(key_id)
         if key is None or not secret:
-            # Ids are not secret (they are logged); what a guess cannot learn is the key.
-            raise TokenRejected(
-                Reason.API_KEY_UNKNOWN,
-                f"no API key with id {show(key_id, 40)}",
-                tenant_id=tenant.tenant_id,
-            )
+            # The tenant's ids are not secret (logged once matched); what stands where an
+            # unknown id should may be the secret itself (a key sent without its id), so it
+            # is never quoted: the line's token_hash tells such attempts apart.
+            detail = "no API key with that id" if key is None else f"API key {key.id}: no secret"
+            raise TokenRejected(Reason.API_KEY_UNKNOWN, detail, tenant_id=tenant.tenant_id)
         if not hmac.compare_digest(_salted(key.salt, token.encode()), key.digest):
             raise TokenRejected(
                 Reason.API_KEY_UNKNOWN,

@@ -17,9 +17,8 @@ import sys
 
 import click
 
-from ..runtime.tenant import API_KEY_PREFIX
+from ..runtime.tenant import API_KEY_ID_RE, API_KEY_PREFIX
 from ..runtime.tenant_fields import SCOPE_RE
-from ..runtime.tenant_parser import API_KEY_ID_RE
 
 _SECRET_BYTES = 32
 _MIN_BARE_KEY_CHARS = 20
@@ -90,12 +89,13 @@ def api_key() -> None:
 @_scope
 def new(key_id: str, principal: str, scopes: tuple[str, ...]) -> None:
     """Print a new key on stdout (once: store it now) and its entry on stderr."""
+    _check_scopes(scopes)  # every check before the key is printed: no key without an entry
     key = new_key(_check_id(key_id))
+    text = entry(key_id, key, principal, scopes)
     click.echo(key)
     click.echo(
         "Add this under api_keys: in the tenant's file, then apply its group (or "
-        "tenant-authz ssm push); the key itself goes to the client, never into a file:\n"
-        + entry(key_id, key, principal, _check_scopes(scopes)),
+        "tenant-authz ssm push); the key itself goes to the client, never into a file:\n" + text,
         err=True,
     )
 
@@ -108,17 +108,23 @@ def hash_key(key_id: str, principal: str, scopes: tuple[str, ...]) -> None:
     """Read a key from stdin and print its entry (a static token to migrate, for instance)."""
     key = sys.stdin.readline().rstrip("\r\n")
     _check_id(key_id)
-    if key.startswith(API_KEY_PREFIX):
-        if not key.startswith(f"{API_KEY_PREFIX}{key_id}_"):
-            raise click.UsageError(
-                f"the key carries another id than {key_id!r}: pass --id with the id in the key."
-            )
-        bare = False
-    else:
-        if len(key) < _MIN_BARE_KEY_CHARS or not key.isascii() or not key.isprintable():
-            raise click.UsageError(
-                f"give a key of at least {_MIN_BARE_KEY_CHARS} printable ASCII characters on "
-                "stdin, or make one with tenant-authz api-key new."
-            )
-        bare = True
+    _check_scopes(scopes)
+    prefix = f"{API_KEY_PREFIX}{key_id}_"
+    if key.startswith(API_KEY_PREFIX) and not key.startswith(prefix):
+        raise click.UsageError(
+            f"the key carries another id than {key_id!r}: pass --id with the id in the key."
+        )
+    secret = key.removeprefix(prefix)
+    if len(secret) < _MIN_BARE_KEY_CHARS or not key.isascii() or not key.isprintable():
+        raise click.UsageError(
+            f"give a key whose secret has at least {_MIN_BARE_KEY_CHARS} printable ASCII "
+            "characters on stdin, or make one with tenant-authz api-key new."
+        )
+    if " " in key or "." in key:
+        # A dot sends a token down the JWT path, a space splits it from its scheme.
+        raise click.UsageError(
+            "the key holds a space or a dot, which the authorizer reads as a JWT or a "
+            "scheme: make one with tenant-authz api-key new."
+        )
+    bare = not key.startswith(prefix)
     click.echo(entry(key_id, key, principal, _check_scopes(scopes), bare=bare))

@@ -200,8 +200,15 @@ def _check_part(text: str, display: str) -> str:
     from ..runtime.errors import ConfigError  # noqa: PLC0415
     from ..runtime.tenant_parser import parse_tenant  # noqa: PLC0415
 
+    data = json.loads(text)
+    if not (data.get("issuers") or data.get("static_tokens") or data.get("api_keys")):
+        raise SyncError(
+            "that would leave the tenant no credential at all: add its new key to the file "
+            "and push it first (tenant-authz ssm push), or offboard the tenant "
+            "(docs/runbooks/offboarding.md), which refuses every request"
+        )
     try:
-        parse_tenant(json.loads(text), display, require_bindings=False)
+        parse_tenant(data, display, require_bindings=False)
     except ConfigError as exc:
         raise SyncError(f"the revocation is not valid: {exc.field}: {exc.reason}") from exc
     return text
