@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import io
 import os
 import statistics
 import time
@@ -78,14 +77,9 @@ def _us(seconds: float) -> str:
 
 
 def credential_rows(rows: list[Row]) -> None:
-    sink = io.StringIO()
+    from peers import line_sink
 
-    def drain(line: str) -> None:
-        sink.write(line)
-        if sink.tell() > 1 << 20:
-            sink.seek(0)
-            sink.truncate()
-
+    _, drain = line_sink()
     _hs256(rows, drain)
     _introspection(rows, drain)
     _api_keys(rows, drain)

@@ -64,10 +64,8 @@ def _us(seconds: float) -> str:
     return f"{seconds * 1e6:.1f} us"
 
 
-def warm_new_tokens(rows: list[Row], raw_verifier: Callable[[str, Any, str], Any]) -> None:
-    """Warm decisions of tokens never seen before: the project, the peers, the raw check."""
-    from decision_bench import authorizer_for
-
+def line_sink() -> tuple[io.StringIO, Callable[[str], None]]:
+    """Where every contender writes its log lines: one StringIO, emptied at 1 MB."""
     sink = io.StringIO()
 
     def drain(line: str) -> None:
@@ -75,6 +73,15 @@ def warm_new_tokens(rows: list[Row], raw_verifier: Callable[[str, Any, str], Any
         if sink.tell() > 1 << 20:
             sink.seek(0)
             sink.truncate()
+
+    return sink, drain
+
+
+def warm_new_tokens(rows: list[Row], raw_verifier: Callable[[str, Any, str], Any]) -> None:
+    """Warm decisions of tokens never seen before: the project, the peers, the raw check."""
+    from decision_bench import authorizer_for
+
+    sink, drain = line_sink()
 
     def project_calls(auth: Any, events: list[dict[str, Any]]) -> float:
         lambda_handler._authorizer = auth

@@ -10,7 +10,7 @@ run "the_dashboard_shows_what_on_call_needs" {
   command = plan
 
   assert {
-    condition = alltrue([for m in ["Decisions", "StaleKeyServes", "StaleConfigServes", "JwksFetches", "JwksFetchFailures", "SsmFetches", "SsmFetchFailures", "SsmThrottles", "Errors", "Throttles", "ConcurrentExecutions", "Invocations"] :
+    condition = alltrue([for m in ["Decisions", "StaleKeyServes", "StaleConfigServes", "JwksFetches", "JwksFetchFailures", "SsmFetches", "SsmFetchFailures", "SsmThrottles", "IntrospectionCalls", "IntrospectionFailures", "Errors", "Throttles", "ConcurrentExecutions", "Invocations"] :
     strcontains(aws_cloudwatch_dashboard.this.dashboard_body, "\"${m}\"") || strcontains(aws_cloudwatch_dashboard.this.dashboard_body, "MetricName=\\\"${m}\\\"")])
     error_message = "Every metric on-call reads is on the dashboard."
   }
@@ -21,8 +21,8 @@ run "the_dashboard_shows_what_on_call_needs" {
   }
 
   assert {
-    condition     = length(jsondecode(aws_cloudwatch_dashboard.this.dashboard_body).widgets) == 10
-    error_message = "Eight metric widgets and two log widgets."
+    condition     = length(jsondecode(aws_cloudwatch_dashboard.this.dashboard_body).widgets) == 11
+    error_message = "Nine metric widgets and two log widgets."
   }
 }
 
