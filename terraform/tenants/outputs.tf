@@ -22,7 +22,7 @@ output "tenants" {
 }
 
 output "handoffs" {
-  description = "The hand-off per account and API of this group (\"ACCOUNT/API_ID\", or \"ACCOUNT/*\" for an account-wide binding): function ARN, authorizer URI, region, response type and where the tenant's tokens are. The tenant passes it to modules/tenant-api-authorizer (variable handoff), which refuses a mismatch at plan time."
+  description = "The hand-off per account and API of this group (\"ACCOUNT/API_ID\", or \"ACCOUNT/*\" for an account-wide binding): function ARN, authorizer URI, region, response type, where the tenant's tokens are and whether they are bound to the client (sender_constraint). The tenant passes it to modules/tenant-api-authorizer (variable handoff), which refuses a mismatch at plan time."
   value = merge([
     for id, t in local.group_tenants : {
       for pair in flatten([for b in t.bindings : [for api in coalesce(b.api_ids, ["*"]) : { binding = b, api = api }]]) :
@@ -35,6 +35,9 @@ output "handoffs" {
         region          = module.access.statements[contains(keys(module.access.statements), "${pair.binding.account_id}/${pair.api}") ? "${pair.binding.account_id}/${pair.api}" : pair.binding.account_id].region
         response_type   = pair.binding.response
         identity_source = try(local.tenant_docs[id].token.query, null) != null ? "query:${local.tenant_docs[id].token.query}" : try(local.tenant_docs[id].token.cookie, null) != null ? "cookie:${local.tenant_docs[id].token.cookie}" : "header:${coalesce(try(local.tenant_docs[id].token.header, null), "Authorization")}"
+        # An issuer that requires bound tokens (dpop first, then mtls): the tenant module
+        # then turns the result cache off and passes the DPoP header (decision 0028).
+        sender_constraint = contains([for i in coalesce(try(local.tenant_docs[id].issuers, null), []) : try(coalesce(i.sender_constraint, "none"), "none")], "dpop") ? "dpop" : contains([for i in coalesce(try(local.tenant_docs[id].issuers, null), []) : try(coalesce(i.sender_constraint, "none"), "none")], "mtls") ? "mtls" : "none"
       }
     }
   ]...)

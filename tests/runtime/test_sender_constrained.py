@@ -81,7 +81,7 @@ class Client:
             "jti": secrets.token_urlsafe(12),
             "htm": htm,
             "htu": htu,
-            "iat": int(time.time() if iat is None else iat),
+            "iat": int(time.time()) if iat is None else iat,
             "ath": _b64(hashlib.sha256(token.encode()).digest()),
             **claims,
         }
@@ -314,3 +314,118 @@ def test_an_unbound_token_may_come_with_the_dpop_scheme(idp: DevIssuer) -> None:
     """RFC 9449 7.1's scheme is accepted where Bearer is: the token is still a bearer token."""
     harness = Harness(_docs(idp))
     assert _reason(harness, _event("rest_request", idp.mint(), scheme="DPoP"))[0] == "allow"
+
+
+# ---------------------------------------------------------------- review findings
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [{"iat": 10**400}, {"iat": -(10**400)}, {"iat": "now"}, {"ath": "é" * 43}, {"jti": "é"}],
+)
+def test_hostile_proof_values_are_refused_not_faults(
+    idp: DevIssuer, claims: dict[str, Any]
+) -> None:
+    harness = Harness(_docs(idp))
+    client = Client()
+    token = idp.mint({"cnf": {"jkt": client.jkt}})
+    proof = client.proof(token, URL, **claims)
+    assert _reason(harness, _event("rest_request", token, proof=proof)) == (
+        "unauthorized",
+        Reason.DPOP_PROOF_INVALID,
+    )
+
+
+@pytest.mark.parametrize("cnf", [{"jkt": "é" * 43}, {"x5t#S256": "é" * 43}, {"jkt": "short"}])
+def test_a_malformed_thumbprint_in_cnf_is_refused_not_a_fault(
+    idp: DevIssuer, cnf: dict[str, str]
+) -> None:
+    harness = Harness(_docs(idp))
+    assert _reason(harness, _event("rest_request", idp.mint({"cnf": cnf}))) == (
+        "unauthorized",
+        Reason.TOKEN_MALFORMED,
+    )
+
+
+def test_a_flood_of_proofs_never_pushes_a_live_jti_out(idp: DevIssuer) -> None:
+    """When the memory is full of live proofs, new ones are refused: a captured proof
+    never becomes replayable because others pushed it out."""
+    from tenant_authorizer.runtime.binding import BindingCheck
+
+    harness = Harness(_docs(idp))
+    harness.authorizer.binding = BindingCheck(seen_bytes=4000)
+    client = Client()
+    token = idp.mint({"cnf": {"jkt": client.jkt}})
+    captured = client.proof(token, URL)
+    assert _reason(harness, _event("rest_request", token, proof=captured))[0] == "allow"
+    outcomes = [
+        _reason(harness, _event("rest_request", token, proof=client.proof(token, URL)))
+        for _ in range(40)
+    ]
+    assert ("unauthorized", Reason.DPOP_PROOF_REPLAYED) in outcomes, "the memory filled"
+    assert _reason(harness, _event("rest_request", token, proof=captured)) == (
+        "unauthorized",
+        Reason.DPOP_PROOF_REPLAYED,
+    )
+
+
+def test_the_url_is_never_rebuilt_from_the_clients_host_header(idp: DevIssuer) -> None:
+    harness = Harness(_docs(idp))
+    client = Client()
+    token = idp.mint({"cnf": {"jkt": client.jkt}})
+    ev = _event(
+        "rest_request", token, proof=client.proof(token, "https://evil.example/prod/orders/42")
+    )
+    del ev["requestContext"]["domainName"]
+    ev["headers"]["Host"] = "evil.example"
+    assert _reason(harness, ev) == ("unauthorized", Reason.DPOP_PROOF_INVALID)
+    assert "domainName" in harness.last()["detail"]
+
+
+@pytest.mark.parametrize(
+    "base",
+    ["https://", "https://api.example.com:99999/v1", "https://u@api.example.com", "https://a b"],
+)
+def test_a_public_base_url_must_be_a_url(idp: DevIssuer, base: str) -> None:
+    from tenant_authorizer.runtime.errors import ConfigError
+    from tenant_authorizer.runtime.tenant_parser import parse_tenant
+    from tenant_authorizer.tools.schema import schema_problems
+
+    doc = _docs(idp, dpop={"public_base_url": base})[0]
+    with pytest.raises(ConfigError, match="public_base_url"):
+        parse_tenant(doc, "bound.yaml")
+    assert schema_problems(doc, "bound.yaml")
+
+
+def test_htm_is_the_requests_method_on_a_default_route(idp: DevIssuer) -> None:
+    harness = Harness(_docs(idp))
+    client = Client()
+    token = idp.mint({"cnf": {"jkt": client.jkt}})
+    ev = _event("http_v2", token, proof=client.proof(token, URL))
+    ev["routeArn"] = f"arn:aws:execute-api:us-east-1:{ACCOUNT}:a1b2c3d4e5/prod/$default"
+    ev["routeKey"] = "$default"
+    assert _reason(harness, ev)[0] == "allow"
+
+
+def test_a_proof_key_must_be_on_its_algorithms_curve_and_crit_is_refused(idp: DevIssuer) -> None:
+    harness = Harness(_docs(idp))
+    client = Client()
+    token = idp.mint({"cnf": {"jkt": client.jkt}})
+    claims = {
+        "jti": "j1",
+        "htm": "GET",
+        "htu": URL,
+        "iat": int(time.time()),
+        "ath": _b64(hashlib.sha256(token.encode()).digest()),
+    }
+    header = {"typ": "dpop+jwt", "alg": "ES384", "jwk": client.jwk}
+    signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(claims).encode())}"
+    der = client.key.sign(signing_input.encode(), ec.ECDSA(hashes.SHA384()))
+    raw = jwt.utils.der_to_raw_signature(der, client.key.curve)
+    es384 = f"{signing_input}.{_b64(raw)}"  # what PyJWT would refuse to sign
+    crit = client.proof(token, URL, header={"crit": ["exp"], "exp": 1})
+    for proof in (es384, crit):
+        assert _reason(harness, _event("rest_request", token, proof=proof)) == (
+            "unauthorized",
+            Reason.DPOP_PROOF_INVALID,
+        )

@@ -31,6 +31,7 @@ import json
 import re
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
@@ -55,11 +56,17 @@ _THUMBPRINT_MEMBERS: Final = {
 _PROOF_MAX: Final = 8192
 _KEYS_BYTES: Final = 1024 * 1024
 _SEEN_BYTES: Final = 4 * 1024 * 1024
+_SEEN_ENTRY: Final = 300  # a remembered jti beyond its two strings (dict slot, tuples)
 _PEM_RE: Final = re.compile(
     r"-----BEGIN CERTIFICATE-----(.+?)-----END CERTIFICATE-----", flags=re.DOTALL
 )
 # How far a proof's iat may lie ahead of this instance's clock (the client's drift).
 _FUTURE_SKEW: Final = 10
+# A SHA-256 thumbprint, base64url without padding (cnf.jkt, cnf.x5t#S256, a proof's ath).
+_THUMBPRINT_RE: Final = re.compile(r"[A-Za-z0-9_-]{43}")
+_JTI_RE: Final = re.compile(r"[\x21-\x7e]{1,256}")
+# RFC 7518 3.4: each ES* algorithm is tied to one curve.
+_EC_CURVES: Final = {"ES256": "P-256", "ES384": "P-384", "ES512": "P-521"}
 
 
 class Binding:
@@ -85,8 +92,10 @@ def binding_of(cnf: object, required: str) -> Binding | None:
         raise TokenRejected(Reason.TOKEN_MALFORMED, "cnf is not an object")
     x5t, jkt = cnf.get("x5t#S256"), cnf.get("jkt")
     for name, value in (("x5t#S256", x5t), ("jkt", jkt)):
-        if value is not None and (not isinstance(value, str) or not 0 < len(value) <= 128):
-            raise TokenRejected(Reason.TOKEN_MALFORMED, f"cnf.{name} is not a thumbprint")
+        if value is not None and (
+            not isinstance(value, str) or not _THUMBPRINT_RE.fullmatch(value)
+        ):
+            raise TokenRejected(Reason.TOKEN_MALFORMED, f"cnf.{name} is not a SHA-256 thumbprint")
     if x5t is None and jkt is None:
         if cnf:
             raise TokenRejected(
@@ -151,18 +160,34 @@ def request_url(request: AuthRequest, settings: DpopSettings) -> str:
     caller = request.caller
     if settings.public_base_url is not None:
         return settings.public_base_url.rstrip("/") + caller.path
-    event = request.event or {}
-    context = event.get("requestContext")
-    context = context if isinstance(context, Mapping) else {}
-    domain = context.get("domainName")
+    context = _context(request)
+    domain = context.get("domainName")  # written by API Gateway; Host is the client's
     if not isinstance(domain, str) or not domain:
-        headers = request.headers
-        domain = headers.get("host", "")
+        raise TokenRejected(
+            Reason.DPOP_PROOF_INVALID,
+            "the event names no domainName, so the request's URL cannot be rebuilt: "
+            "set dpop.public_base_url",
+        )
     http = context.get("http")
     path = http.get("path") if isinstance(http, Mapping) else context.get("path")
     if not isinstance(path, str) or not path.startswith("/"):
         path = f"/{caller.stage}{caller.path}"
     return f"https://{domain.lower()}{path}"
+
+
+def _context(request: AuthRequest) -> Mapping[str, Any]:
+    context = (request.event or {}).get("requestContext")
+    return context if isinstance(context, Mapping) else {}
+
+
+def request_method(request: AuthRequest) -> str:
+    """The HTTP method of the request (a $default route's ARN names no method)."""
+    context = _context(request)
+    http = context.get("http")
+    method = http.get("method") if isinstance(http, Mapping) else context.get("httpMethod")
+    if not isinstance(method, str):
+        method = (request.event or {}).get("httpMethod")
+    return method if isinstance(method, str) and method else request.caller.method
 
 
 def _normal_url(url: str) -> tuple[str, str, str] | None:
@@ -183,12 +208,16 @@ def _normal_url(url: str) -> tuple[str, str, str] | None:
 class BindingCheck:
     """Checks the proof of possession a bound token needs; one per process, thread-safe."""
 
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, clock: Callable[[], float] = time.time, *, seen_bytes: int = _SEEN_BYTES
+    ) -> None:
         self._clock = clock
         self._keys: BoundedTable[str, tuple[Any, str]] = BoundedTable(_KEYS_BYTES)
-        self._seen: BoundedTable[tuple[str, str], float] = BoundedTable(
-            _SEEN_BYTES, expired=lambda until: self._clock() >= until
-        )
+        # jti memory: (jkt, jti) -> end of its window, in arrival order for expiry.
+        self._seen: dict[tuple[str, str], float] = {}
+        self._order: deque[tuple[float, tuple[str, str], int]] = deque()
+        self._seen_bytes = 0
+        self._seen_max = seen_bytes
         self._lock = threading.Lock()
 
     def check(
@@ -247,11 +276,16 @@ class BindingCheck:
                 Reason.DPOP_PROOF_INVALID,
                 f"alg {show(alg, 16)}; allowed: {', '.join(settings.algorithms)}",
             )
+        if "crit" in header:  # RFC 7515 4.1.11: no extension is understood here
+            raise TokenRejected(Reason.DPOP_PROOF_INVALID, "crit extensions are not supported")
         jwk = header.get("jwk")
         if not isinstance(jwk, dict) or _PRIVATE_MEMBERS.intersection(jwk):
             raise TokenRejected(
                 Reason.DPOP_PROOF_INVALID, "the proof needs a public jwk and no private members"
             )
+        curve = _EC_CURVES.get(alg)
+        if curve is not None and jwk.get("crv") != curve:
+            raise TokenRejected(Reason.DPOP_PROOF_INVALID, f"{alg} needs a {curve} key")
         thumbprint = jwk_thumbprint(jwk)
         if not hmac.compare_digest(thumbprint, jkt):
             raise TokenRejected(Reason.DPOP_KEY_MISMATCH, "the proof's key is not cnf.jkt")
@@ -276,38 +310,68 @@ class BindingCheck:
         token: str,
     ) -> None:
         jti = claims.get("jti")
-        if not isinstance(jti, str) or not 0 < len(jti) <= 256:
-            raise TokenRejected(Reason.DPOP_PROOF_INVALID, "jti is required")
-        if claims.get("htm") != request.caller.method:
+        if not isinstance(jti, str) or not _JTI_RE.fullmatch(jti):
+            raise TokenRejected(Reason.DPOP_PROOF_INVALID, "jti: 1-256 printable ASCII characters")
+        method = request_method(request)
+        if claims.get("htm") != method:
             raise TokenRejected(
                 Reason.DPOP_PROOF_INVALID,
-                f"htm {show(claims.get('htm'), 16)}, the request is {request.caller.method}",
+                f"htm {show(claims.get('htm'), 16)}, the request is {method[:16]}",
             )
         htu = claims.get("htu")
         expected = request_url(request, settings)
-        if not isinstance(htu, str) or _normal_url(htu) != _normal_url(expected):
+        wanted = _normal_url(expected)
+        if wanted is None or not isinstance(htu, str) or _normal_url(htu) != wanted:
             raise TokenRejected(
                 Reason.DPOP_PROOF_INVALID, f"htu {show(htu, 120)}, the request is {expected[:200]}"
             )
         expected_ath = _b64url(hashlib.sha256(token.encode("ascii")).digest())
         ath = claims.get("ath")
-        if not isinstance(ath, str) or not hmac.compare_digest(ath, expected_ath):
+        if (
+            not isinstance(ath, str)
+            or not _THUMBPRINT_RE.fullmatch(ath)
+            or not hmac.compare_digest(ath, expected_ath)
+        ):
             raise TokenRejected(Reason.DPOP_PROOF_INVALID, "ath is not the access token's hash")
         iat = claims.get("iat")
         now = self._clock()
-        if type(iat) not in (int, float) or not isinstance(iat, int | float):
-            raise TokenRejected(Reason.DPOP_PROOF_INVALID, "iat is required")
+        if (type(iat) is not int and type(iat) is not float) or not 0 <= iat < 1e11:
+            raise TokenRejected(Reason.DPOP_PROOF_INVALID, "iat is required, a time")
         if iat > now + _FUTURE_SKEW or iat < now - settings.max_age_seconds:
             raise TokenRejected(
                 Reason.DPOP_PROOF_STALE,
                 f"iat is {now - iat:.0f}s ago; proofs are accepted for {settings.max_age_seconds}s",
             )
+        self._remember(jkt, jti, iat + settings.max_age_seconds + _FUTURE_SKEW, now)
+
+    def _remember(self, jkt: str, jti: str, until: float, now: float) -> None:
+        """Refuse a jti seen within its window; remember this one until it ends.
+
+        Nothing is forgotten before its window ends: a flood of valid proofs would else
+        push a captured proof's jti out and let it replay. When the memory is full of
+        live entries, new proofs are refused until some expire (fail closed).
+        """
         key = (jkt, jti)
+        size = _SEEN_ENTRY + len(jkt) + len(jti)
         with self._lock:
-            until = self._seen.get(key)
-            if until is not None and now < until:
+            held = self._seen.get(key)
+            if held is not None and now < held:
                 raise TokenRejected(Reason.DPOP_PROOF_REPLAYED, "this proof's jti was used")
-            self._seen.put(key, iat + settings.max_age_seconds + _FUTURE_SKEW, 160 + len(jti))
+            order = self._order
+            while order and order[0][0] <= now:
+                expired, old, old_size = order.popleft()
+                self._seen_bytes -= old_size
+                if self._seen.get(old) == expired:  # not remembered again since
+                    del self._seen[old]
+            if self._seen_bytes + size > self._seen_max:
+                raise TokenRejected(
+                    Reason.DPOP_PROOF_REPLAYED,
+                    "this instance's proof memory is full of live proofs: refused until some "
+                    "expire (a flood of proofs)",
+                )
+            self._seen[key] = until
+            order.append((until, key, size))
+            self._seen_bytes += size
 
     def _key(self, thumbprint: str, jwk: Mapping[str, Any], alg: str) -> Any:
         held = self._keys.get(thumbprint)

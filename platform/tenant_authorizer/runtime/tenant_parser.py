@@ -13,6 +13,7 @@ import re
 from datetime import datetime
 from types import MappingProxyType
 from typing import Final
+from urllib.parse import urlsplit
 
 from .tenant import (
     API_KEY_ID_RE,
@@ -209,8 +210,16 @@ def _parse_dpop(node: Node | None) -> DpopSettings:
         else None
     )
     node.seen.add("public_base_url")
-    if base is not None and ("?" in base or "#" in base):
-        raise node.error("public_base_url", "is a base URL: no query or fragment")
+    if base is not None:
+        parts = urlsplit(base)
+        try:
+            port_ok = parts.port is None or 0 < parts.port < 65536
+        except ValueError:
+            port_ok = False
+        if not parts.hostname or not port_ok or "@" in parts.netloc or " " in base:
+            raise node.error("public_base_url", "must be https://HOST[:PORT][/PATH]")
+        if parts.query or parts.fragment or "?" in base or "#" in base:
+            raise node.error("public_base_url", "is a base URL: no query or fragment")
     algorithms = node.strings("algorithms") or DPOP_ALGORITHMS
     for index, alg in enumerate(algorithms):
         if alg not in DPOP_ALGORITHMS:

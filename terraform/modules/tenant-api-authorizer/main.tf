@@ -44,15 +44,18 @@ locals {
   # Sender-constrained tokens (RFC 8705, RFC 9449): a proof is good for one request, and
   # the cache keys on the token, not the certificate, so answers are never cached; DPoP
   # proofs come in a header API Gateway must pass (and then requires).
-  sender_constrained   = var.sender_constraint != "none"
+  sender_constraint    = var.sender_constraint != "none" ? var.sender_constraint : try(coalesce(var.handoff.sender_constraint, "none"), "none")
+  sender_constrained   = local.sender_constraint != "none"
   rest_base_source     = coalesce(var.rest.identity_source, "method.request.header.Authorization")
-  rest_needs_dpop      = var.sender_constraint == "dpop" && !strcontains(lower(local.rest_base_source), "method.request.header.dpop")
+  rest_needs_dpop      = local.sender_constraint == "dpop" && !contains([for s in split(",", local.rest_base_source) : lower(trimspace(s))], "method.request.header.dpop")
   rest_identity_source = local.rest_needs_dpop ? "${local.rest_base_source},method.request.header.DPoP" : local.rest_base_source
   rest_ttl             = local.sender_constrained ? 0 : var.rest.result_ttl_seconds
   http_ttl             = local.sender_constrained ? 0 : var.http.result_ttl_seconds
-  sender_problems = !local.sender_constrained || (local.is_rest && var.rest.type == "REQUEST") || local.is_http ? [] : [
-    "sender_constraint: ${var.sender_constraint}-bound tokens need the request's ${var.sender_constraint == "dpop" ? "DPoP header" : "client certificate"}, which ${local.is_websocket ? "a WebSocket authorizer" : "a REST TOKEN authorizer"} does not pass: ${local.is_websocket ? "WebSocket APIs have no mutual TLS, and their tokens cannot be bound" : "use rest.type REQUEST"}",
-  ]
+  sender_problems = concat(!local.sender_constrained || (local.is_rest && var.rest.type == "REQUEST") || local.is_http ? [] : [
+    "sender_constraint: ${local.sender_constraint}-bound tokens need the request's ${local.sender_constraint == "dpop" ? "DPoP header" : "client certificate"}, which ${local.is_websocket ? "a WebSocket authorizer" : "a REST TOKEN authorizer"} does not pass: ${local.is_websocket ? "WebSocket APIs have no mutual TLS, and their tokens cannot be bound" : "use rest.type REQUEST"}",
+    ], var.sender_constraint == "none" || try(coalesce(var.handoff.sender_constraint, "none"), "none") == "none" || var.sender_constraint == try(var.handoff.sender_constraint, "none") ? [] : [
+    "sender_constraint: ${var.sender_constraint}, but the hand-off says the tenant's tokens are ${var.handoff.sender_constraint}-bound: drop sender_constraint, the hand-off carries it",
+  ])
 
   # HTTP API simple responses are cached per identity source for EVERY route: a decision
   # taken for GET /public would be replayed for DELETE /admin with the same token.
@@ -60,7 +63,7 @@ locals {
   # (the safe default); a TTL of 0 disables the cache and needs no change.
   http_route_scoped     = local.simple_responses && local.http_ttl > 0
   http_needs_route_key  = local.http_route_scoped && !contains(var.http.identity_sources, "$context.routeKey")
-  http_with_dpop        = var.sender_constraint == "dpop" && !contains([for s in var.http.identity_sources : lower(s)], "$request.header.dpop") ? concat(var.http.identity_sources, ["$request.header.DPoP"]) : var.http.identity_sources
+  http_with_dpop        = local.sender_constraint == "dpop" && !contains([for s in var.http.identity_sources : lower(s)], "$request.header.dpop") ? concat(var.http.identity_sources, ["$request.header.DPoP"]) : var.http.identity_sources
   http_identity_sources = local.http_needs_route_key ? concat(local.http_with_dpop, ["$context.routeKey"]) : local.http_with_dpop
 
   cors_headers = var.cors == null ? {} : merge(

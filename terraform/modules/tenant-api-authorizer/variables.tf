@@ -161,15 +161,17 @@ variable "handoff" {
     What the platform published for this account and API (terraform/tenants output
     handoffs["ACCOUNT/API_ID"], or ["ACCOUNT/*"] for an account-wide binding): function
     ARN, authorizer URI, region, response type (iam or simple) and where the token is
-    (header:NAME, query:NAME or cookie:NAME). A mismatch with this API is a plan-time
-    error naming the field, instead of an authorizer that answers 500.
+    (header:NAME, query:NAME or cookie:NAME), and whether the tenant's issuers require
+    bound tokens (sender_constraint, which then applies here). A mismatch with this API
+    is a plan-time error naming the field, instead of an authorizer that answers 500.
   EOT
   type = object({
-    function_arn    = string
-    authorizer_uri  = string
-    region          = string
-    response_type   = string
-    identity_source = string
+    function_arn      = string
+    authorizer_uri    = string
+    region            = string
+    response_type     = string
+    identity_source   = string
+    sender_constraint = optional(string, "none")
   })
   default = null
 
@@ -180,7 +182,7 @@ variable "handoff" {
 }
 
 variable "sender_constraint" {
-  description = "The tenant's tokens are bound to the client: \"dpop\" (RFC 9449; adds the DPoP header to the identity sources) or \"mtls\" (RFC 8705; the API's custom domain needs mutual TLS). Either turns the authorizer's result cache off (a proof is good for one request) and needs a REST REQUEST or HTTP API authorizer. \"none\": bearer tokens."
+  description = "The tenant's tokens are bound to the client: \"dpop\" (RFC 9449; adds the DPoP header to the identity sources) or \"mtls\" (RFC 8705; the API's custom domain needs mutual TLS). Either turns the authorizer's result cache off (a proof is good for one request) and needs a REST REQUEST or HTTP API authorizer. \"none\": what handoff.sender_constraint says, else bearer tokens (an IdP that may issue bound tokens still needs result_ttl_seconds = 0)."
   type        = string
   default     = "none"
   nullable    = false

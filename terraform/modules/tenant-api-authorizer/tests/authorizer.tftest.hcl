@@ -534,3 +534,51 @@ run "sender_constraint_is_one_of_three" {
 
   expect_failures = [var.sender_constraint]
 }
+
+# The hand-off says the tenant's tokens are bound: the module applies it by itself.
+run "a_bound_handoff_turns_the_cache_off" {
+  command = plan
+
+  variables {
+    authorizer_function_arn = null
+    rest                    = { type = "REQUEST", identity_source = "method.request.header.Authorization,method.request.header.DPoP-Nonce" }
+    handoff = {
+      function_arn      = "arn:aws:lambda:eu-west-1:999999999999:function:tenant-authorizer:shard-017"
+      authorizer_uri    = "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:999999999999:function:tenant-authorizer:shard-017/invocations"
+      region            = "eu-west-1"
+      response_type     = "iam"
+      identity_source   = "header:Authorization"
+      sender_constraint = "dpop"
+    }
+  }
+
+  assert {
+    condition     = aws_api_gateway_authorizer.this[0].authorizer_result_ttl_in_seconds == 0
+    error_message = "A hand-off of bound tokens turns the result cache off."
+  }
+
+  assert {
+    condition     = aws_api_gateway_authorizer.this[0].identity_source == "method.request.header.Authorization,method.request.header.DPoP-Nonce,method.request.header.DPoP"
+    error_message = "DPoP-Nonce is not the DPoP header: the DPoP header is still added."
+  }
+}
+
+run "a_sender_constraint_that_contradicts_the_handoff_is_refused" {
+  command = plan
+
+  variables {
+    authorizer_function_arn = null
+    rest                    = { type = "REQUEST" }
+    sender_constraint       = "mtls"
+    handoff = {
+      function_arn      = "arn:aws:lambda:eu-west-1:999999999999:function:tenant-authorizer:shard-017"
+      authorizer_uri    = "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:999999999999:function:tenant-authorizer:shard-017/invocations"
+      region            = "eu-west-1"
+      response_type     = "iam"
+      identity_source   = "header:Authorization"
+      sender_constraint = "dpop"
+    }
+  }
+
+  expect_failures = [aws_api_gateway_authorizer.this]
+}
