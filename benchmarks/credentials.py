@@ -150,8 +150,7 @@ def _introspection(rows: list[Row], drain: Callable[[str], None]) -> None:
         for ev in events:  # each token introspected once
             assert auth.evaluate(ev).outcome == "allow"
         calls = idp.request_count(idp.introspection_path)
-        introspector = auth.verifier._introspector
-        assert introspector is not None
+        introspector = auth.introspector()
         issuer = auth.registry.lookup(parse_arn(events[0]["methodArn"])).tenant.config.issuers[0]
         digests = [hashlib.sha256(t.encode()).hexdigest() for t in tokens]
         pairs = list(zip(tokens, digests, strict=True))

@@ -473,7 +473,7 @@ def test_an_answers_declared_size_counts_its_scopes_and_claims(idp: DevIssuer) -
     with _faulty_issuer(answer) as faulty:
         harness = _harness(faulty)
         assert _decide(harness, "opaque" * 8).outcome == "allow", harness.last().get("detail")
-        introspector = harness.authorizer.verifier._introspector
+        introspector = harness.authorizer.introspector()
         assert isinstance(introspector, Introspector)
         assert introspector._answers.bytes > len(scope)
 

@@ -19,13 +19,11 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple
 
-from .binding import BindingCheck
 from .caller import Caller
 from .counters import Counters
 from .errors import AuthorizerError, PlatformFault, Reason
 from .events import EventKind, parse_event, token_request
 from .fetch import DEFAULT_FETCH_TIMEOUT, HttpFetcher
-from .introspection import Introspector
 from .jwks import JwksCache
 from .jws import token_digest
 from .memo import Answer, TokenMemo, Verified
@@ -39,6 +37,8 @@ from .verification import TokenVerifier
 
 if TYPE_CHECKING:
     from .account import TenantRuntime
+    from .binding import BindingCheck
+    from .introspection import Introspector
 
 Outcome = Literal["allow", "deny", "unauthorized", "fault"]
 # All network time of one decision: discovery and then keys, 1.5 s each at most.
@@ -73,20 +73,22 @@ class Authorizer:
         memo: TokenMemo | None = None,
         network_budget: float = DEFAULT_NETWORK_BUDGET,
         introspector: Introspector | None = None,
+        fetch_timeout: float = DEFAULT_FETCH_TIMEOUT,
     ) -> None:
         self.registry = registry
         self.jwks = jwks
         self.telemetry = telemetry
+        self._clock = clock
+        self._fetch_timeout = fetch_timeout
+        self._introspector = introspector
+        # Opaque tokens and bound tokens are some tenants' only: their modules are
+        # imported on the first such token, not on every cold start (make bench).
         self.verifier = TokenVerifier(
-            jwks,
-            self._secret,
-            clock=clock,
-            introspector=introspector
-            or Introspector(HttpFetcher(), self._secret, jwks, clock=clock),
+            jwks, self._secret, clock=clock, introspector=self.introspector
         )
         self.memo = memo if memo is not None else TokenMemo(jwks, clock)
         self.network_budget = network_budget
-        self.binding = BindingCheck(clock)
+        self._binding: BindingCheck | None = None
         # The caches' counters: one object when they share it, as from_settings makes them.
         self._counters = tuple({id(c): c for c in (registry.counters, jwks.counters)}.values())
         self._last_snapshot: dict[str, int] = {}
@@ -120,22 +122,43 @@ class Authorizer:
             function_name=settings.function_name,
             level=settings.log_level,
         )
-        introspector = Introspector(
-            HttpFetcher(timeout=settings.fetch_timeout),
-            lambda name, tenant_id: registry.secret(name, tenant_id=tenant_id),
-            jwks,
-            counters=counters,
-        )
         return cls(
             registry,
             jwks,
             telemetry,
             network_budget=settings.network_budget,
-            introspector=introspector,
+            fetch_timeout=settings.fetch_timeout,
         )
 
     def _secret(self, name: str, tenant_id: str) -> bytes:
         return self.registry.secret(name, tenant_id=tenant_id)
+
+    def introspector(self) -> Introspector:
+        """The introspection client, made on the first opaque token."""
+        if self._introspector is None:
+            from .introspection import Introspector  # noqa: PLC0415  (see __init__)
+
+            self._introspector = Introspector(
+                HttpFetcher(timeout=self._fetch_timeout),
+                self._secret,
+                self.jwks,
+                clock=self._clock,
+                counters=self.jwks.counters,
+            )
+        return self._introspector
+
+    @property
+    def binding(self) -> BindingCheck:
+        """The proof-of-possession check, made on the first bound token."""
+        if self._binding is None:
+            from .binding import BindingCheck  # noqa: PLC0415  (see __init__)
+
+            self._binding = BindingCheck(self._clock)
+        return self._binding
+
+    @binding.setter
+    def binding(self, check: BindingCheck) -> None:
+        self._binding = check
 
     # ------------------------------------------------------------------ evaluation
 

@@ -18,7 +18,6 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
-from .binding import Binding, binding_of
 from .claims import check_claims, check_issued_before, client_id, scopes, show
 from .errors import AuthorizerError, PlatformFault, Reason, TokenRejected
 from .jwks import JwksCache
@@ -26,6 +25,7 @@ from .jws import SIGNATURE_CHECKS, HeaderCheck, b64decode, json_object, peek
 from .tenant import API_KEY_PREFIX
 
 if TYPE_CHECKING:
+    from .binding import Binding
     from .introspection import Introspector
     from .tenant import IssuerConfig, TenantConfig
 
@@ -93,13 +93,13 @@ class TokenVerifier:
         secret: Callable[[str, str], bytes],
         *,
         clock: Callable[[], float] = time.time,
-        introspector: Introspector | None = None,
+        introspector: Callable[[], Introspector] | None = None,
     ) -> None:
         self._jwks = jwks
         self._secret = secret  # (parameter name, tenant id) -> secret bytes
         self._clock = clock
         self._header = HeaderCheck()
-        self._introspector = introspector
+        self._introspector = introspector  # made on the first opaque token
 
     def verify(
         self, token: str, tenant: TenantConfig, digest: str, budget: float | None = None
@@ -231,11 +231,11 @@ class TokenVerifier:
         if not isinstance(principal, str) or not principal:
             raise TokenRejected(Reason.CLAIM_MISSING, f"principal claim {issuer.principal_claim}")
         cnf = claims.get("cnf")
-        bound = (
-            binding_of(cnf, issuer.sender_constraint)
-            if cnf is not None or issuer.sender_constraint != "none"
-            else None
-        )
+        bound = None
+        if cnf is not None or issuer.sender_constraint != "none":
+            from .binding import binding_of  # noqa: PLC0415  (bound tokens only)
+
+            bound = binding_of(cnf, issuer.sender_constraint)
         return VerifiedToken(  # positional: one call per decision, keywords cost more
             issuer.issuer,
             principal,
@@ -322,7 +322,7 @@ class TokenVerifier:
                 tenant_id=tenant.tenant_id,
             )
         rule_claims = frozenset(name for rule in tenant.rules for name in rule.claims)
-        answer = self._introspector.introspect(
+        answer = self._introspector().introspect(
             token, digest, issuer, tenant.tenant_id, budget, rule_claims
         )
         return VerifiedToken(
