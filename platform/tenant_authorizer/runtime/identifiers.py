@@ -18,3 +18,7 @@ ASYMMETRIC_ALGORITHMS: Final = frozenset(
 HMAC_ALGORITHMS: Final = frozenset({"HS256", "HS384", "HS512"})
 ACCOUNT_ID_PATTERN: Final = r"^[0-9]{12}$"
 STAGE_PATTERN: Final = r"^(\$default|[A-Za-z0-9_-]{1,128})$"
+# An API key made by `tenant-authz api-key new` reads tak_<id>_<secret>; the id holds no
+# "_", which separates it from the secret (decision 0027).
+API_KEY_PREFIX: Final = "tak_"
+API_KEY_ID_PATTERN: Final = r"^[a-z0-9][a-z0-9-]{0,31}$"

@@ -177,21 +177,25 @@ def _ec_check(alg: str) -> SignatureCheck:
     return check
 
 
-def _signature_checks() -> dict[str, SignatureCheck]:
+class _SignatureChecks(dict[str, SignatureCheck]):
     """alg -> check(signing input, key, signature): True when the signature verifies.
 
     RS* and ES* call ``cryptography`` directly with padding and hash objects made once,
     as PyJWT's algorithms do per call (ES256: about 1.7 us a token, ``make bench``);
     the keys are those :mod:`.jwk_set` prepared, an EC key only for its curve's ``alg``.
-    Every other algorithm (HS*, PS*, EdDSA) is PyJWT's own.
+    Every other algorithm (HS*, PS*, EdDSA) is PyJWT's own. Each check is made on its
+    first use: making the objects loads OpenSSL's bindings, 1.6 ms of a cold start.
     """
-    checks: dict[str, SignatureCheck] = {alg: a.verify for alg, a in ALGORITHMS.items()}
-    for alg in ("RS256", "RS384", "RS512"):
-        checks[alg] = _rsa_check(alg)
-    for alg in _EC_HALF:
-        if alg in checks:
-            checks[alg] = _ec_check(alg)
-    return checks
+
+    def __missing__(self, alg: str) -> SignatureCheck:
+        if alg in ("RS256", "RS384", "RS512"):
+            check = _rsa_check(alg)
+        elif alg in _EC_HALF and alg in ALGORITHMS:
+            check = _ec_check(alg)
+        else:
+            check = ALGORITHMS[alg].verify  # KeyError for an algorithm PyJWT lacks
+        self[alg] = check
+        return check
 
 
-SIGNATURE_CHECKS: Final = _signature_checks()
+SIGNATURE_CHECKS: Final = _SignatureChecks()

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final, Literal, NamedTuple
 
+from .identifiers import API_KEY_ID_PATTERN
+
 ResponseMode = Literal["iam", "simple"]
 DiscoveryMode = Literal["oidc", "oauth", "none"]
 ClaimValue = str | int | float | bool
@@ -124,9 +126,8 @@ class ApiKey(NamedTuple):
     bare: bool = False
 
 
-API_KEY_PREFIX: Final = "tak_"
 # An API key's id: part of the key, so no "_" (which separates it from the secret).
-API_KEY_ID_RE: Final = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+API_KEY_ID_RE: Final = re.compile(API_KEY_ID_PATTERN)
 MAX_BARE_API_KEYS: Final = 16
 _NO_API_KEYS: Final[Mapping[str, ApiKey]] = MappingProxyType({})
 

@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from .claims import check_claims, check_issued_before, client_id, scopes, show
 from .errors import AuthorizerError, PlatformFault, Reason, TokenRejected
+from .identifiers import API_KEY_PREFIX
 from .jwks import JwksCache
 from .jws import SIGNATURE_CHECKS, HeaderCheck, b64decode, json_object, peek
-from .tenant import API_KEY_PREFIX
 
 if TYPE_CHECKING:
     from .binding import Binding

@@ -17,7 +17,8 @@ import sys
 
 import click
 
-from ..runtime.tenant import API_KEY_ID_RE, API_KEY_PREFIX
+from ..runtime.identifiers import API_KEY_PREFIX
+from ..runtime.tenant import API_KEY_ID_RE
 from ..runtime.tenant_fields import SCOPE_RE
 
 _SECRET_BYTES = 32
