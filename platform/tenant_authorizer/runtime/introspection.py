@@ -6,8 +6,8 @@ is the one place where a warm instance makes a network call for a token it has n
 (``docs/architecture.md``), so every call is bounded:
 
 * the decision's network budget (shared with discovery), the fetcher's deadline, and a
-  circuit breaker per endpoint, as for key sets;
-* at most ``max_calls_per_second`` calls per endpoint and instance (a token bucket): a
+  circuit breaker per tenant and endpoint, as for key sets;
+* at most ``max_calls_per_second`` calls per tenant, endpoint and instance (a token bucket): a
   flood of distinct bad tokens costs the issuer that much, then is answered 500
   ``introspection_unavailable`` without a call;
 * answers are cached by the token's SHA-256 and the tenant and issuer: an active one
@@ -16,7 +16,8 @@ is the one place where a warm instance makes a network call for a token it has n
   therefore refused once its cache entry ends, at most ``cache_seconds`` later.
 
 An answer is trusted only as far as it goes: ``active`` must be the boolean ``true``; an
-``iss`` must be the issuer; an expired ``exp`` or a future ``nbf`` refuses; a
+``iss`` must be the issuer; the issuer's time and revocation rules apply as to its
+JWTs (``exp``, ``nbf``, ``iat``, ``max_token_age_seconds``, ``issued_before``); a
 ``token_type`` of ``refresh_token`` refuses; the audience field must name one of the
 issuer's audiences; the principal field must be a non-empty string. An endpoint that
 cannot be reached, fails, or answers anything but a JSON object with a boolean
