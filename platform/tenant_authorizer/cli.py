@@ -44,8 +44,9 @@ def main() -> None:
 @click.option(
     "--check-secrets",
     is_flag=True,
-    help="Also read each HS* secret from SSM (AWS credentials, AWS_REGION, AWS_ENDPOINT_URL) "
-    "and check it as the runtime does: present, not a PEM key, as long as the hash.",
+    help="Also read each secret the files name from SSM (AWS credentials, AWS_REGION, "
+    "AWS_ENDPOINT_URL): HS* secrets (current and previous) checked as the runtime does "
+    "(present, not a PEM key, as long as the hash), introspection client secrets present.",
 )
 @click.option(
     "--alias-count",

@@ -353,7 +353,7 @@ def test_a_flood_of_proofs_never_pushes_a_live_jti_out(idp: DevIssuer) -> None:
     from tenant_authorizer.runtime.binding import BindingCheck
 
     harness = Harness(_docs(idp))
-    harness.authorizer.binding = BindingCheck(seen_bytes=4000)
+    harness.authorizer.binding = BindingCheck(tenant_bytes=4000)
     client = Client()
     token = idp.mint({"cnf": {"jkt": client.jkt}})
     captured = client.proof(token, URL)
@@ -429,3 +429,36 @@ def test_a_proof_key_must_be_on_its_algorithms_curve_and_crit_is_refused(idp: De
             "unauthorized",
             Reason.DPOP_PROOF_INVALID,
         )
+
+
+def test_a_public_base_url_on_a_default_route_appends_the_path_sent(idp: DevIssuer) -> None:
+    """A $default route's ARN names no path: the event's, after the stage, is appended."""
+    front = "https://pay.example/api"
+    harness = Harness(_docs(idp, dpop={"public_base_url": front}))
+    client = Client()
+    token = idp.mint({"cnf": {"jkt": client.jkt}})
+    ev = _event("http_v2", token, proof=client.proof(token, front + "/orders/42"))
+    ev["routeArn"] = f"arn:aws:execute-api:us-east-1:{ACCOUNT}:a1b2c3d4e5/prod/$default"
+    ev["routeKey"] = "$default"
+    assert _reason(harness, ev)[0] == "allow"
+
+
+def test_one_tenants_flood_of_proofs_never_fills_another_tenants_memory(idp: DevIssuer) -> None:
+    from tenant_authorizer.runtime.binding import BindingCheck
+
+    other_account = "676767676767"
+    docs = [*_docs(idp), tenant_doc("other", other_account, [issuer_entry(idp)])]
+    harness = Harness(docs)
+    harness.authorizer.binding = BindingCheck(tenant_bytes=4000, seen_bytes=1 << 20)
+    client = Client()
+    token = idp.mint({"cnf": {"jkt": client.jkt}})
+    flood = [
+        _reason(harness, _event("rest_request", token, proof=client.proof(token, URL)))
+        for _ in range(40)
+    ]
+    assert ("unauthorized", Reason.DPOP_PROOF_REPLAYED) in flood, "the flooder's memory filled"
+    ev = event("rest_request", token, account=other_account)
+    ev["headers"]["Authorization"] = f"DPoP {token}"
+    ev["headers"]["DPoP"] = ev["multiValueHeaders"]["DPoP"] = client.proof(token, URL)
+    ev["multiValueHeaders"]["DPoP"] = [ev["headers"]["DPoP"]]
+    assert _reason(harness, ev)[0] == "allow", "another tenant's proofs are still remembered"

@@ -38,7 +38,7 @@ def _write(tenants: Path, current: str, previous: str | None = None) -> None:
 
 
 def test_the_hmac_rotation_runbook_as_pasted(tmp_path: Path) -> None:
-    store, check, finish = runbooks.blocks("key-rotation.md")[1:]
+    store, check, check_again, finish = runbooks.blocks("key-rotation.md")[1:]
     _write(tmp_path, OLD)
     assign_aliases(tmp_path)
     with moto_server() as endpoint:
@@ -72,8 +72,10 @@ def test_the_hmac_rotation_runbook_as_pasted(tmp_path: Path) -> None:
         assert "issuers[0].hmac_previous_secret_parameter" in typo.stdout
         assert "does not exist" in typo.stdout
 
-        # Step 4: the overlap ends, the old parameter goes.
+        # Step 4: the overlap ends (validated, applied), the old parameter goes.
         _write(tmp_path, NEW)
+        again = runbooks.run(check_again, runbooks.REPO, env, timeout=120)
+        assert again.returncode == 0 and "OK: 1 tenant(s)" in again.stdout, again.stderr
         done = runbooks.run(finish, runbooks.REPO, env, timeout=120)
         assert done.returncode == 0, done.stdout + done.stderr
         assert ssm.get_parameter(Name=NEW, WithDecryption=True)["Parameter"]["Value"] == value

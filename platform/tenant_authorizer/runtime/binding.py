@@ -55,7 +55,8 @@ _THUMBPRINT_MEMBERS: Final = {
 }
 _PROOF_MAX: Final = 8192
 _KEYS_BYTES: Final = 1024 * 1024
-_SEEN_BYTES: Final = 4 * 1024 * 1024
+_SEEN_BYTES: Final = 16 * 1024 * 1024  # every tenant's jti memory together
+_TENANT_SEEN_BYTES: Final = 1024 * 1024  # one tenant's
 _SEEN_ENTRY: Final = 300  # a remembered jti beyond its two strings (dict slot, tuples)
 _PEM_RE: Final = re.compile(
     r"-----BEGIN CERTIFICATE-----(.+?)-----END CERTIFICATE-----", flags=re.DOTALL
@@ -158,9 +159,16 @@ def request_url(request: AuthRequest, settings: DpopSettings) -> str:
     execute-api domain, the base path of a custom domain's mapping included on it.
     """
     caller = request.caller
-    if settings.public_base_url is not None:
-        return settings.public_base_url.rstrip("/") + caller.path
     context = _context(request)
+    if settings.public_base_url is not None:
+        path = caller.path
+        if not path:  # a route key ($default) names no path: the event's, after the stage
+            http = context.get("http")
+            raw = http.get("path") if isinstance(http, Mapping) else context.get("path")
+            sent = raw if isinstance(raw, str) and raw.startswith("/") else "/"
+            stage = f"/{caller.stage}"
+            path = sent[len(stage) :] if sent == stage or sent.startswith(stage + "/") else sent
+        return settings.public_base_url.rstrip("/") + path
     domain = context.get("domainName")  # written by API Gateway; Host is the client's
     if not isinstance(domain, str) or not domain:
         raise TokenRejected(
@@ -169,10 +177,13 @@ def request_url(request: AuthRequest, settings: DpopSettings) -> str:
             "set dpop.public_base_url",
         )
     http = context.get("http")
-    path = http.get("path") if isinstance(http, Mapping) else context.get("path")
-    if not isinstance(path, str) or not path.startswith("/"):
-        path = f"/{caller.stage}{caller.path}"
-    return f"https://{domain.lower()}{path}"
+    given = http.get("path") if isinstance(http, Mapping) else context.get("path")
+    request_path = (
+        given
+        if isinstance(given, str) and given.startswith("/")
+        else f"/{caller.stage}{caller.path}"
+    )
+    return f"https://{domain.lower()}{request_path}"
 
 
 def _context(request: AuthRequest) -> Mapping[str, Any]:
@@ -205,19 +216,50 @@ def _normal_url(url: str) -> tuple[str, str, str] | None:
     return parts.scheme.lower(), host, parts.path or "/"
 
 
+class _Memory:
+    """One tenant's jti memory: (jkt, jti) -> end of its window, in arrival order."""
+
+    __slots__ = ("bytes", "order", "seen")
+
+    def __init__(self) -> None:
+        self.seen: dict[tuple[str, str], float] = {}
+        self.order: deque[tuple[float, tuple[str, str], int]] = deque()
+        self.bytes = 0
+
+    def sweep(self, now: float) -> int:
+        """Forget the entries whose window has ended; the bytes freed."""
+        freed = 0
+        order = self.order
+        while order and order[0][0] <= now:
+            expired, old, old_size = order.popleft()
+            freed += old_size
+            if self.seen.get(old) == expired:  # not remembered again since
+                del self.seen[old]
+        self.bytes -= freed
+        return freed
+
+
 class BindingCheck:
-    """Checks the proof of possession a bound token needs; one per process, thread-safe."""
+    """Checks the proof of possession a bound token needs; one per process, thread-safe.
+
+    Each tenant has its own jti memory (``tenant_bytes``), all of them together at most
+    ``seen_bytes``: one tenant's client flooding valid proofs fills its own tenant's
+    memory, never another's.
+    """
 
     def __init__(
-        self, clock: Callable[[], float] = time.time, *, seen_bytes: int = _SEEN_BYTES
+        self,
+        clock: Callable[[], float] = time.time,
+        *,
+        seen_bytes: int = _SEEN_BYTES,
+        tenant_bytes: int = _TENANT_SEEN_BYTES,
     ) -> None:
         self._clock = clock
         self._keys: BoundedTable[str, tuple[Any, str]] = BoundedTable(_KEYS_BYTES)
-        # jti memory: (jkt, jti) -> end of its window, in arrival order for expiry.
-        self._seen: dict[tuple[str, str], float] = {}
-        self._order: deque[tuple[float, tuple[str, str], int]] = deque()
-        self._seen_bytes = 0
+        self._memories: dict[str, _Memory] = {}
+        self._total = 0
         self._seen_max = seen_bytes
+        self._tenant_max = tenant_bytes
         self._lock = threading.Lock()
 
     def check(
@@ -253,16 +295,17 @@ class BindingCheck:
                 raise TokenRejected(
                     Reason.DPOP_PROOF_INVALID, "a DPoP-bound token must come as 'DPoP <token>'"
                 )
-            self._dpop(binding.jkt, request, tenant.dpop, token, event)
+            self._dpop(binding.jkt, request, tenant, token, event)
 
     def _dpop(
         self,
         jkt: str,
         request: AuthRequest,
-        settings: DpopSettings,
+        tenant: TenantConfig,
         token: str,
         event: Mapping[str, Any],
     ) -> None:
+        settings = tenant.dpop
         proof = _one_proof(request, event)
         segments = proof.split(".")
         if len(segments) != 3 or len(proof) > _PROOF_MAX:
@@ -299,16 +342,17 @@ class BindingCheck:
         if not valid:
             raise TokenRejected(Reason.DPOP_PROOF_INVALID, "the proof's signature does not verify")
         claims = _proof_json(segments[1], "payload")
-        self._claims(claims, jkt, request, settings, token)
+        self._claims(claims, jkt, request, tenant, token)
 
     def _claims(
         self,
         claims: Mapping[str, Any],
         jkt: str,
         request: AuthRequest,
-        settings: DpopSettings,
+        tenant: TenantConfig,
         token: str,
     ) -> None:
+        settings = tenant.dpop
         jti = claims.get("jti")
         if not isinstance(jti, str) or not _JTI_RE.fullmatch(jti):
             raise TokenRejected(Reason.DPOP_PROOF_INVALID, "jti: 1-256 printable ASCII characters")
@@ -342,36 +386,43 @@ class BindingCheck:
                 Reason.DPOP_PROOF_STALE,
                 f"iat is {now - iat:.0f}s ago; proofs are accepted for {settings.max_age_seconds}s",
             )
-        self._remember(jkt, jti, iat + settings.max_age_seconds + _FUTURE_SKEW, now)
+        until = iat + settings.max_age_seconds + _FUTURE_SKEW
+        self._remember(tenant.tenant_id, jkt, jti, until, now)
 
-    def _remember(self, jkt: str, jti: str, until: float, now: float) -> None:
+    def _remember(self, tenant_id: str, jkt: str, jti: str, until: float, now: float) -> None:
         """Refuse a jti seen within its window; remember this one until it ends.
 
         Nothing is forgotten before its window ends: a flood of valid proofs would else
-        push a captured proof's jti out and let it replay. When the memory is full of
-        live entries, new proofs are refused until some expire (fail closed).
+        push a captured proof's jti out and let it replay. When the tenant's memory (or
+        all of them together) is full of live entries, new proofs are refused until some
+        expire (fail closed).
         """
         key = (jkt, jti)
         size = _SEEN_ENTRY + len(jkt) + len(jti)
         with self._lock:
-            held = self._seen.get(key)
+            memory = self._memories.get(tenant_id)
+            if memory is None:
+                memory = self._memories[tenant_id] = _Memory()
+            held = memory.seen.get(key)
             if held is not None and now < held:
                 raise TokenRejected(Reason.DPOP_PROOF_REPLAYED, "this proof's jti was used")
-            order = self._order
-            while order and order[0][0] <= now:
-                expired, old, old_size = order.popleft()
-                self._seen_bytes -= old_size
-                if self._seen.get(old) == expired:  # not remembered again since
-                    del self._seen[old]
-            if self._seen_bytes + size > self._seen_max:
+            self._total -= memory.sweep(now)
+            if self._total + size > self._seen_max:  # sweep every tenant before refusing
+                for other in list(self._memories.values()):
+                    self._total -= other.sweep(now)
+                for name in [n for n, m in self._memories.items() if not m.seen]:
+                    del self._memories[name]
+                memory = self._memories.setdefault(tenant_id, memory)
+            if memory.bytes + size > self._tenant_max or self._total + size > self._seen_max:
                 raise TokenRejected(
                     Reason.DPOP_PROOF_REPLAYED,
-                    "this instance's proof memory is full of live proofs: refused until some "
-                    "expire (a flood of proofs)",
+                    "this instance's proof memory for the tenant is full of live proofs: "
+                    "refused until some expire (a flood of proofs)",
                 )
-            self._seen[key] = until
-            order.append((until, key, size))
-            self._seen_bytes += size
+            memory.seen[key] = until
+            memory.order.append((until, key, size))
+            memory.bytes += size
+            self._total += size
 
     def _key(self, thumbprint: str, jwk: Mapping[str, Any], alg: str) -> Any:
         held = self._keys.get(thumbprint)

@@ -204,7 +204,12 @@ def _token_steps(
     tenant = resolution.tenant.config
     parts = token.split(".")
     if len(parts) != 3:
-        out.add("format", "info", "not a compact JWS: matched against the tenant's static tokens")
+        out.add(
+            "format",
+            "info",
+            "not a compact JWS: matched against the tenant's API keys and static tokens, "
+            "then introspected if an issuer takes it",
+        )
         return
     header, claims = peek(parts[0]), peek(parts[1])
     shown = {k: header[k] for k in ("alg", "kid", "typ") if k in header}
