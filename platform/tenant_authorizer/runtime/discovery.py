@@ -98,6 +98,11 @@ def check_metadata_issuer(
         )
 
 
+def _served_safely(url: str, issuer: IssuerConfig) -> bool:
+    """https, or http for a local-development issuer: what a metadata URL may name."""
+    return url.startswith("https://") or (issuer.local_development and url.startswith("http://"))
+
+
 def checked_jwks_uri(
     metadata: Metadata, issuer: IssuerConfig, url: str, kid: str | None, tenant_id: str | None
 ) -> str:
@@ -113,10 +118,7 @@ def checked_jwks_uri(
             kid=kid,
             issuer=issuer.issuer,
         )
-    if jwks_uri is None or not (
-        jwks_uri.startswith("https://")
-        or (issuer.local_development and jwks_uri.startswith("http://"))
-    ):
+    if jwks_uri is None or not _served_safely(jwks_uri, issuer):
         raise PlatformFault(
             Reason.JWKS_UNAVAILABLE,
             f"discovery at {safe_url(url)} gives "
@@ -167,10 +169,46 @@ class Discovery:
         spend: FetchBudget,
     ) -> str:
         """The jwks_uri ``issuer``'s metadata names, checked; fetched only when stale."""
-        if issuer.discovery not in ("oidc", "oauth"):
+        url, metadata = self._current(issuer, now, kid, tenant_id, spend, "jwks_uri")
+        return checked_jwks_uri(metadata, issuer, url, kid, tenant_id)
+
+    def introspection_endpoint(
+        self, issuer: IssuerConfig, now: float, tenant_id: str | None, spend: FetchBudget
+    ) -> str:
+        """The introspection_endpoint ``issuer``'s metadata names (RFC 8414), checked as the
+        jwks_uri is: the metadata names this issuer, and the endpoint is https."""
+        url, metadata = self._current(issuer, now, None, tenant_id, spend, "introspection.endpoint")
+        check_metadata_issuer(metadata, issuer, url, tenant_id)
+        endpoint = metadata.introspection_endpoint
+        if endpoint is None or not _served_safely(endpoint, issuer):
             raise PlatformFault(
-                Reason.JWKS_UNAVAILABLE,
-                "issuer has neither jwks_uri nor discovery",
+                Reason.INTROSPECTION_UNAVAILABLE,
+                f"discovery at {safe_url(url)} gives "
+                + ("no introspection_endpoint" if endpoint is None else "one that is not https"),
+                tenant_id=tenant_id,
+                issuer=issuer.issuer,
+            )
+        return endpoint
+
+    def _current(  # noqa: PLR0917  (two call sites)
+        self,
+        issuer: IssuerConfig,
+        now: float,
+        kid: str | None,
+        tenant_id: str | None,
+        spend: FetchBudget,
+        wanted: str,
+    ) -> tuple[str, Metadata]:
+        """The metadata URL of ``issuer`` and its metadata, fetched only when stale."""
+        if issuer.discovery not in ("oidc", "oauth"):  # the parser refuses it; never a crash
+            reason = (
+                Reason.JWKS_UNAVAILABLE
+                if wanted == "jwks_uri"
+                else (Reason.INTROSPECTION_UNAVAILABLE)
+            )
+            raise PlatformFault(
+                reason,
+                f"issuer has neither {wanted} nor discovery",
                 tenant_id=tenant_id,
                 kid=kid,
                 issuer=issuer.issuer,
@@ -184,39 +222,7 @@ class Discovery:
         metadata = slot.current if slot is not None else None
         if metadata is None or now >= metadata.expires_at:
             metadata = self._metadata_slow(issuer, url, kid, tenant_id, spend)
-        return checked_jwks_uri(metadata, issuer, url, kid, tenant_id)
-
-    def introspection_endpoint(
-        self, issuer: IssuerConfig, now: float, tenant_id: str | None, spend: FetchBudget
-    ) -> str:
-        """The introspection_endpoint ``issuer``'s metadata names (RFC 8414), checked as the
-        jwks_uri is: the metadata names this issuer, and the endpoint is https."""
-        if issuer.discovery not in ("oidc", "oauth"):  # the parser refuses it; never a crash
-            raise PlatformFault(
-                Reason.INTROSPECTION_UNAVAILABLE,
-                "issuer has neither introspection.endpoint nor discovery",
-                tenant_id=tenant_id,
-                issuer=issuer.issuer,
-            )
-        url = metadata_url(issuer.issuer, issuer.discovery)
-        slot = self._slots.get(url)
-        metadata = slot.current if slot is not None else None
-        if metadata is None or now >= metadata.expires_at:
-            metadata = self._metadata_slow(issuer, url, None, tenant_id, spend)
-        check_metadata_issuer(metadata, issuer, url, tenant_id)
-        endpoint = metadata.introspection_endpoint
-        if endpoint is None or not (
-            endpoint.startswith("https://")
-            or (issuer.local_development and endpoint.startswith("http://"))
-        ):
-            raise PlatformFault(
-                Reason.INTROSPECTION_UNAVAILABLE,
-                f"discovery at {safe_url(url)} gives "
-                + ("no introspection_endpoint" if endpoint is None else "one that is not https"),
-                tenant_id=tenant_id,
-                issuer=issuer.issuer,
-            )
-        return endpoint
+        return url, metadata
 
     def _metadata_slow(
         self,
