@@ -800,6 +800,52 @@ def test_non_finite_or_absurd_exp_is_refused(
     assert result.outcome == "unauthorized"
 
 
+@pytest.mark.parametrize(
+    ("around", "outcome"),
+    [
+        ("{}   \n", "allow"),  # JSON whitespace after the object
+        ("\t {}", "allow"),  # and before it
+        ("{}x", "unauthorized"),  # anything else after it
+        ("{} {}", "unauthorized"),
+        ('{}, "extra": 1}', "unauthorized"),
+        ("{}\u00a0", "unauthorized"),  # not JSON whitespace
+    ],
+)
+def test_a_signed_payload_is_one_json_object_and_nothing_else(
+    harness: Harness, issuers: dict[str, DevIssuer], around: str, outcome: str
+) -> None:
+    """The payload is read by the JSON scanner directly: what surrounds the object is
+    judged as json.loads judges it (whitespace only), whatever the signature says."""
+    import jwt as pyjwt
+
+    issuer = issuers["alpha"]
+    claims = around.replace("{}", json.dumps(_claims(issuer)))
+    key = issuer._keys["RS256"][-1].private_key
+    signed = pyjwt.api_jws.PyJWS().encode(
+        claims.encode(), key, algorithm="RS256", headers={"kid": issuer.current_kid("RS256")}
+    )
+    result = harness.evaluate(_ev("rest_token", signed))
+    assert result.outcome == outcome
+    if outcome == "unauthorized":
+        assert result.reason == Reason.TOKEN_MALFORMED
+
+
+@pytest.mark.parametrize("broken", ['{"sub":}', '{"sub":"x",}', '{"groups":[1,]}', "{"])
+def test_a_signed_payload_that_is_not_json_is_malformed_not_a_fault(
+    harness: Harness, issuers: dict[str, DevIssuer], broken: str
+) -> None:
+    """A value missing inside the object (the scanner's StopIteration) is token_malformed."""
+    import jwt as pyjwt
+
+    issuer = issuers["alpha"]
+    key = issuer._keys["RS256"][-1].private_key
+    signed = pyjwt.api_jws.PyJWS().encode(
+        broken.encode(), key, algorithm="RS256", headers={"kid": issuer.current_kid("RS256")}
+    )
+    result = harness.evaluate(_ev("rest_token", signed))
+    assert (result.outcome, result.reason) == ("unauthorized", Reason.TOKEN_MALFORMED)
+
+
 HMAC_ISSUER = "https://auth.legacy.example"
 HMAC_SECRET_NAME = "/tenant-authorizer/secrets/legacy/hmac"
 

@@ -30,7 +30,9 @@ def test_a_table_holds_at_most_its_bytes_and_drops_the_oldest_first() -> None:
 def test_expired_entries_leave_before_fresh_ones_are_evicted() -> None:
     """A put drops expired entries at the head, so dead tokens do not wait for eviction."""
     now = [0.0]
-    table: BoundedTable[int, float] = BoundedTable(10**6, expired=lambda until: now[0] > until)
+    table: BoundedTable[int, float] = BoundedTable(
+        10**6, deadline=lambda until: until, clock=lambda: now[0]
+    )
     for n in range(10):
         table.put(n, 5.0, 10)  # valid until t=5
     now[0] = 6.0
@@ -42,7 +44,9 @@ def test_expired_entries_leave_before_fresh_ones_are_evicted() -> None:
 def test_an_entry_that_never_expires_does_not_shield_expired_ones() -> None:
     """Expired entries behind a never-expiring one (a static token) are swept all the same."""
     now = [0.0]
-    table: BoundedTable[int, float] = BoundedTable(10**6, expired=lambda until: now[0] > until)
+    table: BoundedTable[int, float] = BoundedTable(
+        10**6, deadline=lambda until: until, clock=lambda: now[0]
+    )
     table.put(0, float("inf"), 10)  # never expires
     for n in range(1, 10):
         table.put(n, 5.0, 10)

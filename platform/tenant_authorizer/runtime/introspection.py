@@ -31,6 +31,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Mapping
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Final, Protocol
 from urllib.parse import quote
 
@@ -140,7 +141,7 @@ class Introspector:
         self.counters = counters if counters is not None else jwks.counters
         self._breaker = CircuitBreaker(clock=monotonic)
         self._answers: BoundedTable[tuple[str, str, str], Answer] = BoundedTable(
-            max_bytes, expired=lambda answer: self._clock() >= answer.until
+            max_bytes, deadline=attrgetter("until"), clock=clock
         )
         self._buckets: dict[str, _Bucket] = {}
         self._lock = threading.Lock()

@@ -169,8 +169,11 @@ class JwksCache:
                 issuer=issuer.issuer,
             )
         now = self._clock()
-        spend = FetchBudget(budget)
-        jwks_uri = issuer.jwks_uri or self._discovery.jwks_uri(issuer, now, kid, tenant_id, spend)
+        jwks_uri = issuer.jwks_uri
+        spend = None  # made only when a fetch may follow: not for a warm key's hit
+        if jwks_uri is None:
+            spend = FetchBudget(budget)
+            jwks_uri = self._discovery.jwks_uri(issuer, now, kid, tenant_id, spend)
         slot = self._jwks.get(jwks_uri)
         if slot is not None:
             keys = slot.current
@@ -178,6 +181,8 @@ class JwksCache:
                 hit = keys.resolved.get((kid, alg))
                 if hit is not None:
                     return hit
+        if spend is None:
+            spend = FetchBudget(budget)
         return self._get_key_slow(issuer, jwks_uri, kid, alg, tenant_id, spend=spend)
 
     def introspection_endpoint(

@@ -20,6 +20,7 @@ would hold.
 from __future__ import annotations
 
 from collections.abc import Callable
+from operator import attrgetter
 from sys import getsizeof
 from typing import TYPE_CHECKING, Any, Final
 
@@ -49,6 +50,8 @@ DOCUMENTS_BYTES: Final = 2 * 1024 * 1024
 # computed from string lengths only: sys.getsizeof per field costs more than it is worth.
 _VERIFIED_OVERHEAD: Final = 1400
 _ANSWER_OVERHEAD: Final = 900
+# What the tables' sweeps read: the instant a record stops being usable (None: never).
+_VALID_UNTIL: Final = attrgetter("valid_until")
 
 
 # Private records are plain slotted classes: ~0.01 ms at cold start, a NamedTuple ~0.2 ms.
@@ -105,7 +108,7 @@ class Verified:
 class Answer:
     """A repeated token's whole answer on one ARN: usable exactly while ``verified`` is."""
 
-    __slots__ = ("body", "caller", "evaluation", "kind", "size", "verified")
+    __slots__ = ("body", "caller", "evaluation", "kind", "size", "valid_until", "verified")
 
     def __init__(  # noqa: PLR0917  (a record's fields, positional: one call per new token)
         self,
@@ -117,6 +120,7 @@ class Answer:
         token: str,
     ) -> None:
         self.verified = verified
+        self.valid_until = verified.valid_until  # the table's sweep reads it
         self.kind = kind
         self.caller = caller
         self.evaluation = evaluation  # the Evaluation to return (cache_hit=True)
@@ -136,7 +140,10 @@ class Answer:
 class TokenMemo:
     """Verified tokens and answers of one warm instance, under one validity rule."""
 
-    __slots__ = ("_answers", "_clock", "_jwks", "_verified", "documents")
+    __slots__ = ("_answers", "_clock", "_jwks", "_verified", "documents", "keeps_answers")
+
+    #: False when the answers table is disabled (0 bytes): no answer is built.
+    keeps_answers: bool
 
     def __init__(
         self,
@@ -150,11 +157,12 @@ class TokenMemo:
         self._jwks = jwks
         self._clock = clock
         self._verified: BoundedTable[str, Verified] = BoundedTable(
-            verified_bytes, expired=self._expired
+            verified_bytes, deadline=_VALID_UNTIL, clock=clock
         )
         self._answers: BoundedTable[AnswerKey, Answer] = BoundedTable(
-            answers_bytes, expired=lambda answer: self._expired(answer.verified)
+            answers_bytes, deadline=_VALID_UNTIL, clock=clock
         )
+        self.keeps_answers = answers_bytes > 0  # an attribute: read on every TOKEN event
         # Policy documents by (allowed, denied, API/stage prefix): read directly (hot).
         self.documents: BoundedTable[tuple[Any, ...], dict[str, Any]] = BoundedTable(
             documents_bytes
@@ -164,11 +172,6 @@ class TokenMemo:
     def bytes(self) -> int:
         """The memory the tables hold by their own accounting."""
         return self._verified.bytes + self._answers.bytes + self.documents.bytes
-
-    @property
-    def keeps_answers(self) -> bool:
-        """False when the answers table is disabled (0 bytes): no answer is built."""
-        return self._answers.max_bytes > 0
 
     @property
     def answer_bytes(self) -> int:
@@ -184,9 +187,6 @@ class TokenMemo:
         return entry.jwks_uri is None or self._jwks.is_current(
             entry.jwks_uri, entry.generation, entry.kid, entry.alg or ""
         )
-
-    def _expired(self, entry: Verified) -> bool:
-        return entry.valid_until is not None and self._clock() > entry.valid_until
 
     # ------------------------------------------------------------------ verified tokens
 

@@ -16,6 +16,7 @@ from sys import getsizeof
 from typing import TYPE_CHECKING, Any, Final
 
 from .caller import Caller
+from .claims import scope_text
 from .rules import Decision
 
 if TYPE_CHECKING:
@@ -61,7 +62,7 @@ def decision_context(
     ``tenant_id``, ``principal_id``, ``scopes`` (space-separated, sorted), ``issuer``,
     ``client_id`` when the token names one, and the claims the issuer forwards (flat).
     """
-    scopes = " ".join(sorted(token.scopes))
+    scopes = scope_text(token.scopes)
     context: dict[str, ContextValue] = {
         "tenant_id": tenant.tenant_id,
         "principal_id": token.principal_id,

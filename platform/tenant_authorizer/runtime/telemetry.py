@@ -55,10 +55,6 @@ class DecisionRecord:
     stale_config: bool = False
 
 
-def _s(value: str | None) -> str:
-    return "null" if value is None else encode_basestring_ascii(value)
-
-
 def _stdout_write(line: str) -> None:
     sys.stdout.write(line)
 
@@ -113,15 +109,23 @@ class Telemetry:
         """
         # outcome, reason, kind and cache are enum values and account_id is 12 digits
         # (validated by the ARN parser), token_hash is hex: none needs escaping.
+        # The escaper is called inline, not through _s: six calls fewer a decision.
         caller = record.caller
         where = _NO_CALLER if caller is None else caller.log_fields
+        esc = encode_basestring_ascii
+        outcome, reason = record.outcome, record.reason
+        tenant, kind, iss = record.tenant_id, record.kind, record.iss
+        kid, token_hash, principal = record.kid, record.token_hash, record.principal
         body = (
-            f'"Outcome":"{record.outcome}","Reason":"{record.reason}","Decisions":1,'
-            f'"outcome":"{record.outcome}","reason":"{record.reason}",'
-            f'"tenant_id":{_s(record.tenant_id)},{where},'
-            f'"kind":{_s(record.kind)},"iss":{_s(record.iss)},'
-            f'"kid":{_s(record.kid)},"token_hash":{_s(record.token_hash)},'
-            f'"principal":{_s(record.principal)},"cache":"{record.cache}"'
+            f'"Outcome":"{outcome}","Reason":"{reason}","Decisions":1,'
+            f'"outcome":"{outcome}","reason":"{reason}",'
+            f'"tenant_id":{"null" if tenant is None else esc(tenant)},{where},'
+            f'"kind":{"null" if kind is None else esc(kind)},'
+            f'"iss":{"null" if iss is None else esc(iss)},'
+            f'"kid":{"null" if kid is None else esc(kid)},'
+            f'"token_hash":{"null" if token_hash is None else esc(token_hash)},'
+            f'"principal":{"null" if principal is None else esc(principal)},'
+            f'"cache":"{record.cache}"'
         )
         if record.detail is not None:
             body += ',"detail":' + encode_basestring_ascii(record.detail)
