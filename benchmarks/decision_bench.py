@@ -489,9 +489,10 @@ def network_calls(rows: list[tuple[str, str, str, str]]) -> None:
 def bounded_tables(rows: list[tuple[str, str, str, str]]) -> None:
     """The one bounded-table type against the same table on cachetools (decision 0018).
 
-    Puts with a declared size into a table that has filled up (every put evicts), and
-    reads of held keys: interleaved rounds, medians, ours against a ``FIFOCache`` with a
-    size function read through its ``get``.
+    Puts with a declared size into a table of the verified-token table's size (15,000
+    entries) that fills up and then evicts on every put, and reads of held keys:
+    interleaved rounds, medians, ours against a ``FIFOCache`` with a size function read
+    through its ``get``.
     """
     import threading
     from operator import itemgetter
@@ -500,8 +501,11 @@ def bounded_tables(rows: list[tuple[str, str, str, str]]) -> None:
 
     from tenant_authorizer.runtime.bounded import BoundedTable
 
-    keys = [f"{n:064x}" for n in range(20_000)]
-    budget = 2_000 * 620
+    from tenant_authorizer.runtime.bounded import ENTRY_OVERHEAD
+
+    # The size of the verified-token table when full: 24 MB of records of about 1.6 KB.
+    keys = [f"{n:064x}" for n in range(40_000)]
+    budget = 15_000 * (500 + ENTRY_OVERHEAD)
 
     def ours() -> tuple[float, float]:
         table: BoundedTable[str, int] = BoundedTable(budget)
@@ -522,7 +526,7 @@ def bounded_tables(rows: list[tuple[str, str, str, str]]) -> None:
 
         def put(key: str, value: int, size: int) -> None:
             with lock:
-                table[key] = (value, size + 120)
+                table[key] = (value, size + ENTRY_OVERHEAD)
 
         def get(key: str) -> int | None:
             entry = table.get(key)

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from support.issuers import FakeClock
+from tenant_authorizer.runtime.bounded import ENTRY_OVERHEAD
 from tenant_authorizer.runtime.breaker import CircuitBreaker
 
 URI = "https://idp.example.test/jwks.json"
@@ -97,7 +98,9 @@ def test_lost_trial_does_not_wedge_half_open(clock: FakeClock) -> None:
 
 def test_memory_is_bounded(clock: FakeClock) -> None:
     """Only as many circuits as max_bytes holds are remembered; the oldest is forgotten."""
-    breaker = CircuitBreaker(failure_threshold=1, clock=clock, max_bytes=2 * (120 + 64 + 2))
+    breaker = CircuitBreaker(
+        failure_threshold=1, clock=clock, max_bytes=2 * (ENTRY_OVERHEAD + 64 + 2)
+    )
     for key in ("a", "b", "c"):
         breaker.record_failure(key)
     assert not breaker.is_open("a")

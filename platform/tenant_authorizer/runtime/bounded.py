@@ -6,11 +6,14 @@ metadata, circuits. Entries vary in size by orders of magnitude (a 40-byte diges
 a context with a hundred forwarded groups), so a count bound says nothing about memory:
 every entry is put with its size, and the table evicts its oldest entries until it fits.
 
-It is a plain dict and a dict of sizes, not cachetools (decision 0018, ``make bench``): a
-read is on the warm path of every decision, and :attr:`BoundedTable.get` *is* the dict's
-``get`` (about 30 ns; cachetools' ``LRUCache.get`` costs 200 ns, ``TLRUCache.get`` 900 ns),
-and a put costs half of a ``FIFOCache`` put with a size function. So the order is
-insertion order: a hot entry evicted by a flood is put again on its next use. Writers
+It is a plain dict of values and an ``OrderedDict`` of sizes, not cachetools (decision
+0018, ``make bench``): a read is on the warm path of every decision, and
+:attr:`BoundedTable.get` *is* the value dict's ``get`` (about 30 ns; cachetools'
+``LRUCache.get`` costs 200 ns, ``TLRUCache.get`` 900 ns). The sizes keep the order: the
+oldest entry is ``popitem(last=False)``, constant time, where a plain dict's first key is
+found by scanning past the slots its evictions left (5 us a put in a full table of 20,000
+entries, decision 0029). So the order is insertion order: a hot entry evicted by a flood
+is put again on its next use. Writers
 hold a lock (the local gateway is threaded). ``deadline`` (with ``clock``) lets a put drop
 the entries among the oldest whose deadline has passed, now and then, so entries that can
 no longer be used do not wait for eviction by size; entries made unusable otherwise (a
@@ -23,14 +26,16 @@ import itertools
 import sys
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Final, Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
-# What a dict entry and a small object cost beyond their contents, in CPython 3.11-3.13.
-ENTRY_OVERHEAD: Final = 120
+# What an entry costs beyond its contents, in CPython 3.11-3.13: its slot in the value
+# dict, its slot and node in the OrderedDict of sizes, the size's int.
+ENTRY_OVERHEAD: Final = 170
 # Every _SWEEP_EVERY puts, the _SWEEP oldest entries are looked at and those past their
 # deadline dropped: the oldest are the likeliest to be, and a check per put costs more.
 # The clock is read once a sweep, and a deadline is an attribute read (operator.attrgetter,
@@ -83,7 +88,7 @@ class BoundedTable(Generic[K, V]):
         self.max_bytes = max_bytes
         self.bytes = 0
         self._items: dict[K, V] = {}
-        self._sizes: dict[K, int] = {}
+        self._sizes: OrderedDict[K, int] = OrderedDict()  # insertion order, oldest first
         self.get = self._items.get
         self._deadline = deadline
         self._clock = clock
@@ -116,15 +121,15 @@ class BoundedTable(Generic[K, V]):
                 now = self._clock()
                 for old in [
                     k
-                    for k in itertools.islice(items, _SWEEP)
+                    for k in itertools.islice(sizes, _SWEEP)
                     if (until := deadline(items[k])) is not None and now > until
                 ]:
                     self._gone(items[old])
                     self._pop(old)
             total = self.bytes + size
-            while total > self.max_bytes:  # the oldest first: dicts keep insertion order
-                oldest = next(iter(sizes))
-                total -= sizes.pop(oldest)
+            while total > self.max_bytes:  # the oldest first
+                oldest, oldest_size = sizes.popitem(last=False)
+                total -= oldest_size
                 self._gone(items.pop(oldest))
             items[key] = value
             sizes[key] = size
