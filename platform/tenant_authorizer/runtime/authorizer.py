@@ -91,6 +91,8 @@ class Authorizer:
         self._binding: BindingCheck | None = None
         # The caches' counters: one object when they share it, as from_settings makes them.
         self._counters = tuple({id(c): c for c in (registry.counters, jwks.counters)}.values())
+        # Whether anything was counted during a decision: both read inline (each decision).
+        self._counted = (registry.counters, jwks.counters)
         self._last_snapshot: dict[str, int] = {}
         # `tenant-authz token explain`: called with each step's object (the request, the
         # resolution, the verified token, the decision). None in production: one `is None`
@@ -170,7 +172,8 @@ class Authorizer:
         """
         started = time.perf_counter()
         record = DecisionRecord()
-        before = self._events()
+        counted = self._counted
+        before = counted[0].events + counted[1].events
         body: str | None = None
         try:
             evaluation, body = self._evaluate(event, record, qualifier)
@@ -195,7 +198,8 @@ class Authorizer:
             if evaluation.cache_hit:
                 record.cache = "hit"
             body = self.telemetry.body(record)
-        metrics = self._metrics() if self._events() != before else None
+        moved = counted[0].events + counted[1].events != before
+        metrics = self._metrics() if moved else None
         self.telemetry.emit(body, (time.perf_counter() - started) * 1000, metrics)
         return evaluation
 
@@ -229,7 +233,7 @@ class Authorizer:
         record.stale_config = resolution.stale
         token = request.credential(tenant.token)
         digest = token_digest(token)
-        record.token_hash = digest[:12]
+        record.token_hash = token_hash = digest[:12]
         simple = resolution.binding.response == "simple" and request.kind is EventKind.HTTP_V2
         # A simple response is cached by API Gateway per route key: under the catch-all
         # $default it is replayed for every path, so it is decided for all of them.
@@ -246,7 +250,7 @@ class Authorizer:
         hit = verified is not None
         stale_key = False
         if verified is None:
-            verified, stale_key = self._verify(token, digest, resolution)
+            verified, stale_key = self._verify(token, digest, token_hash, resolution)
         record.iss = verified.issuer
         record.kid = verified.kid
         record.principal = verified.principal
@@ -292,7 +296,9 @@ class Authorizer:
             return None  # the full path raises it again, with the caller in its line
         return None if resolution.stale else resolution.tenant
 
-    def _verify(self, token: str, digest: str, resolution: Resolution) -> tuple[Verified, bool]:
+    def _verify(
+        self, token: str, digest: str, token_hash: str, resolution: Resolution
+    ) -> tuple[Verified, bool]:
         """Verify ``token``; its record (held unless stale keys verified it) and staleness."""
         runtime = resolution.tenant
         tenant = runtime.config
@@ -313,7 +319,7 @@ class Authorizer:
             (result.jwks_uri, result.key_generation),
             grant_for(runtime.rules, result.scopes, result.claims),
             *decision_context(tenant, result),
-            digest[:12],
+            token_hash,
             result.binding,
         )
         if not result.stale_key:
@@ -337,11 +343,6 @@ class Authorizer:
         }
 
     # ------------------------------------------------------------------ telemetry
-
-    def _events(self) -> int:
-        """A number that changes whenever a fetch, failure or stale serve is counted."""
-        # Counted twice when the two share one Counters (from_settings): still a change.
-        return self.registry.counters.events + self.jwks.counters.events
 
     def _metrics(self) -> dict[str, int] | None:
         """The metrics that moved during this decision (rare: cold or refreshing paths)."""

@@ -144,7 +144,6 @@ class JwksCache:
         issuer: IssuerConfig,
         kid: str | None,
         alg: str,
-        *,
         tenant_id: str | None = None,
         budget: float | None = None,
     ) -> ResolvedKey:

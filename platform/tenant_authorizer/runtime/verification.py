@@ -119,7 +119,7 @@ class TokenVerifier:
         ):
             return self._verify_local(tenant, token, digest, budget)
         segments = token.split(".")
-        if len(segments) != 3 or not all(segments):
+        if len(segments) != 3 or "" in segments:
             raise TokenRejected(Reason.TOKEN_MALFORMED, "not a compact JWS")
         try:
             # Every segment is decoded strictly: the header (or a cached parse of exactly
@@ -194,9 +194,7 @@ class TokenVerifier:
             key: Any = self._hmac_key(issuer, alg, tenant.tenant_id)
             jwks_uri, generation, stale = None, 0, False
         else:
-            resolved = self._jwks.get_key(
-                issuer, kid, alg, tenant_id=tenant.tenant_id, budget=budget
-            )
+            resolved = self._jwks.get_key(issuer, kid, alg, tenant.tenant_id, budget)
             if resolved.kid is not None and resolved.kid in issuer.revoked_kids:
                 # A token without kid still resolves to the JWKS's only key for its alg.
                 raise TokenRejected(
