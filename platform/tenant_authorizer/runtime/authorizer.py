@@ -98,6 +98,7 @@ class Authorizer:
         # resolution, the verified token, the decision). None in production: one `is None`
         # test per step on a new token's path, nothing on a repeat's.
         self.trace: Callable[[str, object], None] | None = None
+        self._current_tenant = self._current  # bound once: a TOKEN event's memo lookup
 
     @classmethod
     def from_settings(
@@ -212,7 +213,7 @@ class Authorizer:
         answer_key = memo.token_event_key(event)
         if answer_key is not None:
             answered = memo.answer_unparsed(
-                answer_key, EventKind.REST_TOKEN, lambda caller: self._current(caller, qualifier)
+                answer_key, EventKind.REST_TOKEN, self._current_tenant, qualifier
             )
             if answered is not None:
                 return answered.evaluation, answered.body
@@ -230,7 +231,8 @@ class Authorizer:
         runtime = resolution.tenant
         tenant = runtime.config
         record.tenant_id = tenant.tenant_id
-        record.stale_config = resolution.stale
+        if resolution.stale:
+            record.stale_config = True
         token = request.credential(tenant.token)
         digest = token_digest(token)
         record.token_hash = token_hash = digest[:12]
@@ -254,7 +256,8 @@ class Authorizer:
         record.iss = verified.issuer
         record.kid = verified.kid
         record.principal = verified.principal
-        record.stale_key = stale_key
+        if stale_key:
+            record.stale_key = True
         if trace is not None:
             trace("verified", verified)
         bound = verified.binding
@@ -309,6 +312,13 @@ class Authorizer:
             valid_until = result.memo_until  # an introspection's answer ends the memory too
         elif valid_until is not None and issuer_config is not None:
             valid_until += issuer_config.clock_skew_seconds
+        rules = runtime.rules
+        constant = rules.constant  # no rules, or none that reads the token: one grant
+        if constant is not None:
+            grant = constant.grant
+        else:
+            grant = grant_for(rules, result.scopes, result.claims)
+        context, context_bytes = decision_context(tenant, result)
         entry = Verified(
             runtime,
             result.principal_id,
@@ -317,8 +327,9 @@ class Authorizer:
             result.alg,
             valid_until,
             (result.jwks_uri, result.key_generation),
-            grant_for(runtime.rules, result.scopes, result.claims),
-            *decision_context(tenant, result),
+            grant,
+            context,
+            context_bytes,
             token_hash,
             result.binding,
         )

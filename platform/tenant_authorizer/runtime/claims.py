@@ -212,6 +212,6 @@ def scope_text(granted: frozenset[str]) -> str:
 def client_id(claims: Mapping[str, Any]) -> str | None:
     for name in _CLIENT_ID_CLAIMS:
         value = claims.get(name)
-        if isinstance(value, str):
+        if type(value) is str:  # a JSON string: never a subclass
             return value
     return None

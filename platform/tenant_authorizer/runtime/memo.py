@@ -236,17 +236,19 @@ class TokenMemo:
         self,
         key: AnswerKey,
         kind: EventKind,
-        tenant_of: Callable[[Caller], TenantRuntime | None],
+        tenant_of: Callable[[Caller, str | None], TenantRuntime | None],
+        qualifier: str | None,
     ) -> Answer | None:
         """The held answer for the key of an event not parsed yet (:meth:`token_event_key`).
 
-        The caller is the one the answer was made for; ``tenant_of`` says which config
-        binds it now (None: none usable, so the event takes the full path).
+        The caller is the one the answer was made for; ``tenant_of(caller, qualifier)``
+        says which config binds it now (None: none usable, so the event takes the full
+        path).
         """
         answer = self._answers.get(key)
         if answer is None or answer.kind is not kind:
             return None
-        tenant = tenant_of(answer.caller)
+        tenant = tenant_of(answer.caller, qualifier)
         return None if tenant is None else self._checked(key, answer, tenant)
 
     def _checked(self, key: AnswerKey, answer: Answer, tenant: TenantRuntime) -> Answer | None:

@@ -126,19 +126,18 @@ class TokenVerifier:
             # this segment), the payload, and the signature before any key is looked up.
             header = self._header(segments[0])
             claims = json_object(segments[1], "payload")
-            return self._verify_jws(token, segments, header, claims, tenant, budget=budget)
+            return self._verify_jws(token, segments, header, claims, tenant, budget)
         except AuthorizerError as exc:
             _name_the_token(exc, segments)
             raise
 
-    def _verify_jws(
+    def _verify_jws(  # noqa: PLR0917  (one call site; keywords cost each new token)
         self,
         token: str,
         segments: list[str],
         header: Mapping[str, Any],
         claims: Mapping[str, Any],
         tenant: TenantConfig,
-        *,
         budget: float | None,
     ) -> VerifiedToken:
         iss = claims.get("iss")
