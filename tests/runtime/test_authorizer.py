@@ -1088,3 +1088,26 @@ def test_hs256_through_every_event_kind_and_never_across_tenants(kind: str) -> N
     for token, account in ((theirs, "666666666666"), (mine, "777766665555")):
         result = harness.evaluate(event(kind, token, account=account))
         assert (result.outcome, result.reason) == ("unauthorized", Reason.SIGNATURE_INVALID)
+
+
+def test_a_verified_token_and_its_evaluation_have_every_field(
+    harness: Harness, issuers: dict[str, DevIssuer]
+) -> None:
+    """Both are built with tuple.__new__ on the hot path: every field is there, in order."""
+    from tenant_authorizer.runtime.authorizer import Evaluation
+    from tenant_authorizer.runtime.verification import VerifiedToken
+
+    seen: list[object] = []
+    harness.authorizer.trace = lambda step, value: seen.append(value)
+    result = harness.evaluate(_ev("rest_token", issuers["alpha"].mint(scope="orders:read")))
+    assert result.outcome == "allow"
+    assert len(result) == len(Evaluation._fields)
+    assert result._asdict()["cache_hit"] is False
+    token = harness.authorizer.verifier.verify(
+        issuers["alpha"].mint(scope="orders:read"),
+        harness.authorizer.registry.lookup(seen[0].caller).tenant.config,  # type: ignore[attr-defined]
+        "0" * 64,
+    )
+    assert len(token) == len(VerifiedToken._fields)
+    assert (token.memo_until, token.binding, token.stale_key) == (None, None, False)
+    assert token.scopes == frozenset({"orders:read"})

@@ -7,7 +7,7 @@ import pytest
 from support.events import EVENT_KINDS, event
 from tenant_authorizer.runtime.caller import MAX_ARN_LENGTH, parse_arn
 from tenant_authorizer.runtime.errors import EventInvalid, Reason, RequestRejected, TokenRejected
-from tenant_authorizer.runtime.events import EventKind, parse_event
+from tenant_authorizer.runtime.events import AuthRequest, EventKind, parse_event, token_request
 from tenant_authorizer.runtime.tenant import TokenSource
 
 EXPECTED_KINDS = {
@@ -184,3 +184,14 @@ def test_any_printable_path_is_parsed_for_the_rules_to_judge(path: str) -> None:
     """Spaces, non-ASCII text and long paths are the client's to send: they are decided."""
     caller = parse_arn(f"arn:aws:execute-api:us-east-1:111122223333:abcdef1234/prod/GET{path}")
     assert caller.path == path
+
+
+def test_a_token_request_built_without_its_namedtuple_new_has_every_field() -> None:
+    """token_request builds its AuthRequest with tuple.__new__ (hot path): every field is
+    there, in order, equal to what parse_event makes of the same TOKEN event."""
+    arn = "arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/prod/GET/orders"
+    fast = token_request("Bearer abc", arn)
+    parsed = parse_event({"type": "TOKEN", "authorizationToken": "Bearer abc", "methodArn": arn})
+    assert len(fast) == len(AuthRequest._fields)
+    assert fast == parsed
+    assert fast._asdict() == parsed._asdict()

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 Outcome = Literal["allow", "deny", "unauthorized", "fault"]
 # All network time of one decision: discovery and then keys, 1.5 s each at most.
 DEFAULT_NETWORK_BUDGET: Final = 2 * DEFAULT_FETCH_TIMEOUT
+_new_tuple: Final = tuple.__new__
 
 
 class Evaluation(NamedTuple):
@@ -274,7 +275,10 @@ class Authorizer:
         else:
             response = self._policy(verified, caller, decision)
         outcome: Outcome = "allow" if decision.allowed else "deny"
-        evaluation = Evaluation(outcome, decision.reason, response, tenant.tenant_id, hit)
+        # tuple.__new__ with every field: Evaluation's own __new__ is a Python function.
+        evaluation = _new_tuple(
+            Evaluation, (outcome, decision.reason, response, tenant.tenant_id, hit)
+        )
         if not hit or answer_key is None or stale_key or resolution.stale or bound is not None:
             # A token's whole answer is held from its second sight on (decision 0013):
             # most tokens are seen once, and building an answer nobody asks for again

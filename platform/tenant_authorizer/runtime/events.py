@@ -114,12 +114,24 @@ def _string_map(value: object, *, lower: bool) -> dict[str, str]:
 
 
 _NO_HEADERS: Final[Mapping[str, str]] = MappingProxyType({})
+_new_tuple: Final = tuple.__new__
 
 
 def token_request(token: str, method_arn: str) -> AuthRequest:
     """A REST TOKEN event whose two strings were already read (TokenMemo.token_event_key)."""
-    return AuthRequest(
-        EventKind.REST_TOKEN, parse_arn(method_arn), token, _NO_HEADERS, _NO_HEADERS, ()
+    # tuple.__new__ with every field (a NamedTuple's __new__ is a Python function).
+    return _new_tuple(
+        AuthRequest,
+        (
+            EventKind.REST_TOKEN,
+            parse_arn(method_arn),
+            token,
+            _NO_HEADERS,
+            _NO_HEADERS,
+            (),
+            None,
+            None,
+        ),
     )
 
 

@@ -50,6 +50,7 @@ class VerifiedToken(NamedTuple):
     binding: Binding | None = None  # cnf (RFC 8705 / RFC 9449), or what the issuer requires
 
 
+_new_tuple: Final = tuple.__new__
 # RFC 7518 3.2: an HMAC key at least as long as the hash output.
 _HMAC_MIN_BYTES: Final = {"HS256": 32, "HS384": 48, "HS512": 64}
 _PUBLIC_KEY_MARKERS: Final = (b"-----BEGIN", b"ssh-rsa ", b"ssh-ed25519 ", b"ecdsa-sha2-")
@@ -233,21 +234,26 @@ class TokenVerifier:
             from .binding import binding_of  # noqa: PLC0415  (bound tokens only)
 
             bound = binding_of(cnf, issuer.sender_constraint)
-        return VerifiedToken(  # positional: one call per decision, keywords cost more
-            issuer.issuer,
-            principal,
-            scopes(claims.get(issuer.scope_claim), issuer.scope_claim),
-            claims,
-            client_id(claims),
-            kid,
-            expires_at,
-            issuer,
-            jwks_uri,
-            generation,
-            stale,
-            alg,
-            None,
-            bound,
+        # tuple.__new__ with every field, in order: a NamedTuple's own __new__ is a Python
+        # function, and this is one call per new token (0.1 us less).
+        return _new_tuple(
+            VerifiedToken,
+            (
+                issuer.issuer,
+                principal,
+                scopes(claims.get(issuer.scope_claim), issuer.scope_claim),
+                claims,
+                client_id(claims),
+                kid,
+                expires_at,
+                issuer,
+                jwks_uri,
+                generation,
+                stale,
+                alg,
+                None,
+                bound,
+            ),
         )
 
     def _hmac_key(
