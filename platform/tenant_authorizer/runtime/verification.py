@@ -100,6 +100,7 @@ class TokenVerifier:
         self._secret = secret  # (parameter name, tenant id) -> secret bytes
         self._clock = clock
         self._header = HeaderCheck()
+        self._known_header = self._header.known
         self._introspector = introspector  # made on the first opaque token
 
     def verify(
@@ -125,7 +126,7 @@ class TokenVerifier:
         try:
             # Every segment is decoded strictly: the header (or a cached parse of exactly
             # this segment), the payload, and the signature before any key is looked up.
-            header = self._header(segments[0])
+            header = self._known_header(segments[0]) or self._header(segments[0])
             claims = json_object(segments[1], "payload")
             return self._verify_jws(token, segments, header, claims, tenant, budget)
         except AuthorizerError as exc:
