@@ -499,9 +499,7 @@ def bounded_tables(rows: list[tuple[str, str, str, str]]) -> None:
 
     from cachetools import FIFOCache
 
-    from tenant_authorizer.runtime.bounded import BoundedTable
-
-    from tenant_authorizer.runtime.bounded import ENTRY_OVERHEAD
+    from tenant_authorizer.runtime.bounded import ENTRY_OVERHEAD, BoundedTable
 
     # The size of the verified-token table when full: 24 MB of records of about 1.6 KB.
     keys = [f"{n:064x}" for n in range(40_000)]

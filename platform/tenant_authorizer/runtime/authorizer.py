@@ -236,7 +236,7 @@ class Authorizer:
             record.stale_config = True
         token = request.credential(tenant.token)
         digest = token_digest(token)
-        record.token_hash = token_hash = digest[:12]
+        record.token_hash = digest[:12]
         simple = resolution.binding.response == "simple" and request.kind is EventKind.HTTP_V2
         # A simple response is cached by API Gateway per route key: under the catch-all
         # $default it is replayed for every path, so it is decided for all of them.
@@ -253,7 +253,7 @@ class Authorizer:
         hit = verified is not None
         stale_key = False
         if verified is None:
-            verified, stale_key = self._verify(token, digest, token_hash, resolution)
+            verified, stale_key = self._verify(token, digest, resolution)
         record.iss = verified.issuer
         record.kid = verified.kid
         record.principal = verified.principal
@@ -303,9 +303,7 @@ class Authorizer:
             return None  # the full path raises it again, with the caller in its line
         return None if resolution.stale else resolution.tenant
 
-    def _verify(
-        self, token: str, digest: str, token_hash: str, resolution: Resolution
-    ) -> tuple[Verified, bool]:
+    def _verify(self, token: str, digest: str, resolution: Resolution) -> tuple[Verified, bool]:
         """Verify ``token``; its record (held unless stale keys verified it) and staleness."""
         runtime = resolution.tenant
         tenant = runtime.config
@@ -330,11 +328,11 @@ class Authorizer:
             result.kid,
             result.alg,
             valid_until,
-            (result.jwks_uri, result.key_generation),
+            result.jwks_uri,
+            result.key_generation,
             grant,
             context,
             context_bytes,
-            token_hash,
             result.binding,
         )
         if not result.stale_key:

@@ -70,7 +70,6 @@ class Verified:
         "principal",
         "size",
         "tenant",
-        "token_hash",
         "valid_until",
     )
 
@@ -82,11 +81,11 @@ class Verified:
         kid: str | None,
         alg: str | None,
         valid_until: float | None,
-        key: tuple[str | None, int],
+        jwks_uri: str | None,
+        generation: int,
         grant: Grant,
         context: dict[str, ContextValue],
         context_bytes: int,
-        token_hash: str,
         binding: Binding | None = None,
     ) -> None:
         self.tenant = tenant
@@ -97,10 +96,10 @@ class Verified:
         self.kid = kid
         self.alg = alg
         self.valid_until = valid_until  # epoch seconds, skew included; None: never expires
-        self.jwks_uri, self.generation = key  # where the key came from; (None, 0): none
+        self.jwks_uri = jwks_uri  # where the key came from (None, generation 0: no JWKS)
+        self.generation = generation
         self.grant = grant
         self.context = context
-        self.token_hash = token_hash  # the 12-hex prefix the decision line carries
         # The context holds the principal, issuer and scopes; forwarded claims add theirs.
         self.size = _VERIFIED_OVERHEAD + context_bytes + 8 * len(grant.failure)
 
