@@ -11,7 +11,8 @@ line written. Beside it, in the same interleaved rounds and on the same tokens:
   ``APIGatewayAuthorizerResponse``, ``Logger``).
 
 Cold: a fresh interpreter imports each and decides one token (the JWKS on 127.0.0.1; the
-project also reads its tenant config from SSM on moto, in decision_bench's cold rows).
+project also reads its tenant config from SSM on moto), the peers and the project in the
+same interleaved rounds of decision_bench's cold rows.
 Medians over rounds, each round timing every contender in a rotating order; a warm ratio
 is the median of the rounds' ratios (each round times the contender and the raw check back
 to back, so a burst of load on this shared machine meets both). The warm rows repeat that
@@ -21,7 +22,6 @@ in five whole runs and show the median run, a goal met when it holds in three.
 from __future__ import annotations
 
 import gc
-import json
 import os
 import statistics
 import sys
@@ -219,42 +219,41 @@ _COLD = {
 }
 
 
-def cold_peers(
-    rows: list[Row], python: Callable[[str, dict[str, str] | None], str]
-) -> dict[str, float]:
-    """Import + first decision of each peer in a fresh interpreter (JWKS on 127.0.0.1);
-    returns each peer's median in seconds."""
+def cold_peer_programs(jwks_uri: str, issuer: str, event_json: str) -> dict[str, str]:
+    """The program a fresh interpreter runs for each peer's cold start: import it, decide
+    ``event_json`` (its JWKS on 127.0.0.1), print the seconds that took. The project's own
+    cold rows run these in the same interleaved rounds (decision_bench.cold_first_decision).
+    """
     here = str(Path(__file__).resolve().parent)
-    with DevIssuer(port=0) as issuer:
-        ev = json.dumps(event("rest_token", issuer.mint(expires_in=3600, scope="orders:read")))
-        samples: dict[str, list[float]] = {name: [] for name in _COLD}
-        for _ in range(ROUNDS):
-            for name, setup in _COLD.items():
-                code = textwrap.dedent(
-                    f"""
-                    import json, sys, time
-                    t0 = time.perf_counter()
-                    sys.path.insert(0, {here!r})
-                    JWKS, ISS = {issuer.jwks_uri!r}, {issuer.issuer!r}
-                    """
-                ) + textwrap.dedent(setup) + textwrap.dedent(
-                    f"""
-                    handle(json.loads({ev!r}))
-                    print(json.dumps(time.perf_counter() - t0))
-                    """
-                )  # fmt: skip
-                samples[name].append(json.loads(python(code, None)))
-    medians = {name: statistics.median(values) for name, values in samples.items()}
+    programs = {}
+    for name, setup in _COLD.items():
+        programs[name] = textwrap.dedent(
+            f"""
+            import json, sys, time
+            t0 = time.perf_counter()
+            sys.path.insert(0, {here!r})
+            JWKS, ISS = {jwks_uri!r}, {issuer!r}
+            """
+        ) + textwrap.dedent(setup) + textwrap.dedent(
+            f"""
+            handle(json.loads({event_json!r}))
+            print(json.dumps(time.perf_counter() - t0))
+            """
+        )  # fmt: skip
+    return programs
+
+
+def cold_peer_rows(rows: list[Row], medians: dict[str, float], rounds: int) -> None:
+    """The peers' cold rows, from the medians of their interleaved rounds (seconds)."""
     for name, median in medians.items():
         rows.append(
             (
                 f"cold: import + first decision, {name}",
                 f"{median * 1e3:.0f} ms",
                 "",
-                f"median of {ROUNDS} fresh interpreters (JWKS on 127.0.0.1)",
+                f"median of {rounds} fresh interpreters, interleaved with the project's",
             )
         )
-    return medians
 
 
 if __name__ == "__main__":  # pragma: no cover - imported by decision_bench
