@@ -338,7 +338,7 @@ def cold_first_decision(
         )
     )
     peer_medians = {name: statistics.median(v) for name, v in peer_samples.items()}
-    peers.cold_peer_rows(rows, peer_medians, COLD_ROUNDS)
+    peers.cold_peer_rows(rows, peer_medians, COLD_ROUNDS, totals["signed"])
     return totals["signed"], peer_medians["PyJWT + PyJWKClient"]
 
 

@@ -243,15 +243,16 @@ def cold_peer_programs(jwks_uri: str, issuer: str, event_json: str) -> dict[str,
     return programs
 
 
-def cold_peer_rows(rows: list[Row], medians: dict[str, float], rounds: int) -> None:
-    """The peers' cold rows, from the medians of their interleaved rounds (seconds)."""
+def cold_peer_rows(rows: list[Row], medians: dict[str, float], rounds: int, project: float) -> None:
+    """The peers' cold rows, from the medians of their interleaved rounds (seconds), each
+    as a ratio to the project's (``project``: its import + first decision)."""
     for name, median in medians.items():
         rows.append(
             (
                 f"cold: import + first decision, {name}",
                 f"{median * 1e3:.0f} ms",
-                "",
-                f"median of {rounds} fresh interpreters, interleaved with the project's",
+                f"{median / project:.2f}x",
+                f"the project's; median of {rounds} fresh interpreters, interleaved with it",
             )
         )
 
