@@ -314,12 +314,7 @@ class Authorizer:
             valid_until = result.memo_until  # an introspection's answer ends the memory too
         elif valid_until is not None and issuer_config is not None:
             valid_until += issuer_config.clock_skew_seconds
-        rules = runtime.rules
-        constant = rules.constant  # no rules, or none that reads the token: one grant
-        if constant is not None:
-            grant = constant.grant
-        else:
-            grant = grant_for(rules, result.scopes, result.claims)
+        grant = grant_for(runtime.rules, result.scopes, result.claims)
         context, context_bytes = decision_context(tenant, result)
         entry = Verified(
             runtime,
